@@ -1,0 +1,80 @@
+"""/api/v1/email/{id}: status and cancel. Submission is in intake.py."""
+
+from datetime import UTC, datetime
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from postroom.api.container import Container
+from postroom.api.responses import error_response, json_response, storage_unavailable
+from postroom.domain.errors import StorageUnavailableError
+from postroom.domain.ids import is_id
+from postroom.domain.states import State
+from postroom.logs import get_logger, log_event
+from postroom.ports.store import CancelOutcome, EmailStatus
+
+log = get_logger("api")
+
+
+async def status(request: Request) -> Response:
+    """GET /api/v1/email/{id}: state and events, never content."""
+    container: Container = request.app.state.container
+    email_id = request.path_params["id"]
+    try:
+        found = await container.store.status(email_id) if is_id(email_id) else None
+    except StorageUnavailableError:
+        return storage_unavailable()
+    if found is None:
+        return _not_found()
+    return json_response(status_body(found))
+
+
+def status_body(found: EmailStatus) -> dict[str, object]:
+    return {
+        "id": found.id,
+        "status": found.state,
+        "createdAt": iso(found.created_at),
+        "sendAt": round(found.send_at, 3),
+        "attempts": found.attempts,
+        "events": [
+            {
+                "at": iso(e.at),
+                "status": e.state,
+                "provider": e.provider or None,
+                "reason": e.reason or None,
+            }
+            for e in found.events
+        ],
+    }
+
+
+async def cancel(request: Request) -> Response:
+    """DELETE /api/v1/email/{id}: cancel while no worker has taken it."""
+    container: Container = request.app.state.container
+    email_id = request.path_params["id"]
+    if not is_id(email_id):
+        return _not_found()
+    try:
+        outcome, state = await container.store.cancel(email_id)
+    except StorageUnavailableError:
+        return storage_unavailable()
+    if outcome is CancelOutcome.NOT_FOUND:
+        return _not_found()
+    if outcome is CancelOutcome.TOO_LATE:
+        return error_response(
+            409,
+            "Too late to cancel",
+            f"The email is {state}; only queued, scheduled or retrying emails can be cancelled.",
+            {"status": str(state)},
+        )
+    log_event(log, "email.cancelled", id=email_id)
+    return json_response({"id": email_id, "status": State.CANCELLED})
+
+
+def _not_found() -> Response:
+    return error_response(404, "Not found", "No email with this id.")
+
+
+def iso(timestamp: float) -> str:
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

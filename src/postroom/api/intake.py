@@ -1,0 +1,204 @@
+"""POST /api/v1/email as a bare ASGI endpoint.
+
+This one route carries nearly all the traffic, so it skips the framework's request objects,
+middleware and router (tens of microseconds a request on a small machine) and speaks ASGI
+directly. Every other route, and every other method on this path, goes to the Starlette app.
+"""
+
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import msgspec
+
+from postroom.api.container import Container
+from postroom.api.responses import RETRY_AFTER_SECONDS, error_body, storage_unavailable_body
+from postroom.domain.errors import InvalidEmailError, StorageUnavailableError
+from postroom.logs import get_logger, log_event
+from postroom.ports.queue import PutOutcome
+from postroom.services.submit import IdempotencyConflictError
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+PATH = "/api/v1/email"
+STATUS_PATH = PATH + "/{}"
+_IDEMPOTENCY_KEY = re.compile(r"[!-~]{1,255}")
+_json = msgspec.json.Decoder()
+_encode = msgspec.json.encode
+log = get_logger("api")
+
+
+class BodyTooLargeError(Exception):
+    pass
+
+
+class Reply(Exception):
+    """An early answer: status, JSON body bytes, extra headers."""
+
+    def __init__(self, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None):
+        super().__init__(status)
+        self.status, self.body, self.headers = status, body, headers or []
+
+
+class IntakeRoute:
+    """Wraps the app: takes POST /api/v1/email, hands everything else on."""
+
+    def __init__(self, app: ASGIApp, container: Container) -> None:
+        self.app = app
+        self.container = container
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        try:
+            status, body, headers = await self.submit(scope, receive)
+        except Reply as reply:
+            status, body, headers = reply.status, reply.body, reply.headers
+        except Exception as error:
+            log.error("http.unhandled_error", exc_info=error, extra={"fields": {"method": "POST"}})
+            status, body, headers = (
+                500,
+                error_body(
+                    500, "Internal error", "Something failed on our side; nothing was accepted."
+                ),
+                [],
+            )
+        await _respond(send, status, body, headers)
+
+    async def submit(
+        self, scope: Scope, receive: Receive
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        started = time.perf_counter()
+        content_type, length, key = _headers(scope["headers"])
+        if not _is_json(content_type):
+            raise _rejected(415, "Unsupported media type", "Send the email as application/json.")
+        limit = self.container.max_body_bytes
+        try:
+            data = _json.decode(await _read_body(receive, length, limit))
+        except BodyTooLargeError:
+            raise _rejected(
+                413, "Request too large", f"The body may be at most {limit} bytes."
+            ) from None
+        except msgspec.DecodeError:
+            raise _rejected(
+                400, "Malformed JSON", "The body is not valid JSON.", {"body": "not valid JSON"}
+            ) from None
+        return await self.store(data, key, started)
+
+    async def store(
+        self, data: Any, key: str | None, started: float
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        try:
+            result = await self.container.submit(data, key)
+        except InvalidEmailError as error:
+            log_event(log, "email.rejected", status=400, fields=_top_level(error.errors))
+            raise Reply(
+                400,
+                error_body(
+                    400, "Invalid email", "Some fields are invalid; see errors.", error.errors
+                ),
+            ) from None
+        except IdempotencyConflictError:
+            raise _rejected(
+                409,
+                "Idempotency-Key reused",
+                "This Idempotency-Key was used in the last 24 hours for a different email.",
+            ) from None
+        except StorageUnavailableError as error:
+            log_event(log, "email.storage_unavailable", logging.ERROR, error=type(error).__name__)
+            raise Reply(
+                503,
+                storage_unavailable_body(),
+                [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())],
+            ) from None
+        created = result.outcome is PutOutcome.CREATED
+        log_event(
+            log,
+            "email.accepted" if created else "email.duplicate",
+            id=result.id,
+            state=result.state,
+            ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+        url = STATUS_PATH.format(result.id)
+        body = _encode({"id": result.id, "status": result.state, "statusUrl": url})
+        return (202 if created else 200), body, [(b"location", url.encode())]
+
+
+def _headers(raw: list[tuple[bytes, bytes]]) -> tuple[bytes | None, int | None, str | None]:
+    content_type = length = key = None
+    for name, value in raw:
+        if name == b"content-type":
+            content_type = value
+        elif name == b"content-length":
+            length = int(value) if value.isdigit() else None
+        elif name == b"idempotency-key":
+            key = value.decode("latin-1")
+            if not _IDEMPOTENCY_KEY.fullmatch(key):
+                raise _rejected(
+                    400,
+                    "Bad Idempotency-Key",
+                    "1 to 255 visible ASCII characters.",
+                    {"Idempotency-Key": "must be 1 to 255 visible ASCII characters"},
+                )
+    return content_type, length, key
+
+
+def _is_json(content_type: bytes | None) -> bool:
+    """application/json, with or without parameters (charset=utf-8)."""
+    if not content_type:
+        return False
+    return content_type.split(b";", 1)[0].strip().lower() == b"application/json"
+
+
+async def _read_body(receive: Receive, declared: int | None, limit: int) -> bytes:
+    """The whole body, or BodyTooLargeError as soon as it passes `limit` bytes; a declared
+    Content-Length over the limit is refused before a byte is read."""
+    if declared is not None and declared > limit:
+        raise BodyTooLargeError
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise Reply(400, b"")  # nobody is listening; nothing was stored
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLargeError
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _rejected(status: int, short: str, long: str, errors: dict[str, str] | None = None) -> Reply:
+    log_event(log, "email.rejected", status=status)
+    return Reply(status, error_body(status, short, long, errors))
+
+
+def _top_level(errors: dict[str, str]) -> list[str]:
+    """The request fields at fault, without header names or metadata keys (client-chosen text)."""
+    return sorted({re.split(r"[.\[]", path, maxsplit=1)[0] for path in errors})
+
+
+async def _respond(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,69 @@
+"""JSON responses and the error envelope every error answer uses (DESIGN.md, seed contract)."""
+
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+from starlette.responses import Response
+
+_encoder = msgspec.json.Encoder()
+
+
+def json_response(
+    body: Any, status_code: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    return Response(_encoder.encode(body), status_code, headers, "application/json")
+
+
+_STATUS_NAMES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "TOO_MANY_REQUESTS",
+    500: "INTERNAL_ERROR",
+    503: "SERVICE_UNAVAILABLE",
+}
+
+
+def error_body(
+    status_code: int, short: str, long: str, errors: Mapping[str, str] | None = None
+) -> bytes:
+    """`{"status", "message": {"short", "long"}, "errors": {field: reason}}`."""
+    return _encoder.encode(
+        {
+            "status": _STATUS_NAMES.get(status_code, "ERROR"),
+            "message": {"short": short, "long": long},
+            "errors": dict(errors or {}),
+        }
+    )
+
+
+def error_response(
+    status_code: int,
+    short: str,
+    long: str,
+    errors: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    body = error_body(status_code, short, long, errors)
+    return Response(body, status_code, headers, "application/json")
+
+
+def storage_unavailable_body() -> bytes:
+    return error_body(
+        503,
+        "Storage unavailable",
+        "The email could not be stored, so it was not accepted. Retry later.",
+    )
+
+
+RETRY_AFTER_SECONDS = 5
+
+
+def storage_unavailable() -> Response:
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    return Response(storage_unavailable_body(), 503, headers, "application/json")

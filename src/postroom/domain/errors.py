@@ -1,0 +1,48 @@
+"""Errors the core and the ports share."""
+
+
+class InvalidEmailError(ValueError):
+    """A submission broke the contract; `errors` maps each bad field's path to the reason."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(f"{len(errors)} invalid field(s)")
+        self.errors = errors
+
+
+class StorageUnavailableError(RuntimeError):
+    """Storage could not be reached or written; nothing was stored. The API answers 503."""
+
+
+class StorageFullError(StorageUnavailableError):
+    """Storage refused the write for lack of space (disk or configured size limit)."""
+
+
+class ProviderError(Exception):
+    """A provider did not take an email.
+
+    `code` is safe for logs and metrics ("http_503", "smtp_550", "timeout"). `detail` is what the
+    provider said; providers echo addresses back, so it goes into the email's events (which only
+    its sender can read) and never into a log.
+    """
+
+    def __init__(self, code: str, detail: str = "", retry_after: float | None = None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.detail = detail
+        self.retry_after = retry_after
+
+
+class PermanentError(ProviderError):
+    """The email itself was refused (bad recipient, payload rejected): no provider will take it."""
+
+
+class ThrottledError(ProviderError):
+    """The provider asked us to slow down (429, SMTP 4xx); `retry_after` when it said so."""
+
+
+class MisconfiguredError(ProviderError):
+    """Our credentials or account were refused (401/403): this provider is unusable until fixed."""
+
+
+class ProviderDownError(ProviderError):
+    """5xx, timeout or connection failure: the provider is unhealthy, the email may be fine."""

@@ -1,0 +1,39 @@
+"""Email states and the transitions between them (DESIGN.md, "States")."""
+
+from enum import StrEnum
+
+
+class State(StrEnum):
+    QUEUED = "queued"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    RETRYING = "retrying"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SUPPRESSED = "suppressed"
+
+
+# Waiting for a worker: the only states a cancel can stop.
+WAITING = frozenset({State.QUEUED, State.SCHEDULED, State.RETRYING})
+
+# Nothing more will be attempted; content may be purged after a while.
+FINAL = frozenset(
+    {
+        State.SENT,
+        State.DELIVERED,
+        State.BOUNCED,
+        State.COMPLAINED,
+        State.FAILED,
+        State.CANCELLED,
+        State.SUPPRESSED,
+    }
+)
+
+
+def can_cancel(state: State) -> bool:
+    """A cancel succeeds only before a worker has taken the email."""
+    return state in WAITING

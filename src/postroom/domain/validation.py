@@ -1,0 +1,367 @@
+"""From a decoded JSON request to an Email, listing every bad field at once.
+
+Field paths in errors follow the request: `to[2]`, `attachments[0].content`, `headers.X-Id`.
+Unknown top-level fields are ignored, as the origin API did.
+"""
+
+import binascii
+import re
+from dataclasses import dataclass
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
+from typing import Any
+
+from postroom.domain.address import AddressError, FullParser, fast_mailbox, parse_address
+from postroom.domain.errors import InvalidEmailError
+from postroom.domain.message import Address, Attachment, Email, Limits
+
+# Headers the service builds itself, or that only the envelope may set.
+RESERVED_HEADERS = frozenset(
+    name.lower()
+    for name in (
+        "From",
+        "To",
+        "Cc",
+        "Bcc",
+        "Subject",
+        "Reply-To",
+        "Sender",
+        "Date",
+        "Message-ID",
+        "MIME-Version",
+        "Content-Type",
+        "Content-Transfer-Encoding",
+        "Content-Disposition",
+        "Content-ID",
+        "Return-Path",
+        "Received",
+        "DKIM-Signature",
+        "Resent-From",
+        "Resent-To",
+        "Resent-Cc",
+        "Resent-Bcc",
+        "Resent-Date",
+        "Resent-Sender",
+        "Resent-Message-ID",
+    )
+)
+
+# RFC 5322 field name: printable ASCII except colon.
+_HEADER_NAME = re.compile(r"[!-9;-~]{1,76}")
+_CONTENT_TYPE = re.compile(r"[A-Za-z0-9][\w!#$&^.+-]{0,126}/[A-Za-z0-9][\w!#$&^.+-]{0,126}")
+_CONTENT_ID = re.compile(r"[!-;=?-~]{1,200}")  # visible ASCII without < and >
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # controls, tab allowed
+_LINE_BREAK = re.compile(r"[\r\n\x00]")
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    email: Email
+    # None: send now. Otherwise the time asked for, already known to be in the future.
+    send_at: float | None
+
+
+class _Errors:
+    def __init__(self) -> None:
+        self.found: dict[str, str] = {}
+
+    def add(self, path: str, reason: str) -> None:
+        self.found.setdefault(path, reason)
+
+
+def validate_submission(
+    data: Any, *, now: float, limits: Limits, full_parser: FullParser
+) -> Submission:
+    """The Submission a request describes; InvalidEmailError naming every bad field."""
+    from postroom.domain.quick import quick_submission  # the two modules use each other's parts
+
+    return quick_submission(data, now, limits) or validate_fully(
+        data, now=now, limits=limits, full_parser=full_parser
+    )
+
+
+def validate_fully(data: Any, *, now: float, limits: Limits, full_parser: FullParser) -> Submission:
+    """validate_submission without the quick pass: every field through every check."""
+    if not isinstance(data, dict):
+        raise InvalidEmailError({"body": "must be a JSON object"})
+    errors = _Errors()
+    check = _Checker(errors, limits, full_parser)
+    email = check.email(data)
+    send_at = check.send_at(data.get("sendAt"), now)
+    if errors.found or email is None:
+        raise InvalidEmailError(errors.found)
+    return Submission(email, send_at)
+
+
+class _Checker:
+    def __init__(self, errors: _Errors, limits: Limits, full_parser: FullParser) -> None:
+        self.errors = errors
+        self.limits = limits
+        self.full_parser = full_parser
+
+    def email(self, data: dict[str, Any]) -> Email | None:
+        sender = self.sender(data.get("from"))
+        to = self.address_list("to", data.get("to"), required=True)
+        cc = self.address_list("cc", data.get("cc"))
+        bcc = self.address_list("bcc", data.get("bcc"))
+        reply_to = self.address_list("replyTo", data.get("replyTo"))
+        if len(to) + len(cc) + len(bcc) > self.limits.max_recipients:
+            self.errors.add(
+                "to", f"at most {self.limits.max_recipients} recipients across to, cc, bcc"
+            )
+        email = Email(
+            sender=sender or Address(""),
+            to=to,
+            cc=cc,
+            bcc=bcc,
+            reply_to=reply_to,
+            subject=self.subject(data.get("subject")),
+            text=self.text_part(data),
+            html=self.string("html", data.get("html")),
+            headers=self.headers(data.get("headers")),
+            attachments=self.attachments(data.get("attachments")),
+            tags=self.tags(data.get("tags")),
+            metadata=self.metadata(data.get("metadata")),
+        )
+        return email if sender is not None else None
+
+    # -- addresses
+
+    def sender(self, value: Any) -> Address | None:
+        if value is None:
+            self.errors.add("from", "is required")
+            return None
+        return self.address("from", value)
+
+    def address_list(self, path: str, value: Any, required: bool = False) -> tuple[Address, ...]:
+        if value is None:
+            if required:
+                self.errors.add(path, "is required")
+            return ()
+        items = value if type(value) is list else [value]
+        if required and not items:
+            self.errors.add(path, "needs at least one address")
+        if len(items) > self.limits.max_recipients:
+            self.errors.add(path, f"at most {self.limits.max_recipients} addresses")
+            return ()
+        found = []
+        for i, item in enumerate(items):
+            # Paths are built only for an error: most lists are all valid.
+            address = self.address(path, item, i)
+            if address is not None:
+                found.append(address)
+        return tuple(found)
+
+    def address(self, path: str, value: Any, index: int | None = None) -> Address | None:
+        if type(value) is str:
+            email = fast_mailbox(value)  # the common case, settled without further calls
+            if email is not None:
+                return Address(email)
+        where = path if index is None else f"{path}[{index}]"
+        if isinstance(value, str):
+            return self.parsed(where, value)
+        if isinstance(value, dict):
+            return self.address_object(where, value)
+        self.errors.add(where, "must be an address string or an object with email and name")
+        return None
+
+    def address_object(self, path: str, value: dict[str, Any]) -> Address | None:
+        text, name = value.get("email"), value.get("name", "")
+        if not isinstance(text, str):
+            self.errors.add(f"{path}.email", "is required and must be a string")
+            return None
+        parsed = self.parsed(f"{path}.email", text)
+        clean_name = self.display_name(f"{path}.name", name)
+        if parsed is None or clean_name is None:
+            return None
+        return Address(parsed.email, clean_name or parsed.name)
+
+    def parsed(self, path: str, text: str) -> Address | None:
+        try:
+            address = parse_address(text, self.full_parser)
+        except AddressError as error:
+            self.errors.add(path, f"not a valid email address: {error}")
+            return None
+        name = self.display_name(path, address.name)
+        return None if name is None else Address(address.email, name)
+
+    def display_name(self, path: str, name: Any) -> str | None:
+        if name == "":
+            return ""
+        if not isinstance(name, str):
+            self.errors.add(path, "name must be a string")
+            return None
+        decoded = _decode_words(name)
+        if decoded is None or _LINE_BREAK.search(decoded):
+            self.errors.add(path, "name must not contain line breaks")
+            return None
+        if len(decoded) > self.limits.max_name_chars:
+            self.errors.add(path, f"name longer than {self.limits.max_name_chars} characters")
+            return None
+        return decoded
+
+    # -- content
+
+    def subject(self, value: Any) -> str:
+        subject = self.string("subject", value)
+        self.single_line("subject", subject, self.limits.max_subject_chars)
+        return subject
+
+    def text_part(self, data: dict[str, Any]) -> str:
+        body = self.string("body", data.get("body"))
+        text = self.string("text", data.get("text"))
+        if body and text and body != text:
+            self.errors.add("text", "give the text part as body or as text, not both")
+        return text or body
+
+    def string(self, path: str, value: Any) -> str:
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            self.errors.add(path, "must be a string")
+            return ""
+        return value
+
+    def single_line(self, path: str, value: str, max_chars: int) -> None:
+        if len(value) > max_chars:
+            self.errors.add(path, f"longer than {max_chars} characters")
+        elif _has_line_break(value):
+            self.errors.add(path, "must not contain line breaks, raw or encoded")
+
+    def headers(self, value: Any) -> tuple[tuple[str, str], ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, dict):
+            self.errors.add("headers", "must be an object of header name to string value")
+            return ()
+        if len(value) > self.limits.max_headers:
+            self.errors.add("headers", f"at most {self.limits.max_headers} headers")
+            return ()
+        return tuple(pair for pair in (self.header(k, v) for k, v in value.items()) if pair)
+
+    def header(self, name: str, value: Any) -> tuple[str, str] | None:
+        path = f"headers.{name}"
+        if not _HEADER_NAME.fullmatch(name):
+            self.errors.add(path, "not a valid header name")
+        elif name.lower() in RESERVED_HEADERS:
+            self.errors.add(path, "is set by the service; use the matching field instead")
+        elif not isinstance(value, str):
+            self.errors.add(path, "value must be a string")
+        else:
+            self.single_line(path, value, self.limits.max_header_value_chars)
+            return name, value
+        return None
+
+    def attachments(self, value: Any) -> tuple[Attachment, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.errors.add("attachments", "must be a list")
+            return ()
+        if len(value) > self.limits.max_attachments:
+            self.errors.add("attachments", f"at most {self.limits.max_attachments} attachments")
+            return ()
+        found = (self.attachment(f"attachments[{i}]", item) for i, item in enumerate(value))
+        return tuple(a for a in found if a is not None)
+
+    def attachment(self, path: str, value: Any) -> Attachment | None:
+        if not isinstance(value, dict):
+            self.errors.add(path, "must be an object with filename, contentType and content")
+            return None
+        before = len(self.errors.found)
+        filename = self.required_line(f"{path}.filename", value.get("filename"), 255)
+        content_type = value.get("contentType", "application/octet-stream")
+        if not isinstance(content_type, str) or not _CONTENT_TYPE.fullmatch(content_type):
+            self.errors.add(f"{path}.contentType", "must be a MIME type such as image/png")
+        content = self.base64(f"{path}.content", value.get("content"))
+        content_id = value.get("contentId", "")
+        if content_id and (
+            not isinstance(content_id, str) or not _CONTENT_ID.fullmatch(content_id)
+        ):
+            self.errors.add(f"{path}.contentId", "must be visible ASCII without < or >")
+        if len(self.errors.found) > before:
+            return None
+        return Attachment(filename, content_type, content, content_id)
+
+    def base64(self, path: str, value: Any) -> bytes:
+        if not isinstance(value, str):
+            self.errors.add(path, "is required: the file's bytes in base64")
+            return b""
+        try:
+            return binascii.a2b_base64(value, strict_mode=True)
+        except (binascii.Error, ValueError):
+            self.errors.add(path, "is not valid base64")
+            return b""
+
+    def required_line(self, path: str, value: Any, max_chars: int) -> str:
+        if not isinstance(value, str) or not value:
+            self.errors.add(path, "is required and must be a non-empty string")
+            return ""
+        if _CONTROL.search(value) or len(value) > max_chars:
+            self.errors.add(path, f"must be one line of at most {max_chars} characters")
+        return value
+
+    def tags(self, value: Any) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list) or len(value) > self.limits.max_tags:
+            self.errors.add("tags", f"must be a list of at most {self.limits.max_tags} strings")
+            return ()
+        max_chars = self.limits.max_tag_chars
+        return tuple(self.required_line(f"tags[{i}]", t, max_chars) for i, t in enumerate(value))
+
+    def metadata(self, value: Any) -> tuple[tuple[str, str], ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, dict) or len(value) > self.limits.max_metadata:
+            self.errors.add(
+                "metadata", f"must be an object of at most {self.limits.max_metadata} keys"
+            )
+            return ()
+        pairs = []
+        for key, item in value.items():
+            self.required_line(f"metadata.{key}", key, 128)
+            if not isinstance(item, str) or len(item) > self.limits.max_metadata_chars:
+                self.errors.add(
+                    f"metadata.{key}", "value must be a string of at most 1000 characters"
+                )
+            pairs.append((key, item))
+        return tuple(pairs)
+
+    # -- schedule
+
+    def send_at(self, value: Any, now: float) -> float | None:
+        send_at, error = schedule(value, now, self.limits)
+        if error:
+            self.errors.add("sendAt", error)
+        return send_at
+
+
+def schedule(value: Any, now: float, limits: Limits) -> tuple[float | None, str]:
+    """(send time, "") for a sendAt value, None meaning now; (None, reason) when invalid."""
+    if value is None:
+        return None, ""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None, "must be a Unix time in seconds"
+    if value > now + limits.max_schedule_seconds:
+        return None, f"must be at most {limits.max_schedule_seconds // 86400} days ahead"
+    # A time in the past means "now", as the origin API did.
+    return (float(value) if value > now else None), ""
+
+
+def _decode_words(text: str) -> str | None:
+    """Text with RFC 2047 encoded words decoded; None if they do not decode."""
+    if "=?" not in text:
+        return text
+    try:
+        return str(make_header(decode_header(text)))
+    except (HeaderParseError, LookupError, UnicodeDecodeError, ValueError):
+        return None
+
+
+def _has_line_break(value: str) -> bool:
+    """CR, LF or NUL, raw or hidden in an encoded word: what header injection needs."""
+    if _LINE_BREAK.search(value):
+        return True
+    decoded = _decode_words(value)
+    return decoded is None or _LINE_BREAK.search(decoded) is not None

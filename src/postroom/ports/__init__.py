@@ -1,0 +1,1 @@
+"""The small interfaces the services depend on; adapters implement them."""

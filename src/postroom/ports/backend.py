@@ -1,0 +1,8 @@
+from typing import Protocol
+
+from postroom.ports.queue import Queue
+from postroom.ports.store import Store
+
+
+class Backend(Queue, Store, Protocol):
+    """An engine that is both the queue and the store (SQLite, PostgreSQL, memory)."""

@@ -1,0 +1,98 @@
+"""The queue port: SQS-like semantics over any durable engine."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from postroom.domain.states import State
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One change of an email's state, as the status API reports it."""
+
+    at: float
+    state: State
+    provider: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class NewEmail:
+    id: str
+    payload: bytes
+    # Invisible to `lease` before this time; equal to the submit time for "send now".
+    not_before: float
+    scheduled: bool = False
+    idempotency_key: str | None = None
+    # Identifies the request's content, so a repeated key with other content is a conflict.
+    fingerprint: bytes = b""
+
+
+class PutOutcome(StrEnum):
+    CREATED = "created"
+    DUPLICATE = "duplicate"  # same idempotency key, same content: the original email
+    CONFLICT = "conflict"  # same idempotency key, other content: nothing stored
+
+
+@dataclass(frozen=True, slots=True)
+class PutResult:
+    outcome: PutOutcome
+    id: str
+    state: State
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    id: str
+    # Proves the holder still owns the lease; settling with a stale token does nothing.
+    token: str
+    payload: bytes
+    # How many times the email has been leased, this time included.
+    attempt: int
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    ready: int  # may be leased now
+    scheduled: int  # waiting for their time (sendAt or a retry)
+    in_flight: int  # leased and not settled
+    dead: int  # dead-lettered
+    oldest_age: float  # seconds the oldest ready email has waited; 0 when none
+
+
+class Queue(Protocol):
+    async def put(self, email: NewEmail) -> PutResult:
+        """Store the email durably before returning; raise StorageUnavailableError otherwise.
+
+        With an idempotency key seen in the last 24 h, store nothing and return the original
+        email (DUPLICATE, same fingerprint) or CONFLICT (other fingerprint). Concurrent puts
+        with one key create one email.
+        """
+        ...
+
+    async def lease(self, limit: int, visibility: float) -> list[Lease]:
+        """Up to `limit` emails whose time has come, oldest first, each hidden for `visibility`
+        seconds. A lease that is not settled in that time comes back to be leased again."""
+        ...
+
+    async def extend(self, lease: Lease, visibility: float) -> bool:
+        """Keep the lease for `visibility` more seconds from now; False if it was lost."""
+        ...
+
+    async def ack(self, lease: Lease, event: Event) -> bool:
+        """The email was sent: record the event and remove it from the queue for good."""
+        ...
+
+    async def retry(self, lease: Lease, at: float, event: Event) -> bool:
+        """Release the lease and hide the email until `at`."""
+        ...
+
+    async def dead_letter(self, lease: Lease, event: Event) -> bool:
+        """Give up: record the final event and keep the email among the dead letters."""
+        ...
+
+    async def stats(self) -> QueueStats:
+        """Counts and the age of the oldest ready email, for metrics and autoscaling."""
+        ...

@@ -1,0 +1,42 @@
+"""The store port: what the API reads and changes about an email outside the queue's flow."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from postroom.domain.states import State
+from postroom.ports.queue import Event
+
+
+@dataclass(frozen=True, slots=True)
+class EmailStatus:
+    id: str
+    state: State
+    created_at: float
+    send_at: float
+    attempts: int
+    events: tuple[Event, ...]
+
+
+class CancelOutcome(StrEnum):
+    CANCELLED = "cancelled"
+    NOT_FOUND = "not_found"
+    TOO_LATE = "too_late"  # a worker has it or it reached a final state
+
+
+class Store(Protocol):
+    async def status(self, email_id: str) -> EmailStatus | None:
+        """The email's state and its events in order; never its content. None if unknown."""
+        ...
+
+    async def cancel(self, email_id: str) -> tuple[CancelOutcome, State | None]:
+        """Cancel an email no worker has taken yet; idempotent for one already cancelled."""
+        ...
+
+    async def ping(self) -> None:
+        """Return when storage answers; raise StorageUnavailableError when it does not."""
+        ...
+
+    async def close(self) -> None:
+        """Finish pending writes and release connections."""
+        ...

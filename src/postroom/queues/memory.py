@@ -1,0 +1,132 @@
+"""An in-process queue and store: nothing survives the process. For tests and quick trials only;
+held to the same contract suite as the durable backends."""
+
+import secrets
+from dataclasses import dataclass, field
+
+from postroom.domain.states import WAITING, State
+from postroom.ports.clock import Clock
+from postroom.ports.queue import Event, Lease, NewEmail, PutOutcome, PutResult, QueueStats
+from postroom.ports.store import CancelOutcome, EmailStatus
+
+IDEMPOTENCY_WINDOW = 24 * 3600.0
+
+
+@dataclass(slots=True)
+class _Row:
+    id: str
+    state: State
+    created_at: float
+    send_at: float
+    payload: bytes
+    available_at: float | None
+    attempts: int = 0
+    token: str | None = None
+    dead: bool = False
+    events: list[Event] = field(default_factory=list)
+
+
+class MemoryQueue:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._rows: dict[str, _Row] = {}
+        self._keys: dict[str, tuple[bytes, str, float]] = {}
+
+    @classmethod
+    def from_url(cls, url: str, clock: Clock) -> "MemoryQueue":
+        return cls(clock)
+
+    async def put(self, email: NewEmail) -> PutResult:
+        now = self._clock.now()
+        key = email.idempotency_key
+        if key is not None:
+            earlier = self._keys.get(key)
+            if earlier is not None and earlier[2] > now - IDEMPOTENCY_WINDOW:
+                same = earlier[0] == email.fingerprint
+                outcome = PutOutcome.DUPLICATE if same else PutOutcome.CONFLICT
+                return PutResult(outcome, earlier[1], self._rows[earlier[1]].state)
+            self._keys[key] = (email.fingerprint, email.id, now)
+        state = State.SCHEDULED if email.scheduled else State.QUEUED
+        row = _Row(email.id, state, now, email.not_before, email.payload, email.not_before)
+        row.events.append(Event(now, state))
+        self._rows[email.id] = row
+        return PutResult(PutOutcome.CREATED, email.id, state)
+
+    async def lease(self, limit: int, visibility: float) -> list[Lease]:
+        now = self._clock.now()
+        ready = [
+            r for r in self._rows.values() if r.available_at is not None and r.available_at <= now
+        ]
+        ready.sort(key=lambda r: (r.available_at, r.id))
+        token = secrets.token_hex(8)
+        leases = []
+        for row in ready[:limit]:
+            row.state, row.token, row.available_at = State.SENDING, token, now + visibility
+            row.attempts += 1
+            row.events.append(Event(now, State.SENDING))
+            leases.append(Lease(row.id, token, row.payload, row.attempts, row.created_at))
+        return leases
+
+    def _held(self, lease: Lease) -> _Row | None:
+        row = self._rows.get(lease.id)
+        return row if row is not None and row.token == lease.token else None
+
+    async def extend(self, lease: Lease, visibility: float) -> bool:
+        row = self._held(lease)
+        if row is not None:
+            row.available_at = self._clock.now() + visibility
+        return row is not None
+
+    async def ack(self, lease: Lease, event: Event) -> bool:
+        return self._settle(lease, event, None, dead=False)
+
+    async def retry(self, lease: Lease, at: float, event: Event) -> bool:
+        return self._settle(lease, event, at, dead=False)
+
+    async def dead_letter(self, lease: Lease, event: Event) -> bool:
+        return self._settle(lease, event, None, dead=True)
+
+    def _settle(self, lease: Lease, event: Event, available_at: float | None, dead: bool) -> bool:
+        row = self._held(lease)
+        if row is None:
+            return False
+        row.state, row.available_at, row.token, row.dead = event.state, available_at, None, dead
+        row.events.append(event)
+        return True
+
+    async def stats(self) -> QueueStats:
+        now = self._clock.now()
+        times = [
+            (r.available_at, r.state) for r in self._rows.values() if r.available_at is not None
+        ]
+        ready = [at for at, _ in times if at <= now]
+        later = [state for at, state in times if at > now]
+        in_flight = later.count(State.SENDING)
+        dead = sum(1 for r in self._rows.values() if r.dead)
+        oldest = now - min(ready) if ready else 0.0
+        return QueueStats(len(ready), len(later) - in_flight, in_flight, dead, oldest)
+
+    async def status(self, email_id: str) -> EmailStatus | None:
+        row = self._rows.get(email_id)
+        if row is None:
+            return None
+        return EmailStatus(
+            row.id, row.state, row.created_at, row.send_at, row.attempts, tuple(row.events)
+        )
+
+    async def cancel(self, email_id: str) -> tuple[CancelOutcome, State | None]:
+        row = self._rows.get(email_id)
+        if row is None:
+            return CancelOutcome.NOT_FOUND, None
+        if row.state in WAITING:
+            row.state, row.available_at = State.CANCELLED, None
+            row.events.append(Event(self._clock.now(), State.CANCELLED))
+        if row.state is State.CANCELLED:
+            return CancelOutcome.CANCELLED, row.state
+        return CancelOutcome.TOO_LATE, row.state
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,273 @@
+"""The embedded queue and store: one SQLite file in WAL mode, fsynced before every answer."""
+
+import asyncio
+import secrets
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlsplit
+
+from postroom.domain.errors import StorageUnavailableError
+from postroom.domain.states import State
+from postroom.ports.clock import Clock
+from postroom.ports.queue import Event, Lease, NewEmail, PutOutcome, PutResult, QueueStats
+from postroom.ports.store import CancelOutcome, EmailStatus
+from postroom.queues.sqlite_commit import BulkInsert, GroupCommitWriter, storage_error
+
+T = TypeVar("T")
+
+IDEMPOTENCY_WINDOW = 24 * 3600.0
+_WAITING = ("queued", "scheduled", "retrying")
+# A new email is one row; its first event (queued or scheduled at created_at) is read from it.
+_NEW_EMAIL = BulkInsert(
+    "emails", ("id", "state", "created_at", "updated_at", "send_at", "available_at", "payload")
+)
+
+
+class SqliteQueue:
+    """Queue and Store over one SQLite file; several processes may share the file."""
+
+    def __init__(
+        self, path: str, clock: Clock, *, max_size_mb: int = 0, busy_ms: int = 5000
+    ) -> None:
+        self.path = path
+        self._clock = clock
+        self._max_size_mb = max_size_mb
+        self._busy_ms = busy_ms
+        self._writer = GroupCommitWriter(self._connect_writer, _NEW_EMAIL, f"{path}-writelock")
+        self._reader = ThreadPoolExecutor(1, "postroom-sqlite-reader")
+
+    @classmethod
+    def from_url(cls, url: str, clock: Clock) -> "SqliteQueue":
+        """`sqlite:///relative.db`, `sqlite:////absolute.db`; `?max_size_mb=N` caps the file."""
+        parts = urlsplit(url)
+        path = parts.path[1:] if parts.path.startswith("/") else parts.path
+        if not path or path == ":memory:" or parts.netloc:
+            raise ValueError("expected sqlite:///path/to/file.db")
+        query = parse_qs(parts.query)
+        max_size = int(query.get("max_size_mb", ["0"])[0])
+        busy = int(query.get("busy_timeout_ms", ["5000"])[0])
+        return cls(path, clock, max_size_mb=max_size, busy_ms=busy)
+
+    def __repr__(self) -> str:
+        return f"SqliteQueue({self.path!r})"
+
+    # -- connections
+
+    def _open(self) -> sqlite3.Connection:
+        # The directory is not created: a wrong path should fail loudly, not make a new store.
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=self._busy_ms / 1000)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # FULL: the WAL is fsynced at every commit, so a committed email survives power loss.
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute(f"PRAGMA busy_timeout={int(self._busy_ms)}")
+        return conn
+
+    def _connect_writer(self) -> sqlite3.Connection:
+        conn = self._open()
+        schema = resources.files("postroom.queues").joinpath("sqlite_schema.sql").read_text()
+        conn.executescript(schema)
+        if self._max_size_mb:
+            page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+            pages = self._max_size_mb * 1024 * 1024 // page_size
+            conn.execute(f"PRAGMA max_page_count={int(pages)}")
+        return conn
+
+    async def _read(self, query: Any, *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._reader, self._read_sync, query, args)
+        except sqlite3.Error as error:
+            raise storage_error(error) from None
+
+    _local_reader: sqlite3.Connection | None = None
+
+    def _read_sync(self, query: Any, args: tuple[Any, ...]) -> Any:
+        if self._local_reader is None:
+            if not Path(self.path).exists():
+                raise StorageUnavailableError("the database file does not exist yet")
+            self._local_reader = self._open()
+            self._local_reader.execute("PRAGMA query_only=ON")
+        return query(self._local_reader, *args)
+
+    # -- Queue
+
+    async def put(self, email: NewEmail) -> PutResult:
+        if email.idempotency_key is not None:
+            return await self._writer.run(lambda conn: self._put_once(conn, email))
+        await self._writer.insert(self._row(email, self._clock.now()))
+        return PutResult(PutOutcome.CREATED, email.id, _initial_state(email))
+
+    @staticmethod
+    def _row(email: NewEmail, now: float) -> tuple[Any, ...]:
+        state = _initial_state(email)
+        return (email.id, state, now, now, email.not_before, email.not_before, email.payload)
+
+    def _put_once(self, conn: sqlite3.Connection, email: NewEmail) -> PutResult:
+        now = self._clock.now()
+        earlier = self._earlier(conn, email, now)
+        if earlier is not None:
+            return earlier
+        conn.execute(_NEW_EMAIL.sql(1), self._row(email, now))
+        return PutResult(PutOutcome.CREATED, email.id, _initial_state(email))
+
+    def _earlier(self, conn: sqlite3.Connection, email: NewEmail, now: float) -> PutResult | None:
+        """The email an idempotency key already names, or None after claiming the key."""
+        row = conn.execute(
+            "SELECT i.fingerprint, i.email_id, e.state FROM idempotency i"
+            " JOIN emails e ON e.id = i.email_id WHERE i.key = ? AND i.created_at > ?",
+            (email.idempotency_key, now - IDEMPOTENCY_WINDOW),
+        ).fetchone()
+        if row is not None:
+            same = row[0] == email.fingerprint
+            outcome = PutOutcome.DUPLICATE if same else PutOutcome.CONFLICT
+            return PutResult(outcome, row[1], State(row[2]))
+        conn.execute(
+            "INSERT OR REPLACE INTO idempotency (key, fingerprint, email_id, created_at)"
+            " VALUES (?, ?, ?, ?)",
+            (email.idempotency_key, email.fingerprint, email.id, now),
+        )
+        return None
+
+    async def lease(self, limit: int, visibility: float) -> list[Lease]:
+        return await self._writer.run(lambda conn: self._lease(conn, limit, visibility))
+
+    def _lease(self, conn: sqlite3.Connection, limit: int, visibility: float) -> list[Lease]:
+        now = self._clock.now()
+        token = secrets.token_hex(8)
+        rows = conn.execute(
+            "UPDATE emails SET state = 'sending', lease_token = ?, available_at = ?,"
+            " attempts = attempts + 1, updated_at = ?"
+            " WHERE id IN (SELECT id FROM emails WHERE available_at <= ?"
+            " ORDER BY available_at LIMIT ?)"
+            " RETURNING id, payload, attempts, created_at",
+            (token, now + visibility, now, now, limit),
+        ).fetchall()
+        rows.sort(key=lambda row: row[0])
+        conn.executemany(
+            "INSERT INTO events (email_id, at, state) VALUES (?, ?, 'sending')",
+            [(row[0], now) for row in rows],
+        )
+        return [Lease(row[0], token, row[1], row[2], row[3]) for row in rows]
+
+    async def extend(self, lease: Lease, visibility: float) -> bool:
+        def extend(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "UPDATE emails SET available_at = ? WHERE id = ? AND lease_token = ?",
+                (self._clock.now() + visibility, lease.id, lease.token),
+            )
+            return cursor.rowcount == 1
+
+        return await self._writer.run(extend)
+
+    async def ack(self, lease: Lease, event: Event) -> bool:
+        return await self._settle(lease, event, available_at=None, dead=0)
+
+    async def retry(self, lease: Lease, at: float, event: Event) -> bool:
+        return await self._settle(lease, event, available_at=at, dead=0)
+
+    async def dead_letter(self, lease: Lease, event: Event) -> bool:
+        return await self._settle(lease, event, available_at=None, dead=1)
+
+    async def _settle(
+        self, lease: Lease, event: Event, available_at: float | None, dead: int
+    ) -> bool:
+        def settle(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "UPDATE emails SET state = ?, available_at = ?, dead = ?, provider = ?,"
+                " lease_token = NULL, updated_at = ? WHERE id = ? AND lease_token = ?",
+                (event.state, available_at, dead, event.provider, event.at, lease.id, lease.token),
+            )
+            if cursor.rowcount != 1:
+                return False
+            _event(conn, lease.id, event)
+            return True
+
+        return await self._writer.run(settle)
+
+    async def stats(self) -> QueueStats:
+        return await self._read(_stats, self._clock.now())  # type: ignore[no-any-return]
+
+    # -- Store
+
+    async def status(self, email_id: str) -> EmailStatus | None:
+        return await self._read(_status, email_id)  # type: ignore[no-any-return]
+
+    async def cancel(self, email_id: str) -> tuple[CancelOutcome, State | None]:
+        return await self._writer.run(lambda conn: self._cancel(conn, email_id))
+
+    def _cancel(
+        self, conn: sqlite3.Connection, email_id: str
+    ) -> tuple[CancelOutcome, State | None]:
+        now = self._clock.now()
+        cursor = conn.execute(
+            "UPDATE emails SET state = 'cancelled', available_at = NULL, updated_at = ?"
+            " WHERE id = ? AND state IN (?, ?, ?)",
+            (now, email_id, *_WAITING),
+        )
+        if cursor.rowcount == 1:
+            _event(conn, email_id, Event(now, State.CANCELLED))
+            return CancelOutcome.CANCELLED, State.CANCELLED
+        row = conn.execute("SELECT state FROM emails WHERE id = ?", (email_id,)).fetchone()
+        if row is None:
+            return CancelOutcome.NOT_FOUND, None
+        state = State(row[0])
+        if state is State.CANCELLED:
+            return CancelOutcome.CANCELLED, state
+        return CancelOutcome.TOO_LATE, state
+
+    async def ping(self) -> None:
+        # Through the writer: proves the file can be opened, the schema exists and a
+        # transaction commits, which is what intake needs.
+        await self._writer.run(lambda conn: conn.execute("SELECT 1 FROM emails LIMIT 1"))
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self._writer.close)
+        self._reader.submit(self._close_reader).result()
+        self._reader.shutdown()
+
+    def _close_reader(self) -> None:
+        if self._local_reader is not None:
+            self._local_reader.close()
+            self._local_reader = None
+
+
+def _initial_state(email: NewEmail) -> State:
+    return State.SCHEDULED if email.scheduled else State.QUEUED
+
+
+def _event(conn: sqlite3.Connection, email_id: str, event: Event) -> None:
+    conn.execute(
+        "INSERT INTO events (email_id, at, state, provider, reason) VALUES (?, ?, ?, ?, ?)",
+        (email_id, event.at, event.state, event.provider, event.reason),
+    )
+
+
+def _status(conn: sqlite3.Connection, email_id: str) -> EmailStatus | None:
+    row = conn.execute(
+        "SELECT state, created_at, send_at, attempts FROM emails WHERE id = ?", (email_id,)
+    ).fetchone()
+    if row is None:
+        return None
+    state, created_at, send_at, attempts = row
+    events = conn.execute(
+        "SELECT at, state, provider, reason FROM events WHERE email_id = ? ORDER BY rowid",
+        (email_id,),
+    ).fetchall()
+    first = Event(created_at, State.SCHEDULED if send_at > created_at else State.QUEUED)
+    later = (Event(at, State(s), provider, reason) for at, s, provider, reason in events)
+    return EmailStatus(email_id, State(state), created_at, send_at, attempts, (first, *later))
+
+
+def _stats(conn: sqlite3.Connection, now: float) -> QueueStats:
+    def one(sql: str, *args: Any) -> Any:
+        return conn.execute(sql, args).fetchone()[0]
+
+    ready = one("SELECT count(*) FROM emails WHERE available_at <= ?", now)
+    waiting = one("SELECT count(*) FROM emails WHERE available_at > ? AND state != 'sending'", now)
+    in_flight = one("SELECT count(*) FROM emails WHERE available_at > ? AND state = 'sending'", now)
+    dead = one("SELECT count(*) FROM emails WHERE dead = 1")
+    oldest = one("SELECT min(available_at) FROM emails WHERE available_at <= ?", now)
+    return QueueStats(ready, waiting, in_flight, dead, now - oldest if oldest is not None else 0.0)

@@ -1,0 +1,1 @@
+"""Use cases: what the API and the worker do, written against the ports."""

@@ -1,0 +1,66 @@
+"""Running the API: uvicorn in this process, or N processes sharing one listening socket."""
+
+import multiprocessing
+import signal
+import socket
+from types import FrameType
+
+import uvicorn
+
+from postroom import logs
+from postroom.bootstrap import build_app
+from postroom.settings import Settings
+
+
+def _config(settings: Settings, with_worker: bool) -> uvicorn.Config:
+    return uvicorn.Config(
+        build_app(settings, with_worker),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        # No proxy-header rewriting: nothing here uses the client address, and it costs per request.
+        proxy_headers=False,
+        timeout_graceful_shutdown=30,
+    )
+
+
+def serve(settings: Settings, with_worker: bool) -> None:
+    """Serve in this process until SIGTERM or SIGINT; then finish requests and in-flight sends."""
+    uvicorn.Server(_config(settings, with_worker)).run()
+
+
+def serve_processes(settings: Settings) -> None:
+    """`settings.processes` API processes accepting on one socket; SIGTERM stops them all."""
+    if settings.processes == 1:
+        serve(settings, with_worker=False)
+        return
+    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.port))
+    sock.set_inheritable(True)
+    context = multiprocessing.get_context("spawn")
+    children = [
+        context.Process(target=_child, args=(settings, sock)) for _ in range(settings.processes)
+    ]
+    for child in children:
+        child.start()
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        for child in children:
+            if child.pid is not None and child.is_alive():
+                child.terminate()
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for child in children:
+        child.join()
+
+
+def _child(settings: Settings, sock: socket.socket) -> None:
+    logs.configure(settings.log_level)
+    uvicorn.Server(_config(settings, with_worker=False)).run(sockets=[sock])

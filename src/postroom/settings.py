@@ -1,0 +1,119 @@
+"""Configuration, read once from the environment at the edge and passed down typed."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+
+from postroom import providers, queues
+
+
+class SettingsError(ValueError):
+    """One line naming the variable and what is wrong with it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    env: str
+    help: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(
+        default="sqlite:///./postroom.db",
+        metadata={
+            "env": "POSTROOM_DATABASE_URL",
+            "help": "where emails and their states are stored",
+        },
+    )
+    queue_url: str = field(
+        default="",
+        metadata={"env": "POSTROOM_QUEUE_URL", "help": "the queue; empty means the database"},
+    )
+    providers: tuple[str, ...] = field(
+        default=("outbox://./outbox",),
+        metadata={
+            "env": "POSTROOM_PROVIDERS",
+            "help": "provider URLs, comma-separated, in priority order",
+        },
+    )
+    host: str = field(
+        default="127.0.0.1", metadata={"env": "POSTROOM_HOST", "help": "address to listen on"}
+    )
+    port: int = field(default=8080, metadata={"env": "POSTROOM_PORT", "help": "port to listen on"})
+    processes: int = field(
+        default=1,
+        metadata={"env": "POSTROOM_PROCESSES", "help": "API server processes sharing the port"},
+    )
+    max_body_bytes: int = field(
+        default=10 * 1024 * 1024,
+        metadata={"env": "POSTROOM_MAX_BODY_BYTES", "help": "largest request body accepted"},
+    )
+    concurrency: int = field(
+        default=32, metadata={"env": "POSTROOM_CONCURRENCY", "help": "sends in flight per worker"}
+    )
+    max_attempts: int = field(
+        default=25,
+        metadata={"env": "POSTROOM_MAX_ATTEMPTS", "help": "attempts before dead-lettering"},
+    )
+    log_level: str = field(
+        default="info", metadata={"env": "POSTROOM_LOG_LEVEL", "help": "debug, info, warning"}
+    )
+
+    @property
+    def effective_queue_url(self) -> str:
+        return self.queue_url or self.database_url
+
+
+def options() -> dict[str, Option]:
+    """Each setting's environment variable and help text, for the CLI."""
+    return {f.name: Option(f.metadata["env"], f.metadata["help"]) for f in fields(Settings)}
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Settings from POSTROOM_* variables; SettingsError (one line) for any bad value."""
+    values: dict[str, object] = {}
+    for f in fields(Settings):
+        raw = environ.get(f.metadata["env"])
+        if raw is not None and raw.strip() != "":
+            values[f.name] = _convert(f.name, f.metadata["env"], raw.strip())
+    settings = Settings(**values)  # type: ignore[arg-type]
+    _check_urls(settings)
+    return settings
+
+
+def _convert(name: str, env: str, raw: str) -> object:
+    if name == "providers":
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if name in _INTEGERS:
+        try:
+            number = int(raw)
+        except ValueError:
+            raise SettingsError(f"{env}: expected a whole number, got {raw!r}") from None
+        if number < _INTEGERS[name]:
+            raise SettingsError(f"{env}: must be at least {_INTEGERS[name]}")
+        return number
+    if name == "log_level" and raw.lower() not in ("debug", "info", "warning", "error"):
+        raise SettingsError(f"{env}: expected debug, info, warning or error")
+    return raw
+
+
+_INTEGERS = {"port": 0, "processes": 1, "max_body_bytes": 1024, "concurrency": 1, "max_attempts": 1}
+
+
+def _check_urls(settings: Settings) -> None:
+    for env, url in (
+        ("POSTROOM_DATABASE_URL", settings.database_url),
+        ("POSTROOM_QUEUE_URL", settings.queue_url),
+    ):
+        if url:
+            try:
+                queues.check_url(url)
+            except queues.BackendConfigError as error:
+                raise SettingsError(f"{env}: {error}") from None
+    if not settings.providers:
+        raise SettingsError("POSTROOM_PROVIDERS: at least one provider URL is needed")
+    for url in settings.providers:
+        try:
+            providers.check_url(url)
+        except providers.ProviderConfigError as error:
+            raise SettingsError(f"POSTROOM_PROVIDERS: {error}") from None

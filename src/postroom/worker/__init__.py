@@ -1,0 +1,1 @@
+"""The delivery worker: leases emails and hands each to the delivery service."""
