@@ -10,7 +10,7 @@ PROVIDERS: dict[str, tuple[str, str | None]] = {
     "mailgun": ("postroom.providers.mailgun:MailgunProvider", None),
     "sendgrid": ("postroom.providers.sendgrid:SendgridProvider", None),
     "postmark": ("postroom.providers.postmark:PostmarkProvider", None),
-    "ses": ("postroom.providers.ses:SesProvider", "sqs"),
+    "ses": ("postroom.providers.ses:SesProvider", "ses"),
     "smtp": ("postroom.providers.smtp:SmtpProvider", "smtp"),
 }
 

@@ -1,0 +1,84 @@
+"""The simulator's switches and its record of accepted emails, shared by every provider API."""
+
+import asyncio
+import random
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class Behaviour:
+    latency_ms: float = 0.0
+    # Share of requests answered with a 500 (0.0 to 1.0).
+    error_rate: float = 0.0
+    # Every request answered with a 503, as a provider outage looks from outside.
+    outage: bool = False
+    # Requests are held open and never answered: the client's timeout must fire.
+    hang: bool = False
+    # Every request answered 429 with this Retry-After (seconds); 0 means off.
+    throttle_retry_after: int = 0
+    # Which provider APIs the switches apply to ("mailgun", "sendgrid", "postmark"); empty: all.
+    only: list[str] = field(default_factory=list)
+
+    def update(self, changes: dict[str, Any]) -> None:
+        for name, value in changes.items():
+            if name not in asdict(self):
+                raise ValueError(f"unknown switch {name!r}")
+            setattr(self, name, value)
+
+    def applies_to(self, provider: str) -> bool:
+        return not self.only or provider in self.only
+
+
+@dataclass
+class Accepted:
+    provider: str
+    message_id: str
+    # What the provider received, decoded: JSON body, or form fields as {name: [values]}.
+    payload: dict[str, Any]
+    files: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Simulator:
+    def __init__(self, seed: int | None = None, api_key: str | None = None) -> None:
+        # None: any non-empty credential is accepted; else only this exact one.
+        self.api_key = api_key
+        self.behaviour = Behaviour()
+        self.accepted: list[Accepted] = []
+        self.requests = 0
+        self._random = random.Random(seed)
+        self._counter = 0
+
+    def accepts_key(self, key: str | None) -> bool:
+        """Whether a request's credential passes, as the provider would check it."""
+        if not key:
+            return False
+        return self.api_key is None or key == self.api_key
+
+    def next_id(self) -> str:
+        self._counter += 1
+        return f"sim-{self._counter:08d}"
+
+    async def disturb(self, provider: str) -> web.Response | None:
+        """Apply the switches: wait, hang, or return the failure response to send instead."""
+        self.requests += 1
+        b = self.behaviour
+        if not b.applies_to(provider):
+            return None
+        if b.latency_ms:
+            await asyncio.sleep(b.latency_ms / 1000)
+        if b.hang:
+            await asyncio.Event().wait()
+        if b.outage:
+            return web.Response(status=503, text="Service Unavailable")
+        if b.throttle_retry_after:
+            headers = {"Retry-After": str(b.throttle_retry_after)}
+            return web.json_response({"message": "Too many requests"}, status=429, headers=headers)
+        if b.error_rate and self._random.random() < b.error_rate:
+            return web.Response(status=500, text="Internal Server Error")
+        return None
+
+    def record(self, accepted: Accepted) -> None:
+        self.accepted.append(accepted)

@@ -1,0 +1,64 @@
+"""Fixtures every suite shares: conformance data, a settable clock, the provider simulator."""
+
+import json
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from postroom.simulator.app import create_simulator_app
+from postroom.simulator.behaviour import Simulator
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFORMANCE = Path(os.environ.get("POSTROOM_CONFORMANCE", ROOT.parent / "shared" / "conformance"))
+
+
+def conformance(relative: str) -> Any:
+    """A file of the shared conformance data, parsed."""
+    path = CONFORMANCE / relative
+    if not path.exists():
+        pytest.fail(f"conformance data missing at {path}; set POSTROOM_CONFORMANCE")
+    return json.loads(path.read_text())
+
+
+class ManualClock:
+    """A clock tests move by hand, so time-dependent behaviour needs no sleeping."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.time = start
+
+    def now(self) -> float:
+        return self.time
+
+    def advance(self, seconds: float) -> None:
+        self.time += seconds
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@dataclass
+class RunningSimulator:
+    url: str
+    simulator: Simulator
+
+
+@pytest.fixture
+async def simulator() -> AsyncIterator[RunningSimulator]:
+    """The provider simulator on a free local port, serving real HTTP."""
+    sim = Simulator(seed=1)
+    runner = web.AppRunner(create_simulator_app(sim))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield RunningSimulator(f"http://127.0.0.1:{port}", sim)
+    finally:
+        await runner.cleanup()
