@@ -31,7 +31,15 @@ def _config(settings: Settings, with_worker: bool) -> uvicorn.Config:
 
 def serve(settings: Settings, with_worker: bool) -> None:
     """Serve in this process until SIGTERM or SIGINT; then finish requests and in-flight sends."""
+    _exit_quietly_after_stop()
     uvicorn.Server(_config(settings, with_worker)).run()
+
+
+def _exit_quietly_after_stop() -> None:
+    # uvicorn handles SIGTERM/SIGINT itself, and once shut down re-raises the signal to the
+    # handler that was there before it. A no-op handler there makes a graceful stop exit 0.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda signum, frame: None)
 
 
 def serve_processes(settings: Settings) -> None:
@@ -63,4 +71,5 @@ def serve_processes(settings: Settings) -> None:
 
 def _child(settings: Settings, sock: socket.socket) -> None:
     logs.configure(settings.log_level)
+    _exit_quietly_after_stop()
     uvicorn.Server(_config(settings, with_worker=False)).run(sockets=[sock])

@@ -86,6 +86,11 @@ class IntakeRoute:
             raise _rejected(
                 413, "Request too large", f"The body may be at most {limit} bytes."
             ) from None
+        except RecursionError:
+            # msgspec gives up on very deep nesting this way; no email is nested that deep.
+            raise _rejected(
+                400, "Malformed JSON", "The body is nested too deeply.", {"body": "nested too deeply"}
+            ) from None
         except msgspec.DecodeError:
             raise _rejected(
                 400, "Malformed JSON", "The body is not valid JSON.", {"body": "not valid JSON"}

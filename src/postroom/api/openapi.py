@@ -89,6 +89,12 @@ _ACCEPTED = {
     },
 }
 
+_CANCELLED = {
+    "type": "object",
+    "required": ["id", "status"],
+    "properties": {"id": {"type": "string"}, "status": {"type": "string", "enum": ["cancelled"]}},
+}
+
 _EVENT = {
     "type": "object",
     "required": ["at", "status"],
@@ -173,6 +179,7 @@ def document() -> dict[str, Any]:
                 "EmailRequest": _EMAIL_REQUEST,
                 "Accepted": _ACCEPTED,
                 "EmailStatus": _STATUS,
+                "Cancelled": _CANCELLED,
                 "Event": _EVENT,
                 "Error": _ERROR,
             },
@@ -229,7 +236,7 @@ def _cancel() -> dict[str, Any]:
         "responses": {
             "200": {
                 "description": "cancelled (also when it already was)",
-                "content": _json("Accepted"),
+                "content": _json("Cancelled"),
             },
             "404": _error("no such email"),
             "409": _error("too late: being sent, sent or failed"),

@@ -5,11 +5,9 @@ import secrets
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
-from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
-from postroom.domain.errors import StorageUnavailableError
 from postroom.domain.states import State
 from postroom.ports.clock import Clock
 from postroom.ports.queue import Event, Lease, NewEmail, PutOutcome, PutResult, QueueStats
@@ -51,6 +49,10 @@ class SqliteQueue:
         busy = int(query.get("busy_timeout_ms", ["5000"])[0])
         return cls(path, clock, max_size_mb=max_size, busy_ms=busy)
 
+    @property
+    def writer(self) -> GroupCommitWriter:
+        return self._writer
+
     def __repr__(self) -> str:
         return f"SqliteQueue({self.path!r})"
 
@@ -76,6 +78,8 @@ class SqliteQueue:
         return conn
 
     async def _read(self, query: Any, *args: Any) -> Any:
+        if self._local_reader is None:
+            await self.ping()  # the writer creates the file and schema on first use
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._reader, self._read_sync, query, args)
@@ -86,8 +90,6 @@ class SqliteQueue:
 
     def _read_sync(self, query: Any, args: tuple[Any, ...]) -> Any:
         if self._local_reader is None:
-            if not Path(self.path).exists():
-                raise StorageUnavailableError("the database file does not exist yet")
             self._local_reader = self._open()
             self._local_reader.execute("PRAGMA query_only=ON")
         return query(self._local_reader, *args)

@@ -1,0 +1,105 @@
+"""No address, name, subject, body, header, attachment name or metadata ever reaches the logs."""
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.support.http import post_email, request
+from tests.support.server import Server, server
+
+CANARY = "zq7canary"
+
+
+def canary_email(tag: str) -> dict[str, Any]:
+    c = f"{CANARY}{tag}"
+    return {
+        "from": {"email": f"{c}from@example.com", "name": f"{c} Sender"},
+        "to": [f"{c} Name <{c}to@example.org>"],
+        "cc": [f"{c}cc@example.org"],
+        "bcc": [f"{c}bcc@example.org"],
+        "replyTo": f"{c}reply@example.org",
+        "subject": f"{c} subject",
+        "text": f"{c} text body",
+        "html": f"<p>{c} html body</p>",
+        "headers": {f"X-{c}": f"{c} header value"},
+        "attachments": [{"filename": f"{c}.txt", "content": base64.b64encode(c.encode()).decode()}],
+        "tags": [f"{c}tag"],
+        "metadata": {f"{c}key": f"{c}value"},
+    }
+
+
+def assert_no_canary(*servers: Server) -> None:
+    for running in servers:
+        output = running.output()
+        assert output.strip(), "no log output was captured at all"
+        for line in output.splitlines():
+            json.loads(line)  # one JSON object per line
+        assert CANARY not in output, [line for line in output.splitlines() if CANARY in line][:3]
+
+
+def test_accepted_delivered_and_rejected_paths_log_no_content(workdir: Path) -> None:
+    """Accept, deliver to the outbox, reject, cancel, look up: the logs hold ids only."""
+    serve = server(workdir, {"POSTROOM_LOG_LEVEL": "debug"}).start()
+    try:
+        accepted = post_email(serve.url, canary_email("a"), **{"Idempotency-Key": f"{CANARY}-key"})
+        assert accepted.status == 202
+        email_id = accepted.json()["id"]
+        assert (
+            post_email(serve.url, canary_email("a"), **{"Idempotency-Key": f"{CANARY}-key"}).status
+            == 200
+        )
+        bad = canary_email("b")
+        bad["to"] = [f"{CANARY}@", f"{CANARY}x@-bad.example"]
+        bad["headers"] = {"From": f"{CANARY} forged", f"X-{CANARY}\r\n": "x"}
+        bad["metadata"] = {f"{CANARY}k": 5}
+        assert post_email(serve.url, bad).status == 400
+        truncated = f'{{"{CANARY}": '.encode()
+        json_type = {"Content-Type": "application/json"}
+        assert (
+            request("POST", f"{serve.url}/api/v1/email", raw=truncated, headers=json_type).status
+            == 400
+        )
+        assert post_email(serve.url, {**canary_email("c"), "sendAt": 4_000_000_000}).status == 400
+        scheduled = post_email(serve.url, {**canary_email("d"), "sendAt": _in_an_hour()})
+        assert request("DELETE", f"{serve.url}/api/v1/email/{scheduled.json()['id']}").status == 200
+        _wait_sent(serve, email_id)
+        assert request("GET", f"{serve.url}/api/v1/email/{CANARY}").status == 404
+    finally:
+        serve.stop()
+    assert CANARY in "".join(
+        p.read_text(errors="replace") for p in (workdir / "outbox").glob("*.eml")
+    )
+    assert_no_canary(serve)
+
+
+def test_storage_failure_logs_no_content(workdir: Path) -> None:
+    """With storage unreachable, the 503 path logs no content either."""
+    env = {
+        "POSTROOM_DATABASE_URL": f"sqlite:///{workdir}/missing/db.sqlite",
+        "POSTROOM_LOG_LEVEL": "debug",
+    }
+    api = server(workdir, env, command="api").start()
+    try:
+        assert post_email(api.url, canary_email("e")).status == 503
+    finally:
+        api.stop()
+    assert_no_canary(api)
+
+
+def _in_an_hour() -> float:
+    import time
+
+    return time.time() + 3600
+
+
+def _wait_sent(serve: Server, email_id: str) -> None:
+    """Poll the status API until the worker has sent the email (bounded, not a fixed sleep)."""
+    import time
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if request("GET", f"{serve.url}/api/v1/email/{email_id}").json()["status"] == "sent":
+            return
+        time.sleep(0.05)
+    raise AssertionError("the email was not sent within 30 s")
