@@ -1,6 +1,7 @@
 """The composition root: the one place where settings become adapters and services."""
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 
 from postroom import providers as provider_registry
@@ -11,9 +12,11 @@ from postroom.api.container import Container
 from postroom.api.intake import IntakeRoute
 from postroom.clocks import SystemClock
 from postroom.domain.retry import RetryPolicy
+from postroom.metrics.prometheus import PrometheusMetrics
 from postroom.ports.backend import Backend
 from postroom.ports.provider import Provider
 from postroom.services.deliver import DeliverEmail
+from postroom.services.health import LocalHealth
 from postroom.services.submit import SubmitEmail
 from postroom.settings import Settings
 from postroom.worker.loop import Worker
@@ -46,29 +49,62 @@ class WorkerRuntime:
     worker: Worker
     backend: Backend
     providers: list[Provider]
+    metrics: PrometheusMetrics
+
+    async def refresh_metrics(self) -> bytes:
+        self.metrics.queue(await self.backend.stats(), self.worker.in_flight)
+        return self.metrics.render()
 
     async def close(self) -> None:
         for provider in self.providers:
             await provider.close()
 
 
-def build_worker(settings: Settings, backend: Backend) -> WorkerRuntime:
+def build_worker(settings: Settings, backend: Backend, metrics: PrometheusMetrics) -> WorkerRuntime:
     providers = open_providers(settings)
-    policy = RetryPolicy(max_attempts=settings.max_attempts)
-    deliver = DeliverEmail(backend, providers, SystemClock(), policy)
-    worker = Worker(backend, deliver, concurrency=settings.concurrency)
-    return WorkerRuntime(worker, backend, providers)
+    names = [_unique_name(p.name, i, providers) for i, p in enumerate(providers)]
+    deliver = DeliverEmail(
+        backend,
+        providers,
+        SystemClock(),
+        health=LocalHealth(names, metrics=metrics),
+        policy=RetryPolicy(max_attempts=settings.max_attempts),
+        metrics=metrics,
+        visibility=settings.visibility_timeout,
+    )
+    worker = Worker(backend, deliver, settings.concurrency, settings.visibility_timeout)
+    return WorkerRuntime(worker, backend, providers, metrics)
+
+
+def _unique_name(name: str, index: int, providers: list[Provider]) -> str:
+    """Two providers of one kind (two SMTP relays) get numbered names in metrics."""
+    same = [p for p in providers if p.name == name]
+    return name if len(same) == 1 else f"{name}-{same.index(providers[index]) + 1}"
 
 
 def build_app(settings: Settings, with_worker: bool) -> IntakeRoute:
     """The API; with `with_worker`, a delivery worker runs in the same event loop."""
     backend = open_backend(settings)
-    submit = SubmitEmail(backend, SystemClock(), parse_with_email_validator)
-    container = Container(submit, backend, backend, settings.max_body_bytes)
-    if with_worker:
-        _attach_worker(container, build_worker(settings, backend))
+    metrics = PrometheusMetrics()
+    runtime = build_worker(settings, backend, metrics) if with_worker else None
+    wake = runtime.worker.wake if runtime else None
+    submit = SubmitEmail(backend, SystemClock(), parse_with_email_validator, on_stored=wake)
+    container = Container(submit, backend, backend, settings.max_body_bytes, metrics)
+    if runtime is not None:
+        container.render_metrics = runtime.refresh_metrics
+        _attach_worker(container, runtime)
+    else:
+        container.render_metrics = _api_metrics(backend, metrics)
     container.on_shutdown.append(backend.close)
     return create_app(container)
+
+
+def _api_metrics(backend: Backend, metrics: PrometheusMetrics):  # type: ignore[no-untyped-def]
+    async def render() -> bytes:
+        metrics.queue(await backend.stats(), 0)
+        return metrics.render()
+
+    return render
 
 
 def _attach_worker(container: Container, runtime: WorkerRuntime) -> None:
@@ -85,3 +121,14 @@ def _attach_worker(container: Container, runtime: WorkerRuntime) -> None:
 
     container.on_startup.append(start)
     container.on_shutdown.append(finish)
+
+
+async def refresh_periodically(
+    runtime: WorkerRuntime, stop: asyncio.Event, every: float = 5.0
+) -> None:
+    """Keep a worker-only process's queue gauges current for its /metrics port."""
+    while not stop.is_set():
+        with contextlib.suppress(Exception):
+            await runtime.refresh_metrics()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)

@@ -11,9 +11,12 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
+from prometheus_client import start_http_server
+
 from postroom import __version__, logs
-from postroom.bootstrap import ConfigError, build_worker, open_backend
+from postroom.bootstrap import ConfigError, build_worker, open_backend, refresh_periodically
 from postroom.domain.errors import StorageUnavailableError
+from postroom.metrics.prometheus import PrometheusMetrics
 from postroom.settings import Settings, SettingsError, load_settings, options
 
 _SERVER_FLAGS = (
@@ -127,14 +130,19 @@ def cmd_worker(settings: Settings) -> int:
 
 async def _run_worker(settings: Settings) -> None:
     backend = open_backend(settings)
-    runtime = build_worker(settings, backend)
+    runtime = build_worker(settings, backend, PrometheusMetrics())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    background = []
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, settings.host, runtime.metrics.registry)
+        background.append(asyncio.create_task(refresh_periodically(runtime, stop)))
     try:
         await runtime.worker.run(stop)
     finally:
+        await asyncio.gather(*background)
         await runtime.close()
         await backend.close()
 

@@ -55,6 +55,20 @@ class Settings:
         default=25,
         metadata={"env": "POSTROOM_MAX_ATTEMPTS", "help": "attempts before dead-lettering"},
     )
+    visibility_timeout: int = field(
+        default=120,
+        metadata={
+            "env": "POSTROOM_VISIBILITY_TIMEOUT",
+            "help": "seconds a leased email stays hidden",
+        },
+    )
+    metrics_port: int = field(
+        default=0,
+        metadata={
+            "env": "POSTROOM_METRICS_PORT",
+            "help": "worker-only: serve /metrics here (0: off)",
+        },
+    )
     log_level: str = field(
         default="info", metadata={"env": "POSTROOM_LOG_LEVEL", "help": "debug, info, warning"}
     )
@@ -97,7 +111,15 @@ def _convert(name: str, env: str, raw: str) -> object:
     return raw
 
 
-_INTEGERS = {"port": 0, "processes": 1, "max_body_bytes": 1024, "concurrency": 1, "max_attempts": 1}
+_INTEGERS = {
+    "port": 0,
+    "processes": 1,
+    "max_body_bytes": 1024,
+    "concurrency": 1,
+    "max_attempts": 1,
+    "visibility_timeout": 10,
+    "metrics_port": 0,
+}
 
 
 def _check_urls(settings: Settings) -> None:

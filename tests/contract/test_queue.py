@@ -207,3 +207,26 @@ async def test_stats(backend: Backend, clock: ManualClock) -> None:
 async def test_ping(backend: Backend) -> None:
     """A working backend answers its ping."""
     await backend.ping()
+
+
+async def test_dead_letters_list_and_redrive(backend: Backend, clock: ManualClock) -> None:
+    """Dead letters are listed in id order, and a redrive queues them again as new."""
+    for n in range(3):
+        await backend.put(new(clock, n))
+    for lease in await backend.lease(3, VISIBILITY):
+        await backend.dead_letter(lease, Event(clock.now(), State.FAILED, "mailgun", "http_400"))
+    dead = await backend.dead(2)
+    assert [d.id for d in dead] == [new(clock, 0).id, new(clock, 1).id]
+    assert (dead[0].provider, dead[0].attempts) == ("mailgun", 1)
+    assert [d.id for d in await backend.dead(10, after=dead[-1].id)] == [new(clock, 2).id]
+    done = await backend.redrive(
+        [new(clock, 0).id, new(clock, 1).id, "0190ffff-0000-7000-8000-000000000000"]
+    )
+    assert done == [new(clock, 0).id, new(clock, 1).id]
+    assert (await backend.stats()).dead == 1
+    again = await backend.lease(10, VISIBILITY)
+    assert sorted(lease.id for lease in again) == done
+    assert all(lease.attempt == 1 for lease in again)
+    status = await backend.status(done[0])
+    assert status is not None
+    assert (status.events[-2].state, status.events[-2].reason) == (State.QUEUED, "redriven")

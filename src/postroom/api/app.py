@@ -29,6 +29,7 @@ def create_app(container: Container) -> IntakeRoute:
         Route("/readyz", readyz, methods=["GET"]),
         Route("/openapi.json", openapi_document, methods=["GET"]),
         Route("/docs", docs_page, methods=["GET"]),
+        Route("/metrics", metrics_page, methods=["GET"]),
     ]
     app = Starlette(
         routes=routes,
@@ -72,6 +73,18 @@ async def readyz(request: Request) -> Response:
     except StorageUnavailableError:
         return storage_unavailable()
     return json_response({"status": "ready"})
+
+
+async def metrics_page(request: Request) -> Response:
+    """Prometheus exposition of this process's metrics and the queue's state."""
+    container: Container = request.app.state.container
+    if container.render_metrics is None:
+        return error_response(404, "Not found", "Metrics are not enabled.")
+    try:
+        body = await container.render_metrics()
+    except StorageUnavailableError:
+        return storage_unavailable()
+    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 async def openapi_document(request: Request) -> Response:

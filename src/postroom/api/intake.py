@@ -89,7 +89,10 @@ class IntakeRoute:
         except RecursionError:
             # msgspec gives up on very deep nesting this way; no email is nested that deep.
             raise _rejected(
-                400, "Malformed JSON", "The body is nested too deeply.", {"body": "nested too deeply"}
+                400,
+                "Malformed JSON",
+                "The body is nested too deeply.",
+                {"body": "nested too deeply"},
             ) from None
         except msgspec.DecodeError:
             raise _rejected(
@@ -124,6 +127,8 @@ class IntakeRoute:
                 [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())],
             ) from None
         created = result.outcome is PutOutcome.CREATED
+        if created:
+            self.container.metrics.accepted(time.perf_counter() - started)
         log_event(
             log,
             "email.accepted" if created else "email.duplicate",

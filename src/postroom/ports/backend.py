@@ -1,8 +1,9 @@
 from typing import Protocol
 
+from postroom.ports.dead import DeadLetters
 from postroom.ports.queue import Queue
 from postroom.ports.store import Store
 
 
-class Backend(Queue, Store, Protocol):
+class Backend(Queue, Store, DeadLetters, Protocol):
     """An engine that is both the queue and the store (SQLite, PostgreSQL, memory)."""

@@ -51,6 +51,8 @@ class Lease:
     # How many times the email has been leased, this time included.
     attempt: int
     created_at: float
+    # When the lease lapses unless extended or settled.
+    expires_at: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from postroom.domain.states import WAITING, State
 from postroom.ports.clock import Clock
+from postroom.ports.dead import DeadLetter
 from postroom.ports.queue import Event, Lease, NewEmail, PutOutcome, PutResult, QueueStats
 from postroom.ports.store import CancelOutcome, EmailStatus
 
@@ -64,7 +65,9 @@ class MemoryQueue:
             row.state, row.token, row.available_at = State.SENDING, token, now + visibility
             row.attempts += 1
             row.events.append(Event(now, State.SENDING))
-            leases.append(Lease(row.id, token, row.payload, row.attempts, row.created_at))
+            leases.append(
+                Lease(row.id, token, row.payload, row.attempts, row.created_at, now + visibility)
+            )
         return leases
 
     def _held(self, lease: Lease) -> _Row | None:
@@ -124,6 +127,27 @@ class MemoryQueue:
         if row.state is State.CANCELLED:
             return CancelOutcome.CANCELLED, row.state
         return CancelOutcome.TOO_LATE, row.state
+
+    async def dead(self, limit: int, after: str = "") -> list[DeadLetter]:
+        rows = sorted(
+            (r for r in self._rows.values() if r.dead and r.id > after), key=lambda r: r.id
+        )
+        return [
+            DeadLetter(r.id, r.events[-1].at, r.attempts, r.events[-1].provider)
+            for r in rows[:limit]
+        ]
+
+    async def redrive(self, ids: list[str]) -> list[str]:
+        now = self._clock.now()
+        done = []
+        for email_id in ids:
+            row = self._rows.get(email_id)
+            if row is None or not row.dead:
+                continue
+            row.dead, row.state, row.available_at, row.attempts = False, State.QUEUED, now, 0
+            row.events.append(Event(now, State.QUEUED, "", "redriven"))
+            done.append(email_id)
+        return done
 
     async def ping(self) -> None:
         return None

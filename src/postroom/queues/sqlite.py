@@ -3,6 +3,7 @@
 import asyncio
 import secrets
 import sqlite3
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from typing import Any, TypeVar
@@ -10,9 +11,18 @@ from urllib.parse import parse_qs, urlsplit
 
 from postroom.domain.states import State
 from postroom.ports.clock import Clock
+from postroom.ports.dead import DeadLetter
 from postroom.ports.queue import Event, Lease, NewEmail, PutOutcome, PutResult, QueueStats
 from postroom.ports.store import CancelOutcome, EmailStatus
-from postroom.queues.sqlite_commit import BulkInsert, GroupCommitWriter, storage_error
+from postroom.queues.sqlite_commit import (
+    Bulk,
+    BulkInsert,
+    GroupCommitWriter,
+    Row,
+    flatten,
+    storage_error,
+    values_sql,
+)
 
 T = TypeVar("T")
 
@@ -22,6 +32,32 @@ _WAITING = ("queued", "scheduled", "retrying")
 _NEW_EMAIL = BulkInsert(
     "emails", ("id", "state", "created_at", "updated_at", "send_at", "available_at", "payload")
 )
+_EVENTS = BulkInsert("events", ("email_id", "at", "state", "provider", "reason"))
+
+
+class _SettleLeases:
+    """Ack, retry and dead-letter for a whole batch in two statements: one UPDATE that only
+    touches rows whose lease token still matches, one INSERT of events for those rows."""
+
+    single_statement = False
+    _COLUMNS = 8  # id, token, state, available_at, dead, provider, at, reason
+
+    def run(self, conn: sqlite3.Connection, rows: Sequence[Row]) -> list[Any]:
+        updated = {
+            row[0]
+            for row in conn.execute(
+                "UPDATE emails SET state = v.column3, available_at = v.column4, dead = v.column5,"
+                " provider = v.column6, updated_at = v.column7, lease_token = NULL"
+                f" FROM (VALUES {values_sql(len(rows), self._COLUMNS)}) AS v"
+                " WHERE emails.id = v.column1 AND emails.lease_token = v.column2"
+                " RETURNING emails.id",
+                flatten(rows),
+            )
+        }
+        events = [(r[0], r[6], r[2], r[5], r[7]) for r in rows if r[0] in updated]
+        if events:
+            _EVENTS.run(conn, events)
+        return [row[0] in updated for row in rows]
 
 
 class SqliteQueue:
@@ -34,7 +70,8 @@ class SqliteQueue:
         self._clock = clock
         self._max_size_mb = max_size_mb
         self._busy_ms = busy_ms
-        self._writer = GroupCommitWriter(self._connect_writer, _NEW_EMAIL, f"{path}-writelock")
+        bulks: dict[str, Bulk] = {"new": _NEW_EMAIL, "settle": _SettleLeases()}
+        self._writer = GroupCommitWriter(self._connect_writer, bulks, f"{path}-writelock")
         self._reader = ThreadPoolExecutor(1, "postroom-sqlite-reader")
 
     @classmethod
@@ -99,7 +136,7 @@ class SqliteQueue:
     async def put(self, email: NewEmail) -> PutResult:
         if email.idempotency_key is not None:
             return await self._writer.run(lambda conn: self._put_once(conn, email))
-        await self._writer.insert(self._row(email, self._clock.now()))
+        await self._writer.bulk("new", self._row(email, self._clock.now()))
         return PutResult(PutOutcome.CREATED, email.id, _initial_state(email))
 
     @staticmethod
@@ -148,11 +185,9 @@ class SqliteQueue:
             (token, now + visibility, now, now, limit),
         ).fetchall()
         rows.sort(key=lambda row: row[0])
-        conn.executemany(
-            "INSERT INTO events (email_id, at, state) VALUES (?, ?, 'sending')",
-            [(row[0], now) for row in rows],
-        )
-        return [Lease(row[0], token, row[1], row[2], row[3]) for row in rows]
+        if rows:
+            _EVENTS.run(conn, [(row[0], now, "sending", "", "") for row in rows])
+        return [Lease(row[0], token, row[1], row[2], row[3], now + visibility) for row in rows]
 
     async def extend(self, lease: Lease, visibility: float) -> bool:
         def extend(conn: sqlite3.Connection) -> bool:
@@ -176,18 +211,17 @@ class SqliteQueue:
     async def _settle(
         self, lease: Lease, event: Event, available_at: float | None, dead: int
     ) -> bool:
-        def settle(conn: sqlite3.Connection) -> bool:
-            cursor = conn.execute(
-                "UPDATE emails SET state = ?, available_at = ?, dead = ?, provider = ?,"
-                " lease_token = NULL, updated_at = ? WHERE id = ? AND lease_token = ?",
-                (event.state, available_at, dead, event.provider, event.at, lease.id, lease.token),
-            )
-            if cursor.rowcount != 1:
-                return False
-            _event(conn, lease.id, event)
-            return True
-
-        return await self._writer.run(settle)
+        row = (
+            lease.id,
+            lease.token,
+            event.state,
+            available_at,
+            dead,
+            event.provider,
+            event.at,
+            event.reason,
+        )
+        return bool(await self._writer.bulk("settle", row))
 
     async def stats(self) -> QueueStats:
         return await self._read(_stats, self._clock.now())  # type: ignore[no-any-return]
@@ -219,6 +253,32 @@ class SqliteQueue:
         if state is State.CANCELLED:
             return CancelOutcome.CANCELLED, state
         return CancelOutcome.TOO_LATE, state
+
+    # -- DeadLetters
+
+    async def dead(self, limit: int, after: str = "") -> list[DeadLetter]:
+        rows = await self._read(_dead, limit, after)
+        return [DeadLetter(*row) for row in rows]
+
+    async def redrive(self, ids: list[str]) -> list[str]:
+        return await self._writer.run(lambda conn: self._redrive(conn, ids))
+
+    def _redrive(self, conn: sqlite3.Connection, ids: list[str]) -> list[str]:
+        if not ids:
+            return []
+        now = self._clock.now()
+        done = [
+            row[0]
+            for row in conn.execute(
+                "UPDATE emails SET dead = 0, state = 'queued', available_at = ?, attempts = 0,"
+                " lease_token = NULL, updated_at = ?"
+                f" WHERE dead = 1 AND id IN ({', '.join('?' * len(ids))}) RETURNING id",
+                (now, now, *ids),
+            )
+        ]
+        if done:
+            _EVENTS.run(conn, [(email_id, now, "queued", "", "redriven") for email_id in done])
+        return done
 
     async def ping(self) -> None:
         # Through the writer: proves the file can be opened, the schema exists and a
@@ -261,6 +321,14 @@ def _status(conn: sqlite3.Connection, email_id: str) -> EmailStatus | None:
     first = Event(created_at, State.SCHEDULED if send_at > created_at else State.QUEUED)
     later = (Event(at, State(s), provider, reason) for at, s, provider, reason in events)
     return EmailStatus(email_id, State(state), created_at, send_at, attempts, (first, *later))
+
+
+def _dead(conn: sqlite3.Connection, limit: int, after: str) -> list[tuple[Any, ...]]:
+    return conn.execute(
+        "SELECT id, updated_at, attempts, provider FROM emails WHERE dead = 1 AND id > ?"
+        " ORDER BY id LIMIT ?",
+        (after, limit),
+    ).fetchall()
 
 
 def _stats(conn: sqlite3.Connection, now: float) -> QueueStats:

@@ -6,10 +6,10 @@ WAL mode that commit is one fsync of the WAL, shared by the whole batch. Each ca
 only after the commit that holds its write has returned. Under load batches grow by themselves,
 so throughput follows fsync latency instead of being bounded by it.
 
-Plain inserts (`insert`) are gathered into one multi-row INSERT per batch. That is not only fewer
-statements: the sqlite3 module releases the GIL around every statement and must win it back from
-the busy event loop afterwards, so a statement per email would make the writer wait on the GIL
-hundreds of times per batch.
+Frequent writes of one shape (new emails, settled leases) are "bulk" writes: all rows of a kind
+in a batch go into one or two statements. That is not only fewer statements: the sqlite3 module
+releases the GIL around every statement and must win it back from the busy event loop afterwards,
+so a statement per email would make the writer wait on the GIL hundreds of times per batch.
 
 Processes sharing the file take turns through an advisory lock file beside it (`flock`): a
 waiting writer is woken by the kernel the moment the other one commits, where SQLite's own busy
@@ -22,24 +22,40 @@ import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from postroom.domain.errors import StorageFullError, StorageUnavailableError
 
 T = TypeVar("T")
 Operation = Callable[[sqlite3.Connection], Any]
+Row = tuple[Any, ...]
 
 _SQLITE_FULL = 13
+# SQLite binds at most 32,766 parameters per statement; batches stay far below with this cap.
+MAX_BATCH = 512
 
 
-@dataclass(slots=True)
-class _Job:
-    operation: Operation | None
-    row: tuple[Any, ...] | None
-    future: "asyncio.Future[Any]"
-    loop: asyncio.AbstractEventLoop
+class Bulk(Protocol):
+    @property
+    def single_statement(self) -> bool:
+        """True when `run` is one statement, which SQLite then commits atomically by itself."""
+        ...
+
+    def run(self, conn: sqlite3.Connection, rows: Sequence[Row]) -> list[Any]:
+        """Write every row in as few statements as possible; one result per row, in order."""
+        ...
+
+
+def values_sql(rows: int, columns: int) -> str:
+    """`(?, ?), (?, ?)` for `rows` rows of `columns` placeholders."""
+    one = "(" + ", ".join("?" * columns) + ")"
+    return ", ".join([one] * rows)
+
+
+def flatten(rows: Sequence[Row]) -> list[Any]:
+    return [value for row in rows for value in row]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,16 +64,23 @@ class BulkInsert:
 
     table: str
     columns: tuple[str, ...]
+    single_statement: bool = True
 
     def sql(self, rows: int) -> str:
-        values = "(" + ", ".join("?" * len(self.columns)) + ")"
-        return f"INSERT INTO {self.table} ({', '.join(self.columns)}) VALUES " + ", ".join(
-            [values] * rows
-        )
+        names = ", ".join(self.columns)
+        return f"INSERT INTO {self.table} ({names}) VALUES {values_sql(rows, len(self.columns))}"
+
+    def run(self, conn: sqlite3.Connection, rows: Sequence[Row]) -> list[Any]:
+        conn.execute(self.sql(len(rows)), flatten(rows))
+        return [None] * len(rows)
 
 
-# SQLite binds at most 32,766 parameters per statement; batches stay far below with this cap.
-_MAX_BATCH = 512
+@dataclass(slots=True)
+class _Job:
+    kind: str  # a bulk kind, or "" for a one-off operation
+    work: Any  # the Row for a bulk kind, the Operation otherwise
+    future: "asyncio.Future[Any]"
+    loop: asyncio.AbstractEventLoop
 
 
 def storage_error(error: sqlite3.Error) -> StorageUnavailableError:
@@ -69,12 +92,11 @@ def storage_error(error: sqlite3.Error) -> StorageUnavailableError:
 
 class GroupCommitWriter:
     def __init__(
-        self, connect: Callable[[], sqlite3.Connection], bulk: BulkInsert, lock_path: str
+        self, connect: Callable[[], sqlite3.Connection], bulks: dict[str, Bulk], lock_path: str
     ) -> None:
         self._connect = connect
-        self._bulk = bulk
+        self._bulks = bulks
         self._lock_path = lock_path
-        self._max_batch = _MAX_BATCH
         self._wake = threading.Condition()
         self._pending: list[_Job] = []
         self._closed = False
@@ -88,19 +110,19 @@ class GroupCommitWriter:
 
     async def run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         """Run `operation` inside the next group transaction; return once it is committed."""
-        return await self._submit(operation, None)  # type: ignore[no-any-return]
+        return await self._submit("", operation)  # type: ignore[no-any-return]
 
-    async def insert(self, row: tuple[Any, ...]) -> None:
-        """Insert one row of the bulk table in the next group transaction; return once committed."""
-        await self._submit(None, row)
+    async def bulk(self, kind: str, row: Row) -> Any:
+        """Write one row of a bulk kind in the next group transaction; its result once committed."""
+        return await self._submit(kind, row)
 
-    async def _submit(self, operation: Operation | None, row: tuple[Any, ...] | None) -> Any:
+    async def _submit(self, kind: str, work: Any) -> Any:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         with self._wake:
             if self._closed:
                 raise StorageUnavailableError("storage is closed")
-            self._pending.append(_Job(operation, row, future, loop))
+            self._pending.append(_Job(kind, work, future, loop))
             self._wake.notify()
         return await future
 
@@ -130,7 +152,7 @@ class GroupCommitWriter:
                 continue
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                outcomes = _commit(conn, self._bulk, batch)
+                outcomes = _commit(conn, self._bulks, batch)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
             self.commits += 1
@@ -145,8 +167,8 @@ class GroupCommitWriter:
         with self._wake:
             while not self._pending and not self._closed:
                 self._wake.wait()
-            batch = self._pending[: self._max_batch]
-            del self._pending[: self._max_batch]
+            batch = self._pending[:MAX_BATCH]
+            del self._pending[:MAX_BATCH]
             return batch
 
 
@@ -157,56 +179,65 @@ def _failure(error: BaseException) -> _Outcome:
     return (False, error)
 
 
-def _commit(conn: sqlite3.Connection, bulk: BulkInsert, batch: list[_Job]) -> list[_Outcome]:
-    try:
-        return _transaction(conn, bulk, batch)
-    except _OperationFailedError:
-        # One write raised: run each alone, so one bad write does not fail its batch-mates.
-        return [_alone(conn, bulk, job) for job in batch]
-    except sqlite3.Error as error:
-        return [_failure(storage_error(error))] * len(batch)
-
-
 class _OperationFailedError(Exception):
     pass
 
 
-def _transaction(conn: sqlite3.Connection, bulk: BulkInsert, batch: list[_Job]) -> list[_Outcome]:
-    rows = [job.row for job in batch if job.row is not None]
-    if len(rows) == len(batch):
-        # Only inserts: one statement is its own transaction, committed (and fsynced) by SQLite.
-        return _insert_only(conn, bulk, rows)
-    conn.execute("BEGIN IMMEDIATE")
+def _commit(conn: sqlite3.Connection, bulks: dict[str, Bulk], batch: list[_Job]) -> list[_Outcome]:
     try:
-        if rows:
-            conn.execute(bulk.sql(len(rows)), [value for row in rows for value in row])
-        results = [(True, job.operation(conn) if job.operation else None) for job in batch]
+        return _transaction(conn, bulks, batch)
+    except _OperationFailedError:
+        # One write raised: run each alone, so one bad write does not fail its batch-mates.
+        return [_alone(conn, bulks, job) for job in batch]
+    except sqlite3.Error as error:
+        return [_failure(storage_error(error))] * len(batch)
+
+
+def _transaction(
+    conn: sqlite3.Connection, bulks: dict[str, Bulk], batch: list[_Job]
+) -> list[_Outcome]:
+    groups: dict[str, list[int]] = {}
+    for index, job in enumerate(batch):
+        groups.setdefault(job.kind, []).append(index)
+    results: list[Any] = [None] * len(batch)
+    alone = len(groups) == 1 and "" not in groups and bulks[batch[0].kind].single_statement
+    if not alone:
+        conn.execute("BEGIN IMMEDIATE")
+    try:
+        for kind, indexes in groups.items():
+            for index, result in zip(
+                indexes, _run_group(conn, bulks, kind, batch, indexes), strict=True
+            ):
+                results[index] = result
     except Exception as error:
         _rollback(conn)
         if isinstance(error, sqlite3.OperationalError):
             raise  # storage itself failed (full, I/O, locked): the whole batch fails
         raise _OperationFailedError from error
+    if not alone:
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            _rollback(conn)
+            raise
+    return [(True, result) for result in results]
+
+
+def _run_group(
+    conn: sqlite3.Connection,
+    bulks: dict[str, Bulk],
+    kind: str,
+    batch: list[_Job],
+    indexes: list[int],
+) -> list[Any]:
+    if kind:
+        return bulks[kind].run(conn, [batch[i].work for i in indexes])
+    return [batch[i].work(conn) for i in indexes]
+
+
+def _alone(conn: sqlite3.Connection, bulks: dict[str, Bulk], job: _Job) -> _Outcome:
     try:
-        conn.execute("COMMIT")
-    except sqlite3.Error:
-        _rollback(conn)
-        raise
-    return results
-
-
-def _insert_only(conn: sqlite3.Connection, bulk: BulkInsert, rows: list[Any]) -> list[_Outcome]:
-    try:
-        conn.execute(bulk.sql(len(rows)), [value for row in rows for value in row])
-    except sqlite3.OperationalError:
-        raise
-    except sqlite3.Error as error:
-        raise _OperationFailedError from error
-    return [(True, None)] * len(rows)
-
-
-def _alone(conn: sqlite3.Connection, bulk: BulkInsert, job: _Job) -> _Outcome:
-    try:
-        return _transaction(conn, bulk, [job])[0]
+        return _transaction(conn, bulks, [job])[0]
     except _OperationFailedError as error:
         return _failure(error.__cause__ or error)
     except sqlite3.Error as error:

@@ -1,20 +1,48 @@
-"""Delivery of one leased email: attempt with each provider in order, then settle the lease."""
+"""Delivery of one leased email: lease → attempt (with failover) → settle.
+
+The decisions are the pure router's (domain/router.py); this module only performs them:
+calls the provider, keeps the lease alive, records the outcome.
+"""
 
 import logging
 import random
+import time
 from collections.abc import Callable, Sequence
 
 from postroom.codec import decode_email
-from postroom.domain.errors import PermanentError, ProviderError
+from postroom.domain.circuit import Failure
+from postroom.domain.errors import (
+    MisconfiguredError,
+    PermanentError,
+    ProviderError,
+    ThrottledError,
+)
 from postroom.domain.ids import message_id_header
 from postroom.domain.retry import RetryPolicy
+from postroom.domain.router import Action, Attempt, Decision, after_failure, next_step
 from postroom.domain.states import State
 from postroom.logs import get_logger, log_event
 from postroom.ports.clock import Clock
+from postroom.ports.metrics import Metrics, NullMetrics
 from postroom.ports.provider import Outgoing, Provider, Receipt
 from postroom.ports.queue import Event, Lease, Queue
+from postroom.services.health import LocalHealth
 
 log = get_logger("deliver")
+
+# Extend a lease when less than this is left before a provider call (the longest a call may
+# take plus a margin), so a slow failover chain never lets the email reappear mid-send.
+LEASE_MARGIN = 5.0
+
+
+def classify(error: BaseException) -> Failure:
+    if isinstance(error, PermanentError):
+        return Failure.PERMANENT
+    if isinstance(error, ThrottledError):
+        return Failure.THROTTLED
+    if isinstance(error, MisconfiguredError):
+        return Failure.MISCONFIGURED
+    return Failure.DOWN  # ProviderDownError, and any bug inside an adapter
 
 
 class DeliverEmail:
@@ -23,13 +51,22 @@ class DeliverEmail:
         queue: Queue,
         providers: Sequence[Provider],
         clock: Clock,
+        *,
+        health: LocalHealth | None = None,
         policy: RetryPolicy | None = None,
+        metrics: Metrics | None = None,
+        visibility: float = 120.0,
+        call_timeout: float = 15.0,
         rand: Callable[[], float] = random.random,
     ) -> None:
         self._queue = queue
-        self._providers = providers
+        self._providers = list(providers)
         self._clock = clock
+        self._health = health or LocalHealth([p.name for p in self._providers])
         self._policy = policy or RetryPolicy()
+        self._metrics = metrics or NullMetrics()
+        self._visibility = visibility
+        self._call_timeout = call_timeout
         self._rand = rand
 
     async def __call__(self, lease: Lease) -> None:
@@ -37,65 +74,113 @@ class DeliverEmail:
         email = decode_email(lease.payload)
         domain = email.sender.email.rpartition("@")[2]
         outgoing = Outgoing(lease.id, email, message_id_header(lease.id, domain))
-        last_error: ProviderError | None = None
-        for provider in self._providers:
-            try:
-                receipt = await provider.send(outgoing)
-            except PermanentError as error:
-                await self._fail(lease, provider.name, error)
+        attempt = Attempt(lease.attempt, self._clock.now() - lease.created_at)
+        while True:
+            now = self._clock.now()
+            decision = next_step(attempt, self._health.circuits(), now, self._policy, self._rand())
+            if decision.action is not Action.SEND:
+                await self._give_back(lease, decision)
                 return
-            except ProviderError as error:
-                log_event(
-                    log,
-                    "provider.error",
-                    logging.WARNING,
-                    id=lease.id,
-                    provider=provider.name,
-                    code=error.code,
-                )
-                last_error = error
+            lease = await self._keep(lease)
+            outcome = await self._try(lease, outgoing, attempt, decision.provider)
+            if isinstance(outcome, Attempt):
+                attempt = outcome
                 continue
-            await self._sent(lease, receipt)
+            if isinstance(outcome, Decision):
+                await self._give_back(lease, outcome)
             return
-        await self._retry_or_give_up(lease, last_error)
+
+    async def _try(
+        self, lease: Lease, outgoing: Outgoing, attempt: Attempt, index: int
+    ) -> Attempt | Decision | None:
+        """One provider call: None when sent and settled, else what to do next."""
+        provider = self._providers[index]
+        self._health.attempt(index, self._clock.now())
+        started = time.perf_counter()
+        try:
+            receipt = await provider.send(outgoing)
+        except Exception as error:
+            return self._failed(lease, attempt, index, error, time.perf_counter() - started)
+        self._metrics.provider_call(provider.name, "sent", time.perf_counter() - started)
+        self._health.success(index)
+        await self._sent(lease, receipt)
+        return None
+
+    def _failed(
+        self, lease: Lease, attempt: Attempt, index: int, error: Exception, seconds: float
+    ) -> Attempt | Decision:
+        name = self._providers[index].name
+        failure = classify(error)
+        code = error.code if isinstance(error, ProviderError) else f"bug:{type(error).__name__}"
+        retry_after = error.retry_after if isinstance(error, ProviderError) else None
+        self._metrics.provider_call(name, failure, seconds)
+        self._health.failure(index, failure, self._clock.now(), retry_after)
+        log_event(
+            log,
+            "provider.failed",
+            logging.WARNING,
+            id=lease.id,
+            provider=name,
+            failure=failure,
+            code=code,
+        )
+        result = after_failure(attempt, index, failure, f"{name}: {_reason(error)}", retry_after)
+        if isinstance(result, Attempt):
+            self._metrics.failover(name)
+        return result
+
+    async def _keep(self, lease: Lease) -> Lease:
+        """Extend the lease if the next call could outlast it."""
+        now = self._clock.now()
+        if lease.expires_at - now >= self._call_timeout + LEASE_MARGIN:
+            return lease
+        await self._queue.extend(lease, self._visibility)
+        return Lease(
+            lease.id,
+            lease.token,
+            lease.payload,
+            lease.attempt,
+            lease.created_at,
+            now + self._visibility,
+        )
 
     async def _sent(self, lease: Lease, receipt: Receipt) -> None:
         event = Event(self._clock.now(), State.SENT, receipt.provider, receipt.message_id)
         if await self._queue.ack(lease, event):
+            self._metrics.settled("sent", receipt.provider)
             log_event(
                 log, "email.sent", id=lease.id, provider=receipt.provider, attempt=lease.attempt
             )
 
-    async def _fail(self, lease: Lease, provider: str, error: ProviderError) -> None:
-        event = Event(self._clock.now(), State.FAILED, provider, _reason(error))
+    async def _give_back(self, lease: Lease, decision: Decision) -> None:
+        now = self._clock.now()
+        if decision.action is Action.RETRY:
+            event = Event(now, State.RETRYING, "", decision.reason)
+            if await self._queue.retry(lease, decision.at, event):
+                self._metrics.settled("retried")
+                log_event(
+                    log,
+                    "email.retrying",
+                    id=lease.id,
+                    attempt=lease.attempt,
+                    delay=round(decision.at - now, 1),
+                )
+            return
+        provider = self._providers[decision.provider].name if decision.provider >= 0 else ""
+        event = Event(now, State.FAILED, provider, decision.reason)
         if await self._queue.dead_letter(lease, event):
+            self._metrics.settled("failed" if provider else "dead_lettered", provider)
             log_event(
                 log,
                 "email.failed",
                 logging.WARNING,
                 id=lease.id,
-                provider=provider,
-                code=error.code,
-            )
-
-    async def _retry_or_give_up(self, lease: Lease, error: ProviderError | None) -> None:
-        now = self._clock.now()
-        reason = _reason(error) if error else "no provider configured"
-        if self._policy.gives_up(lease.attempt, now - lease.created_at):
-            event = Event(
-                now, State.FAILED, "", f"gave up after {lease.attempt} attempts: {reason}"
-            )
-            if await self._queue.dead_letter(lease, event):
-                log_event(
-                    log, "email.dead_lettered", logging.WARNING, id=lease.id, attempt=lease.attempt
-                )
-            return
-        at = now + self._policy.delay(lease.attempt, self._rand())
-        if await self._queue.retry(lease, at, Event(now, State.RETRYING, "", reason)):
-            log_event(
-                log, "email.retrying", id=lease.id, attempt=lease.attempt, delay=round(at - now, 1)
+                attempt=lease.attempt,
+                permanent=bool(provider),
             )
 
 
-def _reason(error: ProviderError) -> str:
-    return f"{error.code}: {error.detail}" if error.detail else error.code
+def _reason(error: Exception) -> str:
+    if isinstance(error, ProviderError):
+        return f"{error.code}: {error.detail}" if error.detail else error.code
+    return f"internal error ({type(error).__name__})"

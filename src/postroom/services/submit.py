@@ -26,12 +26,15 @@ class SubmitEmail:
         full_parser: FullParser,
         limits: Limits | None = None,
         random_bytes: Callable[[int], bytes] = os.urandom,
+        on_stored: Callable[[], None] | None = None,
     ) -> None:
         self._queue = queue
         self._clock = clock
         self._full_parser = full_parser
         self._limits = limits or Limits()
         self._random_bytes = random_bytes
+        # Told after each new email is stored (a worker in this process wakes at once).
+        self._on_stored = on_stored
 
     async def __call__(self, data: Any, idempotency_key: str | None = None) -> PutResult:
         """Store the email a decoded request describes.
@@ -56,6 +59,8 @@ class SubmitEmail:
         result = await self._queue.put(new)
         if result.outcome is PutOutcome.CONFLICT:
             raise IdempotencyConflictError
+        if self._on_stored is not None and result.outcome is PutOutcome.CREATED:
+            self._on_stored()
         return result
 
 

@@ -19,6 +19,8 @@ class Behaviour:
     hang: bool = False
     # Every request answered 429 with this Retry-After (seconds); 0 means off.
     throttle_retry_after: int = 0
+    # Turn `outage` on by itself once this many emails were accepted; 0 means off.
+    outage_after: int = 0
     # Which provider APIs the switches apply to ("mailgun", "sendgrid", "postmark"); empty: all.
     only: list[str] = field(default_factory=list)
 
@@ -69,6 +71,8 @@ class Simulator:
             return None
         if b.latency_ms:
             await asyncio.sleep(b.latency_ms / 1000)
+        if b.outage_after and len(self.accepted) >= b.outage_after:
+            b.outage = True
         if b.hang:
             await asyncio.Event().wait()
         if b.outage:

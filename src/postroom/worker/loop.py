@@ -1,4 +1,5 @@
-"""The worker loop: bounded concurrency, polling when idle, graceful stop."""
+"""The worker loop: lease in batches up to the free concurrency, deliver concurrently, poll
+when idle (or wake at once when told an email arrived), stop gracefully."""
 
 import asyncio
 import contextlib
@@ -21,14 +22,24 @@ class Worker:
         deliver: Deliver,
         concurrency: int = 32,
         visibility: float = 120.0,
-        idle_wait: float = 0.25,
+        idle_wait: float = 0.2,
     ) -> None:
         self._queue = queue
         self._deliver = deliver
         self._concurrency = concurrency
         self._visibility = visibility
+        # Bounds how late a scheduled email is sent while the worker is idle.
         self._idle_wait = idle_wait
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    def wake(self) -> None:
+        """An email was just stored in this process: look now instead of at the next poll."""
+        self._wake.set()
 
     async def run_once(self) -> int:
         """Lease what is ready (up to the concurrency), deliver it all, return how many."""
@@ -40,9 +51,10 @@ class Worker:
         """Deliver until `stop` is set; then lease nothing more and finish in-flight sends."""
         log_event(log, "worker.started", concurrency=self._concurrency)
         while not stop.is_set():
+            self._wake.clear()
             leased = await self._lease_free_slots()
-            if not leased:
-                await _wait(stop, self._idle_wait)
+            if leased == 0:
+                await self._idle(stop)
         await self._drain(grace)
         log_event(log, "worker.stopped")
 
@@ -62,12 +74,25 @@ class Worker:
             task.add_done_callback(self._in_flight.discard)
         return len(leases)
 
+    async def _idle(self, stop: asyncio.Event) -> None:
+        stopping = asyncio.ensure_future(stop.wait())
+        woken = asyncio.ensure_future(self._wake.wait())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                asyncio.wait({stopping, woken}, return_when=asyncio.FIRST_COMPLETED),
+                self._idle_wait,
+            )
+        stopping.cancel()
+        woken.cancel()
+
     async def _attempt(self, lease: Lease) -> None:
         try:
             await self._deliver(lease)
         except StorageUnavailableError:
-            # The outcome was not recorded; the lease expires and the email comes back.
+            # The outcome was not recorded; the lease lapses and the email comes back.
             log_event(log, "worker.settle_failed", logging.WARNING, id=lease.id)
+        except asyncio.CancelledError:
+            raise
         except Exception:
             log.exception("worker.attempt_crashed", extra={"fields": {"id": lease.id}})
 
@@ -77,9 +102,4 @@ class Worker:
         log_event(log, "worker.draining", in_flight=len(self._in_flight))
         _, pending = await asyncio.wait(self._in_flight, timeout=grace)
         for task in pending:
-            task.cancel()  # its lease expires and another worker sends it
-
-
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
+            task.cancel()  # its lease lapses and another worker sends it

@@ -1,0 +1,73 @@
+"""The failover decision, per attempt: which provider next, or what to do with the email.
+
+Table-driven and pure (DESIGN.md's error classes):
+
+| what just happened                         | decision                                        |
+|--------------------------------------------|-------------------------------------------------|
+| nothing yet                                | send through the first available provider       |
+| permanent refusal                          | fail the email now (no failover)                |
+| down / throttled / misconfigured           | fail over to the next available, untried one    |
+| no provider left in this attempt           | retry later (backoff, at least any Retry-After) |
+| no provider left, out of attempts or age   | fail the email (dead letter)                    |
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from postroom.domain.circuit import Circuit, Failure
+from postroom.domain.retry import RetryPolicy
+
+
+class Action(StrEnum):
+    SEND = "send"
+    RETRY = "retry"
+    FAIL = "fail"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: Action
+    provider: int = -1  # SEND: index into the provider list
+    at: float = 0.0  # RETRY: when
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """What the current attempt has seen so far."""
+
+    number: int  # 1 for the first attempt of this email
+    age: float  # seconds since the email was accepted
+    tried: frozenset[int] = frozenset()
+    # The longest Retry-After a provider asked for during this attempt.
+    retry_after: float = 0.0
+    last_reason: str = ""
+
+
+def next_step(
+    attempt: Attempt,
+    circuits: Sequence[Circuit],
+    now: float,
+    policy: RetryPolicy,
+    rand: float,
+) -> Decision:
+    """Send through the first available provider not yet tried, or give the email back."""
+    for index, circuit in enumerate(circuits):
+        if index not in attempt.tried and circuit.available(now):
+            return Decision(Action.SEND, provider=index)
+    reason = attempt.last_reason or "no provider available"
+    if policy.gives_up(attempt.number, attempt.age):
+        return Decision(Action.FAIL, reason=f"gave up after {attempt.number} attempts: {reason}")
+    delay = max(policy.delay(attempt.number, rand), attempt.retry_after)
+    return Decision(Action.RETRY, at=now + delay, reason=reason)
+
+
+def after_failure(
+    attempt: Attempt, provider: int, failure: Failure, reason: str, retry_after: float | None
+) -> Attempt | Decision:
+    """Record a failed send. A permanent refusal ends the email; anything else fails over."""
+    if failure is Failure.PERMANENT:
+        return Decision(Action.FAIL, provider=provider, reason=reason)
+    longest = max(attempt.retry_after, retry_after or 0.0)
+    return Attempt(attempt.number, attempt.age, attempt.tried | {provider}, longest, reason)

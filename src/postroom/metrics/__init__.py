@@ -1,0 +1,1 @@
+"""Metrics adapters. Prometheus is used where prometheus-client is installed."""

@@ -1,0 +1,87 @@
+"""Prometheus metrics (prometheus-client), one registry per process."""
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from postroom.ports.queue import QueueStats
+
+_CIRCUIT_STATES = ("closed", "half_open", "open")
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class PrometheusMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self._accepted = Counter("postroom_emails_accepted", "Emails stored by the API", registry=r)
+        self._intake = Histogram(
+            "postroom_intake_seconds",
+            "Time from request to durable 202",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self._calls = Histogram(
+            "postroom_provider_call_seconds",
+            "Provider call latency",
+            ["provider", "outcome"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self._settled = Counter(
+            "postroom_emails_settled",
+            "Attempts that ended an email's turn",
+            ["outcome", "provider"],
+            registry=r,
+        )
+        self._failovers = Counter(
+            "postroom_failovers", "Attempts moved on from a provider", ["provider"], registry=r
+        )
+        self._circuit = Gauge(
+            "postroom_provider_circuit",
+            "1 for the provider's circuit state",
+            ["provider", "state"],
+            registry=r,
+        )
+        self._depth = Gauge("postroom_queue_ready", "Emails ready to send now", registry=r)
+        self._scheduled = Gauge(
+            "postroom_queue_scheduled", "Emails waiting for their time", registry=r
+        )
+        self._in_flight = Gauge(
+            "postroom_queue_in_flight", "Emails leased and not settled", registry=r
+        )
+        self._dead = Gauge("postroom_queue_dead", "Dead-lettered emails", registry=r)
+        self._oldest = Gauge(
+            "postroom_queue_oldest_age_seconds",
+            "Age of the oldest ready email: the autoscaling signal",
+            registry=r,
+        )
+        self._sending = Gauge(
+            "postroom_worker_in_flight", "Sends in flight in this process", registry=r
+        )
+
+    def accepted(self, seconds: float) -> None:
+        self._accepted.inc()
+        self._intake.observe(seconds)
+
+    def provider_call(self, provider: str, outcome: str, seconds: float) -> None:
+        self._calls.labels(provider, outcome).observe(seconds)
+
+    def settled(self, outcome: str, provider: str = "") -> None:
+        self._settled.labels(outcome, provider).inc()
+
+    def failover(self, provider: str) -> None:
+        self._failovers.labels(provider).inc()
+
+    def circuit(self, provider: str, state: str) -> None:
+        for name in _CIRCUIT_STATES:
+            self._circuit.labels(provider, name).set(1 if name == state else 0)
+
+    def queue(self, stats: QueueStats, in_flight_here: int) -> None:
+        self._depth.set(stats.ready)
+        self._scheduled.set(stats.scheduled)
+        self._in_flight.set(stats.in_flight)
+        self._dead.set(stats.dead)
+        self._oldest.set(stats.oldest_age)
+        self._sending.set(in_flight_here)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

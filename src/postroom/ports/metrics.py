@@ -1,0 +1,46 @@
+"""Instrumentation as a hook protocol: services report events, an adapter turns them into
+metrics (Prometheus when installed), and NullMetrics costs nothing when none is wanted."""
+
+from typing import Protocol
+
+from postroom.ports.queue import QueueStats
+
+
+class Metrics(Protocol):
+    def accepted(self, seconds: float) -> None:
+        """An email was stored; `seconds` is the intake latency."""
+
+    def provider_call(self, provider: str, outcome: str, seconds: float) -> None:
+        """One send attempt through a provider ended ("sent" or a failure class)."""
+
+    def settled(self, outcome: str, provider: str = "") -> None:
+        """An attempt ended the email's turn: "sent", "retried", "failed" or "dead_lettered"."""
+
+    def failover(self, provider: str) -> None:
+        """An attempt moved on from `provider` to the next one."""
+
+    def circuit(self, provider: str, state: str) -> None:
+        """A provider's circuit is now in `state`."""
+
+    def queue(self, stats: QueueStats, in_flight_here: int) -> None:
+        """The queue as last observed; `in_flight_here` counts this process's sends."""
+
+
+class NullMetrics:
+    def accepted(self, seconds: float) -> None:
+        pass
+
+    def provider_call(self, provider: str, outcome: str, seconds: float) -> None:
+        pass
+
+    def settled(self, outcome: str, provider: str = "") -> None:
+        pass
+
+    def failover(self, provider: str) -> None:
+        pass
+
+    def circuit(self, provider: str, state: str) -> None:
+        pass
+
+    def queue(self, stats: QueueStats, in_flight_here: int) -> None:
+        pass
