@@ -53,7 +53,8 @@ class RunningSimulator:
 async def simulator() -> AsyncIterator[RunningSimulator]:
     """The provider simulator on a free local port, serving real HTTP."""
     sim = Simulator(seed=1)
-    runner = web.AppRunner(create_simulator_app(sim))
+    # A short shutdown timeout: a test that left a request hanging must not stall teardown.
+    runner = web.AppRunner(create_simulator_app(sim), shutdown_timeout=0.1)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

@@ -45,8 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        settings = _settings(args)
-        return int(args.run(settings))
+        settings = _settings(args) if args.needs_settings else Settings()
+        return int(args.run(settings, args))
     except (SettingsError, ConfigError) as error:
         print(f"postroom: error: {error}", file=sys.stderr)
         return 2
@@ -81,16 +81,57 @@ def _parser() -> argparse.ArgumentParser:
         "check that storage is reachable (exit 1 if not)",
         ("database_url", "queue_url", "log_level"),
     )
+    _dead_commands(commands)
+    fake = _command(
+        commands,
+        "fake-provider",
+        cmd_fake_provider,
+        "serve the provider simulator (Mailgun, SendGrid, Postmark APIs)",
+        (),
+        settings=False,
+    )
+    fake.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on [default 127.0.0.1]"
+    )
+    fake.add_argument("--port", type=int, default=8025, help="port to listen on [default 8025]")
+    fake.add_argument(
+        "--key", default=None, help="accept only this API key [default: any non-empty key]"
+    )
+    for switch, kind, text in (
+        ("latency-ms", float, "delay every answer by this many milliseconds"),
+        ("error-rate", float, "share of requests answered 500 (0 to 1)"),
+        ("throttle-retry-after", int, "answer every request 429 with this Retry-After"),
+    ):
+        fake.add_argument(f"--{switch}", type=kind, default=0, help=text)
+    fake.add_argument("--outage", action="store_true", help="answer every request 503")
     return parser
+
+
+def _dead_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    flags = ("database_url", "queue_url", "log_level")
+    dead = commands.add_parser("dead", help="list and redrive dead-lettered emails")
+    verbs = dead.add_subparsers(title="dead-letter commands", metavar="VERB")
+    listing = _command(verbs, "list", cmd_dead_list, "list dead-lettered emails", flags)
+    listing.add_argument("--limit", type=int, default=100, help="at most this many [default 100]")
+    redrive = _command(
+        verbs, "redrive", cmd_dead_redrive, "queue dead-lettered emails again", flags
+    )
+    which = redrive.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--id", action="append", dest="ids", metavar="ID", help="this email (repeatable)"
+    )
+    which.add_argument("--all", action="store_true", help="every dead-lettered email")
+    redrive.add_argument("--dry-run", action="store_true", help="count, change nothing")
 
 
 def _command(
     commands: "argparse._SubParsersAction[argparse.ArgumentParser]",
     name: str,
-    run: Callable[[Settings], int],
+    run: Callable[[Settings, argparse.Namespace], int],
     help_text: str,
     flags: Sequence[str],
-) -> None:
+    settings: bool = True,
+) -> argparse.ArgumentParser:
     sub = commands.add_parser(name, help=help_text, description=help_text)
     defaults = Settings()
     for flag in flags:
@@ -103,10 +144,11 @@ def _command(
             metavar="VALUE",
             help=f"{option.help} [env {option.env}; default {shown!s}]",
         )
-    sub.set_defaults(run=run)
+    sub.set_defaults(run=run, needs_settings=settings)
+    return sub
 
 
-def cmd_serve(settings: Settings) -> int:
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from postroom.serving import serve
 
     logs.configure(settings.log_level)
@@ -114,7 +156,7 @@ def cmd_serve(settings: Settings) -> int:
     return 0
 
 
-def cmd_api(settings: Settings) -> int:
+def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
     from postroom.serving import serve_processes
 
     logs.configure(settings.log_level)
@@ -122,7 +164,7 @@ def cmd_api(settings: Settings) -> int:
     return 0
 
 
-def cmd_worker(settings: Settings) -> int:
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     logs.configure(settings.log_level)
     asyncio.run(_run_worker(settings))
     return 0
@@ -147,7 +189,7 @@ async def _run_worker(settings: Settings) -> None:
         await backend.close()
 
 
-def cmd_check(settings: Settings) -> int:
+def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     async def check() -> int:
         backend = open_backend(settings)
         try:
@@ -161,3 +203,28 @@ def cmd_check(settings: Settings) -> int:
         return 0
 
     return asyncio.run(check())
+
+
+def cmd_dead_list(settings: Settings, args: argparse.Namespace) -> int:
+    from postroom.admin import list_dead
+
+    return asyncio.run(list_dead(open_backend(settings), args.limit))
+
+
+def cmd_dead_redrive(settings: Settings, args: argparse.Namespace) -> int:
+    from postroom.admin import redrive_dead
+
+    return asyncio.run(redrive_dead(open_backend(settings), args.ids, args.dry_run))
+
+
+def cmd_fake_provider(settings: Settings, args: argparse.Namespace) -> int:
+    from postroom.simulator.serve import run_simulator
+
+    switches = {
+        "latency_ms": args.latency_ms,
+        "error_rate": args.error_rate,
+        "throttle_retry_after": args.throttle_retry_after,
+        "outage": args.outage,
+    }
+    run_simulator(args.host, args.port, args.key, switches)
+    return 0

@@ -22,6 +22,7 @@ class Failure(StrEnum):
     THROTTLED = "throttled"  # 429, SMTP 4xx
     MISCONFIGURED = "misconfigured"  # 401/403: needs the operator
     PERMANENT = "permanent"  # the email is refused: no provider will take it
+    UNSUPPORTED = "unsupported"  # this provider cannot express the email; another may
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,8 @@ class Circuit:
         if failure is Failure.PERMANENT:
             # The email was refused, the provider works: that is a success for its health.
             return self.on_success()
+        if failure is Failure.UNSUPPORTED:
+            return self  # decided before any request: says nothing about the provider's health
         if failure is Failure.MISCONFIGURED:
             return Circuit(
                 CircuitState.OPEN, self.failures + 1, now + policy.misconfigured_cool_down

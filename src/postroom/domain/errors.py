@@ -36,6 +36,14 @@ class PermanentError(ProviderError):
     """The email itself was refused (bad recipient, payload rejected): no provider will take it."""
 
 
+class UnsupportedError(PermanentError):
+    """This provider cannot express the email (too many tags, a header it reserves); another
+    provider may. Raised before any request, so nothing was sent."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("unsupported", detail)
+
+
 class ThrottledError(ProviderError):
     """The provider asked us to slow down (429, SMTP 4xx); `retry_after` when it said so."""
 

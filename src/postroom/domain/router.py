@@ -7,6 +7,8 @@ Table-driven and pure (DESIGN.md's error classes):
 | nothing yet                                | send through the first available provider       |
 | permanent refusal                          | fail the email now (no failover)                |
 | down / throttled / misconfigured           | fail over to the next available, untried one    |
+| this provider cannot express the email     | fail over likewise                              |
+| no provider can express it                 | fail the email now                              |
 | no provider left in this attempt           | retry later (backoff, at least any Retry-After) |
 | no provider left, out of attempts or age   | fail the email (dead letter)                    |
 """
@@ -43,6 +45,8 @@ class Attempt:
     # The longest Retry-After a provider asked for during this attempt.
     retry_after: float = 0.0
     last_reason: str = ""
+    # Providers that said they cannot express this email at all.
+    unsupported: frozenset[int] = frozenset()
 
 
 def next_step(
@@ -57,6 +61,8 @@ def next_step(
         if index not in attempt.tried and circuit.available(now):
             return Decision(Action.SEND, provider=index)
     reason = attempt.last_reason or "no provider available"
+    if len(attempt.unsupported) == len(circuits):
+        return Decision(Action.FAIL, reason=f"no provider can express this email: {reason}")
     if policy.gives_up(attempt.number, attempt.age):
         return Decision(Action.FAIL, reason=f"gave up after {attempt.number} attempts: {reason}")
     delay = max(policy.delay(attempt.number, rand), attempt.retry_after)
@@ -70,4 +76,7 @@ def after_failure(
     if failure is Failure.PERMANENT:
         return Decision(Action.FAIL, provider=provider, reason=reason)
     longest = max(attempt.retry_after, retry_after or 0.0)
-    return Attempt(attempt.number, attempt.age, attempt.tried | {provider}, longest, reason)
+    unsupported = attempt.unsupported | ({provider} if failure is Failure.UNSUPPORTED else set())
+    return Attempt(
+        attempt.number, attempt.age, attempt.tried | {provider}, longest, reason, unsupported
+    )

@@ -16,6 +16,7 @@ from postroom.domain.errors import (
     PermanentError,
     ProviderError,
     ThrottledError,
+    UnsupportedError,
 )
 from postroom.domain.ids import message_id_header
 from postroom.domain.retry import RetryPolicy
@@ -36,6 +37,8 @@ LEASE_MARGIN = 5.0
 
 
 def classify(error: BaseException) -> Failure:
+    if isinstance(error, UnsupportedError):
+        return Failure.UNSUPPORTED
     if isinstance(error, PermanentError):
         return Failure.PERMANENT
     if isinstance(error, ThrottledError):

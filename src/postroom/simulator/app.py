@@ -44,7 +44,9 @@ async def _set_behaviour(request: web.Request) -> web.Response:
 async def _accepted(request: web.Request) -> web.Response:
     simulator = simulator_of(request)
     items = [asdict(a) for a in simulator.accepted]
-    return web.json_response({"count": len(items), "requests": simulator.requests, "accepted": items})
+    return web.json_response(
+        {"count": len(items), "requests": simulator.requests, "accepted": items}
+    )
 
 
 async def _reset(request: web.Request) -> web.Response:

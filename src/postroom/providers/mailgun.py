@@ -1,0 +1,293 @@
+"""Mailgun's HTTP send API: `POST /v3/{domain}/messages` as a multipart form.
+
+Shaped like django-anymail's backends: `build_payload` (pure: Email → form fields and files, and
+every refusal Mailgun's rules call for, before any network call), `MailgunProvider.send` (the only
+I/O), `parse_response` (pure: Mailgun's reply → Receipt or ProviderError).
+
+API reference: https://documentation.mailgun.com/docs/mailgun/api-reference/send/mailgun/messages
+"""
+
+import base64
+import re
+from dataclasses import dataclass, field
+from urllib.parse import quote, urlsplit
+
+import aiohttp
+
+from postroom.domain.errors import MisconfiguredError, PermanentError, UnsupportedError
+from postroom.domain.message import Address, Attachment, Email
+from postroom.ports.provider import Outgoing, Receipt
+from postroom.providers._http import (
+    DEFAULT_TIMEOUT,
+    HttpReply,
+    HttpTransport,
+    ProviderUrl,
+    parse_provider_url,
+    raise_for_status,
+)
+from postroom.providers.mime import envelope_address
+
+REGIONS = {"us": "https://api.mailgun.net", "eu": "https://api.eu.mailgun.net"}
+OPTIONS = frozenset({"region", "base_url", "timeout"})
+# "A single message may be marked with up to 3 tags. Tags are case insensitive and should be
+# ascii only." https://documentation.mailgun.com/docs/mailgun/user-manual/tracking-messages/track-tagging
+MAX_TAGS = 3
+# "o:, h:, v: options limited to 16 kB in total" (Mailgun's sending API reference).
+MAX_OPTION_BYTES = 16 * 1024
+_URL_HINT = "expected mailgun://API_KEY@DOMAIN?region=us|eu"
+_DOMAIN = re.compile(r"(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
+# RFC 5322 specials: a display name holding one must be sent as a quoted string.
+_SPECIALS = re.compile(r'[][\\()<>@,:;".]')
+_DETAIL_CHARS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class MailgunSettings:
+    api_key: str = field(repr=False)
+    domain: str
+    base_url: str
+    timeout: float = DEFAULT_TIMEOUT
+
+
+@dataclass(frozen=True, slots=True)
+class FormFile:
+    form_field: str  # "attachment" or "inline"
+    filename: str
+    content_type: str
+    content: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class MailgunPayload:
+    """The form as Mailgun reads it: repeated names allowed, order kept."""
+
+    fields: tuple[tuple[str, str], ...]
+    files: tuple[FormFile, ...] = ()
+
+    def values(self, name: str) -> list[str]:
+        """Every value sent under `name`, in order."""
+        return [value for key, value in self.fields if key == name]
+
+
+class MailgunProvider:
+    name = "mailgun"
+
+    def __init__(self, settings: MailgunSettings) -> None:
+        self.domain = settings.domain
+        # The domain is checked to be a DNS name, and quoted all the same: a '/' in it would
+        # address another endpoint, which Mailgun answers 200 "Mailgun Magnificent API".
+        self.endpoint = f"{settings.base_url}/v3/{quote(settings.domain, safe='')}/messages"
+        self._headers = {"Authorization": basic_auth("api", settings.api_key)}
+        self._http = HttpTransport(settings.timeout)
+
+    @classmethod
+    def from_url(cls, url: str) -> "MailgunProvider":
+        """`mailgun://API_KEY@DOMAIN?region=us|eu&base_url=...&timeout=...`."""
+        return cls(parse_settings(url))
+
+    def __repr__(self) -> str:
+        return f"MailgunProvider({self.endpoint})"
+
+    async def send(self, outgoing: Outgoing) -> Receipt:
+        payload = build_payload(outgoing)
+        reply = await self._http.post(self.endpoint, data=to_form(payload), headers=self._headers)
+        return parse_response(reply)
+
+    async def close(self) -> None:
+        await self._http.close()
+
+
+def basic_auth(user: str, password: str) -> str:
+    """An Authorization header value; Mailgun wants user "api" and the key as password."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+# -- configuration
+
+
+def parse_settings(url: str) -> MailgunSettings:
+    """The provider URL, checked; a ValueError's text never holds the key."""
+    try:
+        parts = parse_provider_url(url)
+    except ValueError:
+        raise ValueError(f"mailgun: malformed URL; {_URL_HINT}") from None
+    if parts.scheme != "mailgun":
+        raise ValueError(f"mailgun: wrong scheme; {_URL_HINT}")
+    unknown = sorted(set(parts.query) - OPTIONS)
+    if unknown:
+        raise ValueError(f"mailgun: unknown option(s) {', '.join(unknown)}; known: {_known()}")
+    return MailgunSettings(_api_key(parts), _domain(parts), _base_url(parts), parts.timeout())
+
+
+def _known() -> str:
+    return ", ".join(sorted(OPTIONS))
+
+
+def _api_key(parts: ProviderUrl) -> str:
+    # `api:KEY@` is accepted too: it is how Mailgun's own curl examples write the credential.
+    key = parts.password if parts.user == "api" and parts.password else parts.user
+    if not key or (parts.password and parts.user != "api"):
+        raise ValueError(f"mailgun: missing or misplaced API key; {_URL_HINT}")
+    return key
+
+
+def _domain(parts: ProviderUrl) -> str:
+    if not parts.host:
+        raise ValueError(f"mailgun: missing sending domain; {_URL_HINT}")
+    if parts.path not in ("", "/") or not _DOMAIN.fullmatch(parts.host):
+        raise ValueError("mailgun: the sending domain must be a DNS name such as mg.example.com")
+    return parts.host
+
+
+def _base_url(parts: ProviderUrl) -> str:
+    base_url = parts.option("base_url")
+    if base_url:
+        split = urlsplit(base_url)
+        if split.scheme not in ("http", "https") or not split.netloc:
+            raise ValueError(
+                "mailgun: base_url must be an http(s) URL such as http://127.0.0.1:8025"
+            )
+        return base_url.rstrip("/")
+    region = parts.option("region", "us").lower()
+    if region not in REGIONS:
+        raise ValueError(f"mailgun: unknown region {region!r}; use us or eu")
+    return REGIONS[region]
+
+
+# -- building the request (pure)
+
+
+def build_payload(outgoing: Outgoing) -> MailgunPayload:
+    """The form for one email, or UnsupportedError for what Mailgun cannot take."""
+    email = outgoing.email
+    _check_supported(email)
+    fields = [
+        *_addresses(email),
+        ("subject", email.subject),
+        *_bodies(email),
+        *_headers(email, outgoing.message_id),
+        *(("o:tag", tag) for tag in email.tags),
+        *((f"v:{name}", value) for name, value in email.metadata),
+    ]
+    _check_option_size(fields)
+    return MailgunPayload(tuple(fields), tuple(_file(a) for a in email.attachments))
+
+
+def _check_supported(email: Email) -> None:
+    if len(email.tags) > MAX_TAGS:
+        raise UnsupportedError(
+            f"Mailgun takes at most {MAX_TAGS} tags per email; this one has {len(email.tags)}",
+        )
+    if not all(tag.isascii() for tag in email.tags):
+        raise UnsupportedError("Mailgun takes ASCII tags only")
+    # Mailgun answers 400 "Need at least one of 'text', 'html', ..." to a missing, empty or
+    # blank body; say so here instead of spending a request on it.
+    if not email.text.strip() and not email.html.strip():
+        raise UnsupportedError("Mailgun needs a text or HTML body")
+    # Mailgun accepts an internationalised local part in From but then writes a From header
+    # receivers refuse (anymail refuses it for the same reason): fail loudly, not later.
+    if not email.sender.email.rpartition("@")[0].isascii():
+        raise UnsupportedError("Mailgun cannot send from a non-ASCII local part")
+
+
+def _check_option_size(fields: list[tuple[str, str]]) -> None:
+    size = sum(
+        len(name.encode()) + len(value.encode())
+        for name, value in fields
+        if name[:2] in ("o:", "h:", "v:")
+    )
+    if size > MAX_OPTION_BYTES:
+        raise UnsupportedError(
+            f"Mailgun takes at most 16 kB of headers, tags and metadata; "
+            f"this email has {size} bytes",
+        )
+
+
+def _addresses(email: Email) -> list[tuple[str, str]]:
+    # One form value per address (Mailgun repeats fields); empty lists are left out entirely.
+    fields = [("from", mailbox(email.sender))]
+    for name, addresses in (("to", email.to), ("cc", email.cc), ("bcc", email.bcc)):
+        fields.extend((name, mailbox(address)) for address in addresses)
+    return fields
+
+
+def _bodies(email: Email) -> list[tuple[str, str]]:
+    return [(name, body) for name, body in (("text", email.text), ("html", email.html)) if body]
+
+
+def _headers(email: Email, message_id: str) -> list[tuple[str, str]]:
+    # Mailgun has no reply-to parameter: it goes as a header, addresses joined with ", ".
+    fields = []
+    if email.reply_to:
+        fields.append(("h:Reply-To", ", ".join(mailbox(a) for a in email.reply_to)))
+    # Our deterministic Message-ID, so a resend after a crash carries the same one.
+    fields.append(("h:Message-Id", message_id))
+    fields.extend((f"h:{name}", value) for name, value in email.headers)
+    return fields
+
+
+def _file(attachment: Attachment) -> FormFile:
+    # Mailgun uses an `inline` file's name as its Content-ID, so `cid:<content_id>` in the
+    # HTML finds it; the original filename cannot travel with it.
+    if attachment.content_id:
+        name = attachment.content_id.strip("<>")
+        return FormFile("inline", name, attachment.content_type, attachment.content)
+    # Mailgun needs a filename on every attachment.
+    filename = attachment.filename or "attachment"
+    return FormFile("attachment", filename, attachment.content_type, attachment.content)
+
+
+def mailbox(address: Address) -> str:
+    """`Name <addr>`, the name quoted when it holds specials; raw UTF-8 (Mailgun encodes it).
+
+    The domain goes in A-labels, like every other provider's: Mailgun would convert a Unicode
+    domain itself, but an A-label needs no SMTPUTF8 from any receiver on the way.
+    """
+    try:
+        email = envelope_address(address.email)
+    except UnicodeError:  # idna.IDNAError: only a domain that skipped validation
+        raise PermanentError("invalid_address", "a domain has no IDNA form") from None
+    if not address.name:
+        return email
+    name = address.name
+    if _SPECIALS.search(name):
+        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{name} <{email}>"
+
+
+def to_form(payload: MailgunPayload) -> aiohttp.FormData:
+    """A fresh multipart body (a FormData can be sent only once)."""
+    # quote_fields=False: field names and filenames go as raw UTF-8, as RFC 7578 section 4.2
+    # asks, instead of aiohttp's percent-encoding, which a server shows as literal %XX.
+    form = aiohttp.FormData(quote_fields=False, default_to_multipart=True)
+    for name, value in payload.fields:
+        form.add_field(name, value)
+    for file in payload.files:
+        form.add_field(
+            file.form_field, file.content, filename=file.filename, content_type=file.content_type
+        )
+    return form
+
+
+# -- reading the reply (pure)
+
+
+def parse_response(reply: HttpReply) -> Receipt:
+    """Mailgun's only success: 200 `{"id": "<...>", "message": "Queued. Thank you."}`."""
+    raise_for_status(reply)
+    message_id = _queued_id(reply)
+    if message_id is None:
+        # A 200 without an id is not Mailgun's messages endpoint: a wrong base_url, or a proxy
+        # page ("Mailgun Magnificent API" is what Mailgun serves on a path it does not know).
+        detail = reply.body[:_DETAIL_CHARS].decode("utf-8", "replace")
+        raise MisconfiguredError("unexpected_response", detail)
+    return Receipt(MailgunProvider.name, message_id)
+
+
+def _queued_id(reply: HttpReply) -> str | None:
+    try:
+        body = reply.json()
+    except ValueError:
+        return None
+    message_id = body.get("id") if isinstance(body, dict) else None
+    return message_id if isinstance(message_id, str) and message_id else None

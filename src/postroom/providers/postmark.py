@@ -1,0 +1,325 @@
+"""Postmark: one JSON POST to `/email` per email (https://postmarkapp.com/developer/api/email-api).
+
+Shaped like django-anymail's backends: `build_payload` (pure) -> `HttpTransport.post` (I/O) ->
+`parse_reply` (pure). What Postmark cannot take is refused before any network call with
+`UnsupportedError`, never silently dropped.
+"""
+
+import base64
+import json
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import idna
+
+from postroom.domain.errors import (
+    MisconfiguredError,
+    PermanentError,
+    ProviderDownError,
+    ProviderError,
+    ThrottledError,
+    UnsupportedError,
+)
+from postroom.domain.message import Address, Attachment, Email
+from postroom.ports.provider import Outgoing, Receipt
+from postroom.providers._http import (
+    HttpReply,
+    HttpTransport,
+    ProviderUrl,
+    parse_provider_url,
+    raise_for_status,
+    retry_after,
+)
+
+DEFAULT_BASE_URL = "https://api.postmarkapp.com"
+# "The maximum number of recipients for each email is 50, including all To, CC, and BCC
+# recipients" (https://postmarkapp.com/developer, "Things you should know"; the same in the
+# support article on error 300). The API reference's "Max 50" per field is the weaker reading.
+MAX_RECIPIENTS = 50
+# "Maximum email size is 10 MB. This includes email content, headers, and attachments."
+# (https://postmarkapp.com/developer); a bigger request is answered 413.
+MAX_REQUEST_BYTES = 10 * 1024 * 1024
+# Postmark answers ErrorCode 300 "Invalid metadata content. Field names are limited to 20
+# characters..." (seen in django-anymail's tests), and refuses keys that differ only in case
+# (https://postmarkapp.com/support/article/1125-custom-metadata-faq).
+MAX_METADATA_KEY_CHARS = 20
+_OPTIONS = ("base_url", "message_stream", "timeout")
+_URL_SHAPE = "expected postmark://SERVER_TOKEN?base_url=...&timeout=...&message_stream=..."
+
+# Postmark's API error codes (https://postmarkapp.com/developer/api/overview#error-codes). The
+# HTTP status alone misleads: sender-signature and account problems come back as 422, like a
+# bad email, but they are ours to fix in Postmark's console, and another provider can send.
+_MISCONFIGURED_CODES = {
+    10: "bad or missing server token",
+    400: "sender signature not found",
+    401: "sender signature not confirmed",
+    405: "not allowed to send (account out of credits or disabled)",
+    412: "account is pending",
+    413: "account may not send",
+}
+# 300 invalid email request, 402 invalid JSON, 403 incompatible JSON, 406 inactive recipient,
+# 409 JSON required, 411 forbidden attachment type: this email, as built, will not go.
+_PERMANENT_CODES = frozenset({300, 402, 403, 406, 409, 411})
+_THROTTLED_CODES = frozenset({429})
+_DOWN_CODES = frozenset({100})  # maintenance
+_DETAIL_CHARS = 500
+# RFC 5322 atext: a display name made of these (and spaces) needs no quotes. Postmark asks for
+# names "with punctuation" to be quoted (support article on error 300).
+_ATEXT_PUNCTUATION = frozenset("!#$%&'*+-/=?^_`{|}~ ")
+
+
+class PostmarkProvider:
+    name = "postmark"
+
+    def __init__(
+        self,
+        token: str,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float = 15.0,
+        message_stream: str = "",
+    ) -> None:
+        self._token = token
+        self._endpoint = f"{base_url.rstrip('/')}/email"
+        self._message_stream = message_stream
+        self._transport = HttpTransport(timeout)
+
+    def __repr__(self) -> str:
+        return f"PostmarkProvider({self._endpoint!r})"
+
+    @classmethod
+    def from_url(cls, url: str) -> "PostmarkProvider":
+        """`postmark://SERVER_TOKEN?base_url=...&timeout=...&message_stream=...`.
+
+        ValueError for a malformed URL; its message never contains the token.
+        """
+        token, query = _token_and_options(url)
+        return cls(
+            token,
+            base_url=_base_url(query.option("base_url", DEFAULT_BASE_URL)),
+            timeout=query.timeout(),
+            message_stream=query.option("message_stream"),
+        )
+
+    async def send(self, outgoing: Outgoing) -> Receipt:
+        body = encode(build_payload(outgoing.email, outgoing.message_id, self._message_stream))
+        reply = await self._transport.post(self._endpoint, data=body, headers=self._headers())
+        return Receipt(self.name, parse_reply(reply))
+
+    async def close(self) -> None:
+        await self._transport.close()
+
+    def _headers(self) -> dict[str, str]:
+        return {
+            "X-Postmark-Server-Token": self._token,
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+
+
+# -- URL
+
+
+def _token_and_options(url: str) -> tuple[str, ProviderUrl]:
+    try:
+        parts = urlsplit(url)
+        query = parse_provider_url(url)
+    except ValueError:
+        raise ValueError(f"postmark: malformed URL; {_URL_SHAPE}") from None
+    if parts.scheme.lower() != "postmark":
+        raise ValueError(f"postmark: wrong scheme; {_URL_SHAPE}")
+    # The token is the whole netloc, read raw: urlsplit's `hostname` would lowercase it.
+    token = unquote(parts.netloc)
+    if not _plausible_token(token) or parts.path not in ("", "/") or parts.fragment:
+        raise ValueError(f"postmark: no server token, or extra parts around it; {_URL_SHAPE}")
+    unknown = sorted(set(query.query) - set(_OPTIONS))
+    if unknown:
+        raise ValueError(f"postmark: unknown option(s) {unknown}; known: {list(_OPTIONS)}")
+    return token, query
+
+
+def _plausible_token(token: str) -> bool:
+    return bool(token) and not any(c.isspace() or c in "@:/" for c in token)
+
+
+def _base_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError("postmark: base_url must be an http(s) URL such as " + DEFAULT_BASE_URL)
+    return raw.rstrip("/")
+
+
+# -- payload (pure)
+
+
+def build_payload(email: Email, message_id: str, message_stream: str = "") -> dict[str, Any]:
+    """Postmark's JSON for one email; UnsupportedError for what Postmark refuses."""
+    check_limits(email)
+    payload: dict[str, Any] = {"From": format_address(email.sender, "From")}
+    for field, addresses in (
+        ("To", email.to),
+        ("Cc", email.cc),
+        ("Bcc", email.bcc),
+        ("ReplyTo", email.reply_to),
+    ):
+        _put(payload, field, ", ".join(format_address(a, field) for a in addresses))
+    _put(payload, "Subject", email.subject)
+    _put(payload, "TextBody", email.text)
+    _put(payload, "HtmlBody", email.html)
+    payload["Headers"] = _headers(email, message_id)
+    _put(payload, "Attachments", [_attachment(a) for a in email.attachments])
+    _put(payload, "Tag", email.tags[0] if email.tags else "")
+    _put(payload, "Metadata", dict(email.metadata))
+    _put(payload, "MessageStream", message_stream)
+    return payload
+
+
+def encode(payload: dict[str, Any]) -> bytes:
+    """The request body; UnsupportedError above Postmark's 10 MB."""
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    if len(body) > MAX_REQUEST_BYTES:
+        raise _unsupported(f"Postmark takes emails up to 10 MB; this one is {len(body)} bytes")
+    return body
+
+
+def check_limits(email: Email) -> None:
+    """Refuse, before any network call, what Postmark documents it will not take."""
+    count = len(email.recipients())
+    if count > MAX_RECIPIENTS:
+        raise _unsupported(
+            f"Postmark takes at most {MAX_RECIPIENTS} recipients per email (To, Cc and Bcc "
+            f"together); this one has {count}"
+        )
+    if len(email.tags) > 1:
+        raise _unsupported(f"Postmark takes one tag per email; this one has {len(email.tags)}")
+    if not email.text and not email.html:
+        # Support article on error 300: "the message body cannot be empty".
+        raise _unsupported("Postmark needs a text or an HTML body")
+    _check_metadata(email.metadata)
+
+
+def _check_metadata(metadata: tuple[tuple[str, str], ...]) -> None:
+    if any(len(key) > MAX_METADATA_KEY_CHARS for key, _ in metadata):
+        raise _unsupported(
+            f"Postmark metadata keys are at most {MAX_METADATA_KEY_CHARS} characters"
+        )
+    if len({key.casefold() for key, _ in metadata}) < len(metadata):
+        raise _unsupported("Postmark metadata keys must differ by more than letter case")
+
+
+def format_address(address: Address, field: str) -> str:
+    """`Name <local@domain>` as Postmark parses it: name quoted when it has punctuation,
+    domain in IDNA (ASCII) form."""
+    email = _ascii_mailbox(address.email, field)
+    if not address.name:
+        return email
+    return f"{_display_name(address.name)} <{email}>"
+
+
+def _ascii_mailbox(email: str, field: str) -> str:
+    local, _, domain = email.rpartition("@")
+    # Postmark "does not support sending from or to Unicode mailboxes" (django-anymail's
+    # Postmark notes); its documented mailbox pattern is ASCII only (support article on 300).
+    if not local.isascii():
+        raise _unsupported(f"Postmark cannot send to or from a non-ASCII mailbox ({field})")
+    if domain.isascii():
+        return email
+    try:
+        ascii_domain = idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        raise _unsupported(f"a {field} domain has no IDNA (ASCII) form") from None
+    return f"{local}@{ascii_domain}"
+
+
+def _display_name(name: str) -> str:
+    if all(c.isalnum() or c in _ATEXT_PUNCTUATION or not c.isascii() for c in name):
+        return name
+    escaped = name.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def _headers(email: Email, message_id: str) -> list[dict[str, str]]:
+    # Message-ID is ours, built from the email id, so a resend carries the same one. Whether
+    # Postmark keeps it on the wire is not documented; see docs/providers/postmark.md.
+    pairs = (("Message-ID", message_id), *email.headers)
+    return [{"Name": name, "Value": value} for name, value in pairs]
+
+
+def _attachment(attachment: Attachment) -> dict[str, str]:
+    item = {
+        "Name": attachment.filename,
+        "Content": base64.b64encode(attachment.content).decode("ascii"),
+        "ContentType": attachment.content_type,
+    }
+    if attachment.content_id:
+        # Inline parts: "ContentID": "cid:..." (Postmark's inline image docs).
+        item["ContentID"] = f"cid:{attachment.content_id}"
+    return item
+
+
+def _put(payload: dict[str, Any], key: str, value: Any) -> None:
+    # Empty fields are left out, so Postmark's own defaults (server settings) apply.
+    if value:
+        payload[key] = value
+
+
+def _unsupported(detail: str) -> PermanentError:
+    return UnsupportedError(detail)
+
+
+# -- reply (pure)
+
+
+def parse_reply(reply: HttpReply) -> str:
+    """Postmark's MessageID for an accepted email; else raise the ProviderError it means."""
+    body = _json_object(reply)
+    error_code = body.get("ErrorCode") if body is not None else None
+    if 200 <= reply.status < 300:
+        return _accepted_id(reply, body, error_code)
+    if isinstance(error_code, int):
+        error = classify(error_code, _message(body), reply)
+        if error is not None:
+            raise error
+    raise_for_status(reply)
+    raise ProviderDownError(f"http_{reply.status}")  # not reached: raise_for_status raised
+
+
+def _accepted_id(reply: HttpReply, body: dict[str, Any] | None, error_code: Any) -> str:
+    message_id = body.get("MessageID") if body is not None else None
+    if error_code in (0, None) and isinstance(message_id, str) and message_id:
+        # Also "Message OK, but will not deliver to these inactive addresses: ...": the
+        # others are sent, so this is a success; Postmark's webhooks report the rest.
+        return message_id
+    if isinstance(error_code, int) and error_code != 0:
+        # A 2xx that carries an error: django-anymail treats it as a failure, and so do we.
+        error = classify(error_code, _message(body), reply)
+        raise error or ProviderDownError(f"postmark_{error_code}", _message(body))
+    # A 2xx we cannot read (a proxy's page?): nothing proves Postmark took the email.
+    raise ProviderDownError("postmark_bad_reply")
+
+
+def classify(error_code: int, message: str, reply: HttpReply) -> ProviderError | None:
+    """The ProviderError a Postmark ErrorCode means; None for a code we do not know."""
+    code = f"postmark_{error_code}"
+    if error_code in _MISCONFIGURED_CODES:
+        return MisconfiguredError(code, message or _MISCONFIGURED_CODES[error_code])
+    if error_code in _PERMANENT_CODES:
+        return PermanentError(code, message)
+    if error_code in _THROTTLED_CODES:
+        return ThrottledError(code, message, retry_after=retry_after(reply.headers))
+    if error_code in _DOWN_CODES:
+        return ProviderDownError(code, message)
+    return None
+
+
+def _json_object(reply: HttpReply) -> dict[str, Any] | None:
+    try:
+        body = reply.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _message(body: dict[str, Any] | None) -> str:
+    # Postmark's Message echoes addresses: it goes into the email's events, never a log.
+    message = body.get("Message") if body is not None else None
+    return message[:_DETAIL_CHARS] if isinstance(message, str) else ""
