@@ -41,7 +41,8 @@ def running(
         start_new_session=True,
     )
     try:
-        wait_ready(ready_url)
+        if ready_url is not None:
+            wait_ready(ready_url)
         yield process
     finally:
         os.killpg(process.pid, signal.SIGTERM)

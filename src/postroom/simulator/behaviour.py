@@ -2,6 +2,7 @@
 
 import asyncio
 import random
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -23,9 +24,13 @@ class Behaviour:
     outage_after: int = 0
     # Which provider APIs the switches apply to ("mailgun", "sendgrid", "postmark"); empty: all.
     only: list[str] = field(default_factory=list)
+    # Set when an outage starts (by switch or by outage_after), for failover measurements.
+    outage_since: float = 0.0
 
     def update(self, changes: dict[str, Any]) -> None:
         for name, value in changes.items():
+            if name == "outage" and value:
+                self.outage_since = time.time()
             if name not in asdict(self):
                 raise ValueError(f"unknown switch {name!r}")
             setattr(self, name, value)
@@ -41,6 +46,8 @@ class Accepted:
     # What the provider received, decoded: JSON body, or form fields as {name: [values]}.
     payload: dict[str, Any]
     files: list[dict[str, Any]] = field(default_factory=list)
+    # When it was accepted (Unix seconds), for latency and failover measurements.
+    at: float = field(default_factory=time.time)
 
 
 class Simulator:
@@ -71,8 +78,8 @@ class Simulator:
             return None
         if b.latency_ms:
             await asyncio.sleep(b.latency_ms / 1000)
-        if b.outage_after and len(self.accepted) >= b.outage_after:
-            b.outage = True
+        if b.outage_after and len(self.accepted) >= b.outage_after and not b.outage:
+            b.update({"outage": True})
         if b.hang:
             await asyncio.Event().wait()
         if b.outage:

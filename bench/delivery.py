@@ -1,0 +1,179 @@
+"""Delivery throughput of one worker process, and failover time, against the simulator.
+
+One `postroom fake-provider` process plays the provider (SendGrid's API, or Mailgun's); one
+`postroom worker` process delivers emails stored beforehand in a SQLite file. Deliveries/s is
+counted from the worker's own `sent` events (first to last), so start-up is not included.
+
+    python bench/delivery.py                          # 0 ms and 50 ms provider latency
+    python bench/delivery.py --emails 20000 --concurrency 128
+"""
+
+import argparse
+import asyncio
+import json
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._servers import BIN, running  # noqa: E402
+from postroom.clocks import SystemClock  # noqa: E402
+from postroom.codec import encode_email  # noqa: E402
+from postroom.domain.ids import new_id  # noqa: E402
+from postroom.domain.message import Address, Email  # noqa: E402
+from postroom.ports.queue import NewEmail  # noqa: E402
+from postroom.queues.sqlite import SqliteQueue  # noqa: E402
+
+SIM_PORT = 18490
+SIM = f"http://127.0.0.1:{SIM_PORT}"
+EMAIL = Email(
+    sender=Address("billing@shop.example.com", "Example Shop"),
+    to=(Address("ann.lee@example.org", "Ann Lee"),),
+    subject="Your invoice INV-2026-004211",
+    text="Hello Ann,\n\nYour invoice is ready.\n" * 8,
+    tags=("invoice",),
+    metadata=(("customer", "c-88121"),),
+)
+
+
+async def fill(path: Path, count: int) -> None:
+    clock = SystemClock()
+    queue = SqliteQueue(str(path), clock)
+    payload = encode_email(EMAIL)
+    await asyncio.gather(
+        *(
+            queue.put(
+                NewEmail(
+                    new_id(int(clock.now() * 1000), n.to_bytes(10, "big")), payload, clock.now()
+                )
+            )
+            for n in range(count)
+        )
+    )
+    await queue.close()
+
+
+def sim(path: str, changes: dict[str, Any] | None = None) -> Any:
+    data = json.dumps(changes).encode() if changes is not None else None
+    request = urllib.request.Request(SIM + path, data, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as reply:  # noqa: S310 (local simulator)
+        return json.loads(reply.read())
+
+
+def count(db: Path, state: str) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(
+            conn.execute("SELECT count(*) FROM emails WHERE state = ?", (state,)).fetchone()[0]
+        )
+
+
+def sent_span(db: Path) -> tuple[float, float]:
+    with sqlite3.connect(db) as conn:
+        first, last = conn.execute(
+            "SELECT min(at), max(at) FROM events WHERE state = 'sent'"
+        ).fetchone()
+    return float(first), float(last)
+
+
+def deliver(emails: int, concurrency: int, latency_ms: int, provider: str) -> dict[str, float]:
+    workdir = Path(tempfile.mkdtemp(prefix="postroom-delivery-"))
+    db = workdir / "bench.db"
+    try:
+        asyncio.run(fill(db, emails))
+        simulator = [
+            str(BIN / "postroom"),
+            "fake-provider",
+            "--port",
+            str(SIM_PORT),
+            "--latency-ms",
+            str(latency_ms),
+        ]
+        urls = {
+            "sendgrid": f"sendgrid://SG.bench?base_url={SIM}",
+            "mailgun": f"mailgun://key@mg.example.com?base_url={SIM}",
+        }
+        env = {
+            "POSTROOM_DATABASE_URL": f"sqlite:///{db}",
+            "POSTROOM_PROVIDERS": urls[provider],
+            "POSTROOM_CONCURRENCY": str(concurrency),
+            "POSTROOM_LOG_LEVEL": "warning",
+        }
+        with (
+            running(simulator, f"{SIM}/_sim/behaviour"),
+            running([str(BIN / "postroom"), "worker"], None, env),
+        ):
+            deadline = time.monotonic() + 600
+            while count(db, "sent") < emails and time.monotonic() < deadline:
+                time.sleep(0.2)
+        first, last = sent_span(db)
+        return {"emails": emails, "sent": count(db, "sent"), "per_second": emails / (last - first)}
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def failover(emails: int, concurrency: int) -> dict[str, float]:
+    """Mailgun first, SendGrid second; Mailgun goes down after a third of the emails."""
+    workdir = Path(tempfile.mkdtemp(prefix="postroom-failover-"))
+    db = workdir / "bench.db"
+    try:
+        asyncio.run(fill(db, emails))
+        simulator = [str(BIN / "postroom"), "fake-provider", "--port", str(SIM_PORT)]
+        providers = (
+            f"mailgun://key@mg.example.com?base_url={SIM},sendgrid://SG.bench?base_url={SIM}"
+        )
+        env = {
+            "POSTROOM_DATABASE_URL": f"sqlite:///{db}",
+            "POSTROOM_PROVIDERS": providers,
+            "POSTROOM_CONCURRENCY": str(concurrency),
+            "POSTROOM_LOG_LEVEL": "warning",
+        }
+        with running(simulator, f"{SIM}/_sim/behaviour"):
+            sim("/_sim/behaviour", {"only": ["mailgun"], "outage_after": emails // 3})
+            with running([str(BIN / "postroom"), "worker"], None, env):
+                deadline = time.monotonic() + 600
+                while count(db, "sent") < emails and time.monotonic() < deadline:
+                    time.sleep(0.2)
+            since = sim("/_sim/behaviour")["outage_since"]
+            accepted = sim("/_sim/accepted")["accepted"]
+        after = [a["at"] for a in accepted if a["provider"] == "sendgrid"]
+        return {
+            "failover_seconds": min(after) - since,
+            "sent": count(db, "sent"),
+            "failed": count(db, "failed"),
+        }
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--emails", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--provider", choices=["sendgrid", "mailgun"], default="sendgrid")
+    parser.add_argument("--latencies", type=int, nargs="+", default=[0, 50])
+    args = parser.parse_args()
+    print(f"| provider latency | concurrency | deliveries/s | target | emails |")
+    print("|---|---|---|---|---|")
+    for latency in args.latencies:
+        result = deliver(args.emails, args.concurrency, latency, args.provider)
+        target = 2000.0 if latency == 0 else 0.9 * args.concurrency / (latency / 1000)
+        print(
+            f"| {latency} ms | {args.concurrency} | {result['per_second']:,.0f} | {target:,.0f} "
+            f"| {result['sent']:,}/{result['emails']:,} |",
+            flush=True,
+        )
+    result = failover(max(3000, args.emails // 3), args.concurrency)
+    print(
+        f"\nfailover (primary down -> first email accepted by the next): {result['failover_seconds'] * 1000:.0f} ms; "
+        f"sent {result['sent']:,}, failed {result['failed']}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,273 @@
+"""Amazon SES through the v2 API: `SendEmail` with `Content.Raw`, signed and sent by aiobotocore.
+
+The message is the one providers/mime.py renders, generated 7-bit clean because SES takes
+neither SMTPUTF8 nor 8-bit bodies. Credentials come from the AWS chain (environment, shared
+files, instance or task role), never from the provider URL. docs/providers/ses.md has the
+mapping and what SES cannot express.
+"""
+
+import asyncio
+import re
+import time
+from contextlib import AsyncExitStack
+from email.policy import SMTP
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    CredentialRetrievalError,
+    NoCredentialsError,
+    ParamValidationError,
+    PartialCredentialsError,
+    ReadTimeoutError,
+)
+
+from postroom.domain.errors import (
+    MisconfiguredError,
+    PermanentError,
+    ProviderDownError,
+    ProviderError,
+    ThrottledError,
+    UnsupportedError,
+)
+from postroom.domain.message import Email
+from postroom.ports.provider import Outgoing, Receipt
+from postroom.providers._http import parse_provider_url
+from postroom.providers.mime import envelope_address, render
+
+# SES wants a 7-bit message with lines <= 1000 octets: encoded words in headers,
+# quoted-printable or base64 bodies (https://docs.aws.amazon.com/ses/latest/dg/send-email-raw.html).
+_SEVEN_BIT = SMTP.clone(cte_type="7bit")
+# MessageTag names and values (https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_MessageTag.html).
+_TAG_TEXT = re.compile(r"[A-Za-z0-9_-]{1,256}")
+# A value for a tag that is only a name: SES needs one, and "true" reads well in event filters.
+TAG_VALUE = "true"
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
+_CONFIGURATION_SET = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_OPTIONS = frozenset({"base_url", "timeout", "configuration_set"})
+_DETAIL_CHARS = 500
+
+# Error codes SES v2 documents for SendEmail, plus the ones every AWS API may answer with.
+_PERMANENT = frozenset(
+    {"MessageRejected", "MailFromDomainNotVerifiedException", "BadRequestException"}
+)
+_MISCONFIGURED = frozenset(
+    {
+        "AccountSuspended",
+        "AccountSuspendedException",
+        "SendingPausedException",
+        "NotFoundException",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+        "IncompleteSignature",
+        "MissingAuthenticationToken",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "AccessDenied",
+        "AccessDeniedException",
+    }
+)
+_THROTTLED = frozenset(
+    {
+        "TooManyRequestsException",
+        "LimitExceededException",
+        "Throttling",
+        "ThrottlingException",
+    }
+)
+
+
+class SesProvider:
+    name = "ses"
+
+    def __init__(
+        self,
+        region: str,
+        *,
+        endpoint_url: str | None = None,
+        timeout: float = 15.0,
+        configuration_set: str = "",
+    ) -> None:
+        self.region = region
+        self.endpoint_url = endpoint_url
+        self.timeout = timeout
+        self.configuration_set = configuration_set
+        self._client: Any = None
+        self._stack = AsyncExitStack()
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def from_url(cls, url: str) -> "SesProvider":
+        """`ses://REGION?base_url=...&timeout=...&configuration_set=...`."""
+        parsed = parse_provider_url(url)
+        if parsed.user or parsed.password:
+            raise ValueError("ses: credentials come from the AWS chain, not from the URL")
+        if not _REGION.fullmatch(parsed.host) or parsed.path not in ("", "/"):
+            raise ValueError("ses: expected ses://REGION, e.g. ses://eu-west-1")
+        unknown = set(parsed.query) - _OPTIONS
+        if unknown:
+            known = ", ".join(sorted(_OPTIONS))
+            raise ValueError(f"ses: unknown option(s) {sorted(unknown)}; known: {known}")
+        configuration_set = parsed.option("configuration_set")
+        if configuration_set and not _CONFIGURATION_SET.fullmatch(configuration_set):
+            raise ValueError("ses: configuration_set must be 1-64 of A-Z a-z 0-9 _ -")
+        return cls(
+            parsed.host,
+            endpoint_url=_endpoint(parsed.option("base_url")),
+            timeout=parsed.timeout(),
+            configuration_set=configuration_set,
+        )
+
+    async def send(self, outgoing: Outgoing) -> Receipt:
+        try:
+            request = build_request(outgoing, time.time(), self.configuration_set)
+        except ValueError as error:
+            # A header or domain the message cannot carry (CR/LF, a domain IDNA refuses):
+            # validation should have refused it; the email package and idna refuse it here.
+            raise PermanentError("invalid_message", type(error).__name__) from None
+        try:
+            async with asyncio.timeout(self.timeout):
+                client = await self._session_client()
+                reply = await client.send_email(**request)
+        except ClientError as error:
+            raise classify_client_error(error) from None
+        except BotoCoreError as error:
+            raise classify_botocore_error(error) from None
+        except TimeoutError:
+            raise ProviderDownError("timeout") from None
+        return Receipt(self.name, str(reply["MessageId"]))
+
+    async def _session_client(self) -> Any:
+        # One client (one connection pool, one credential cache) for the provider's life,
+        # created inside the running loop; the lock keeps concurrent first sends to one.
+        async with self._lock:
+            if self._client is None:
+                config = AioConfig(
+                    connect_timeout=self.timeout,
+                    read_timeout=self.timeout,
+                    # The router fails over and retries; botocore retrying inside one attempt
+                    # would only spend the attempt's time budget.
+                    retries={"total_max_attempts": 1},
+                    max_pool_connections=64,
+                )
+                creator = get_session().create_client(
+                    "sesv2",
+                    region_name=self.region,
+                    endpoint_url=self.endpoint_url,
+                    config=config,
+                )
+                self._client = await self._stack.enter_async_context(creator)
+            return self._client
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._stack.aclose()
+            self._client = None
+            self._stack = AsyncExitStack()
+
+
+def _endpoint(base_url: str) -> str | None:
+    if not base_url:
+        return None
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("ses: base_url must be an http(s) URL")
+    return base_url
+
+
+def build_request(outgoing: Outgoing, now: float, configuration_set: str = "") -> dict[str, Any]:
+    """The SendEmail parameters for one email; UnsupportedError for what SES
+    cannot carry, before anything is sent."""
+    email = outgoing.email
+    _check_ascii_local_parts(email)
+    request: dict[str, Any] = {
+        "FromEmailAddress": envelope_address(email.sender.email),
+        "Destination": _destination(email),
+        "Content": {"Raw": {"Data": render(outgoing, now).as_bytes(policy=_SEVEN_BIT)}},
+    }
+    tags = email_tags(email)
+    if tags:
+        request["EmailTags"] = tags
+    if configuration_set:
+        request["ConfigurationSetName"] = configuration_set
+    return request
+
+
+def _destination(email: Email) -> dict[str, list[str]]:
+    fields = (("ToAddresses", email.to), ("CcAddresses", email.cc), ("BccAddresses", email.bcc))
+    return {
+        field: [envelope_address(a.email) for a in addresses]
+        for field, addresses in fields
+        if addresses
+    }
+
+
+def _check_ascii_local_parts(email: Email) -> None:
+    # SES has no SMTPUTF8: a non-ASCII domain becomes A-labels, a non-ASCII local part cannot.
+    everyone = (email.sender, *email.recipients(), *email.reply_to)
+    if any(not a.email.rpartition("@")[0].isascii() for a in everyone):
+        raise UnsupportedError("SES does not accept non-ASCII local parts")
+
+
+def email_tags(email: Email) -> list[dict[str, str]]:
+    """Tags as {Name: tag, Value: "true"}, metadata as {Name: key, Value: value}.
+
+    SES allows only [A-Za-z0-9_-]{1,256} in both, and one tag per name: anything else is a
+    UnsupportedError rather than a tag silently dropped or rewritten.
+    """
+    pairs = [(tag, TAG_VALUE) for tag in dict.fromkeys(email.tags)] + list(email.metadata)
+    seen: set[str] = set()
+    for name, value in pairs:
+        if not (_TAG_TEXT.fullmatch(name) and _TAG_TEXT.fullmatch(value)):
+            raise UnsupportedError(
+                f"SES tags allow only A-Z a-z 0-9 _ - (1-256 characters): {name!r}={value!r}",
+            )
+        if name in seen:
+            raise UnsupportedError(f"SES takes one tag per name: {name!r} twice")
+        seen.add(name)
+    return [{"Name": name, "Value": value} for name, value in pairs]
+
+
+def classify_client_error(error: ClientError) -> ProviderError:
+    """DESIGN.md's table for an error SES answered with: by error code, else by HTTP status."""
+    info = error.response.get("Error", {})
+    name = str(info.get("Code", ""))
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+    code = f"ses_{_safe(name)}" if name else f"http_{status}"
+    # The message may name addresses: it goes into the email's events, never a log.
+    detail = str(info.get("Message", ""))[:_DETAIL_CHARS]
+    if name in _PERMANENT:
+        return PermanentError(code, detail)
+    if name in _MISCONFIGURED:
+        return MisconfiguredError(code, detail)
+    if name in _THROTTLED or status == 429:
+        return ThrottledError(code, detail)
+    if status >= 500 or status == 0:
+        return ProviderDownError(code, detail)
+    if status in (400, 413, 422):
+        return PermanentError(code, detail)
+    return MisconfiguredError(code, detail)
+
+
+def classify_botocore_error(error: BotoCoreError) -> ProviderError:
+    """Errors raised before or instead of an SES answer."""
+    kind = type(error).__name__
+    if isinstance(error, NoCredentialsError | PartialCredentialsError | CredentialRetrievalError):
+        return MisconfiguredError("credentials", kind)
+    if isinstance(error, ParamValidationError):
+        return PermanentError("invalid_request", kind)
+    if isinstance(error, ConnectTimeoutError | ReadTimeoutError):
+        return ProviderDownError("timeout", kind)
+    return ProviderDownError("connection", kind)
+
+
+def _safe(name: str) -> str:
+    """An error code fit for logs and metric labels, whatever the server sent."""
+    return re.sub(r"[^A-Za-z0-9_.]", "", name)[:64] or "unknown"

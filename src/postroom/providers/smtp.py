@@ -1,0 +1,320 @@
+"""Any SMTP relay: the message providers/mime.py renders, sent with aiosmtplib.
+
+The envelope is to + cc + bcc; Bcc never appears in the headers. A transaction is all or
+nothing: if the server refuses any recipient, the transaction is reset before DATA, so an email
+never reaches some of its recipients and then fails (or is resent) for the others. Connections
+are kept for reuse for a short while. docs/providers/smtp.md has the URL and the error mapping.
+"""
+
+import asyncio
+import ssl
+import time
+from dataclasses import dataclass
+from email.message import EmailMessage
+from urllib.parse import urlsplit
+
+from aiosmtplib import (
+    SMTP,
+    SMTPAuthenticationError,
+    SMTPConnectResponseError,
+    SMTPException,
+    SMTPHeloError,
+    SMTPRecipientRefused,
+    SMTPResponseException,
+    SMTPServerDisconnected,
+)
+from aiosmtplib.email import flatten_message
+
+from postroom.domain.errors import (
+    MisconfiguredError,
+    PermanentError,
+    ProviderDownError,
+    ProviderError,
+    ThrottledError,
+    UnsupportedError,
+)
+from postroom.ports.provider import Outgoing, Receipt
+from postroom.providers._http import parse_provider_url
+from postroom.providers.mime import envelope_address, render
+
+DEFAULT_PORTS = {"starttls": 587, "implicit": 465, "none": 25}
+_OPTIONS = frozenset({"tls", "timeout", "ca_file"})
+# Replies that mean our credentials, not the email: 530 authentication required, 534 mechanism
+# too weak, 535 credentials invalid, 538 encryption required for the mechanism (RFC 4954).
+_AUTH_REPLIES = frozenset({530, 534, 535, 538})
+# Reuse: a few idle connections, each for a short while. Servers drop idle clients (RFC 5321
+# suggests after 5 minutes) and NATs drop idle flows silently; a connection found dead before the
+# server took anything is replaced once, transparently.
+_MAX_IDLE = 8
+_IDLE_SECONDS = 30.0
+_DETAIL_CHARS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class _Envelope:
+    sender: str
+    recipients: tuple[str, ...]
+    # A non-ASCII local part needs the server's SMTPUTF8 (RFC 6531); domains are A-labels.
+    utf8: bool
+
+
+@dataclass(slots=True)
+class _Idle:
+    client: SMTP
+    since: float
+
+
+class SmtpProvider:
+    name = "smtp"
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        tls: str = "starttls",
+        user: str = "",
+        password: str = "",
+        timeout: float = 15.0,
+        ca_file: str = "",
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.user = user
+        self._password = password
+        self.timeout = timeout
+        # ca_file replaces the system trust store: for relays with a private CA or self-signed cert.
+        self._tls_context = ssl.create_default_context(cafile=ca_file or None)
+        self._idle: list[_Idle] = []
+        self._closed = False
+        self._helo_name: str | None = None
+
+    def __repr__(self) -> str:
+        return f"SmtpProvider({self.host}:{self.port}, tls={self.tls})"
+
+    @classmethod
+    def from_url(cls, url: str) -> "SmtpProvider":
+        """`smtp://user:pass@host:port?tls=starttls|implicit|none&timeout=...&ca_file=...`."""
+        parsed = parse_provider_url(url)
+        if not parsed.host or parsed.path not in ("", "/"):
+            raise ValueError("smtp: expected smtp://[user:password@]host[:port]")
+        unknown = set(parsed.query) - _OPTIONS
+        if unknown:
+            known = ", ".join(sorted(_OPTIONS))
+            raise ValueError(f"smtp: unknown option(s) {sorted(unknown)}; known: {known}")
+        if bool(parsed.user) != bool(parsed.password):
+            raise ValueError("smtp: give both user and password, or neither")
+        port = _port(url)
+        tls = parsed.option("tls") or ("implicit" if port == 465 else "starttls")
+        if tls not in DEFAULT_PORTS:
+            raise ValueError("smtp: tls must be starttls, implicit or none")
+        ca_file = parsed.option("ca_file")
+        try:
+            return cls(
+                parsed.host,
+                port or DEFAULT_PORTS[tls],
+                tls=tls,
+                user=parsed.user,
+                password=parsed.password,
+                timeout=parsed.timeout(),
+                ca_file=ca_file,
+            )
+        except (OSError, ssl.SSLError):
+            raise ValueError("smtp: ca_file is not a readable PEM file") from None
+
+    async def send(self, outgoing: Outgoing) -> Receipt:
+        email = outgoing.email
+        try:
+            envelope = _envelope(email.sender.email, [a.email for a in email.recipients()])
+            message = render(outgoing, time.time())
+            async with asyncio.timeout(self.timeout):
+                await self._deliver(message, envelope)
+        except ProviderError:
+            raise
+        except (SMTPException, OSError, TimeoutError, ValueError) as error:
+            raise classify(error) from None
+        return Receipt(self.name, outgoing.message_id)
+
+    async def _deliver(self, message: EmailMessage, envelope: _Envelope) -> None:
+        client = self._checkout()
+        reused = client is not None
+        if client is None:
+            client = await self._connect()
+        try:
+            try:
+                data = await self._begin(client, message, envelope)
+            except (SMTPServerDisconnected, SMTPResponseException) as error:
+                # A kept connection the server has since closed (or is closing, 421) fails on
+                # its first command, before the server took anything: replace it once.
+                if not reused or not _gone(error):
+                    raise
+                client.close()
+                client = await self._connect()
+                data = await self._begin(client, message, envelope)
+            await self._rcpt_all(client, envelope)
+            await client.data(data)
+        except BaseException:
+            client.close()
+            raise
+        self._checkin(client)
+
+    async def _connect(self) -> SMTP:
+        client = SMTP(
+            hostname=self.host,
+            port=self.port,
+            username=self.user or None,
+            password=self._password or None,
+            use_tls=self.tls == "implicit",
+            start_tls=self.tls == "starttls",
+            tls_context=self._tls_context,
+            timeout=self.timeout,
+            local_hostname=self._helo_name,
+        )
+        await client.connect()
+        # aiosmtplib looks the local name up on each connect; once is enough.
+        self._helo_name = client.local_hostname
+        if client.is_ehlo_or_helo_needed:
+            # The extensions (8BITMIME, SMTPUTF8, SIZE) decide how the message is flattened,
+            # so they must be known before MAIL; a very old server may only know HELO.
+            try:
+                await client.ehlo()
+            except SMTPHeloError:
+                await client.helo()
+        return client
+
+    async def _begin(self, client: SMTP, message: EmailMessage, envelope: _Envelope) -> bytes:
+        """MAIL FROM with the options this server offers; the message flattened to match."""
+        data = _flatten(client, message, envelope)
+        options = []
+        if envelope.utf8:
+            if not client.supports_extension("smtputf8"):
+                raise UnsupportedError("the server does not offer SMTPUTF8")
+            options.append("SMTPUTF8")
+        if client.supports_extension("8bitmime"):
+            options.append("BODY=8BITMIME")
+        if client.supports_extension("size"):
+            # RFC 1870: let the server refuse an oversized message before it is sent.
+            options.append(f"SIZE={len(data)}")
+        await client.mail(envelope.sender, options=options, encoding=_encoding(envelope))
+        return data
+
+    async def _rcpt_all(self, client: SMTP, envelope: _Envelope) -> None:
+        refused: list[SMTPRecipientRefused] = []
+        for recipient in envelope.recipients:
+            try:
+                await client.rcpt(recipient, encoding=_encoding(envelope))
+            except SMTPRecipientRefused as error:
+                refused.append(error)
+        if refused:
+            raise refusal(refused)
+
+    def _checkout(self) -> SMTP | None:
+        now = time.monotonic()
+        while self._idle:
+            idle = self._idle.pop()
+            if idle.client.is_connected and now - idle.since < _IDLE_SECONDS:
+                return idle.client
+            idle.client.close()
+        return None
+
+    def _checkin(self, client: SMTP) -> None:
+        # A send that finishes after close() must not leave its connection behind.
+        if not self._closed and len(self._idle) < _MAX_IDLE:
+            self._idle.append(_Idle(client, time.monotonic()))
+        else:
+            client.close()
+
+    async def close(self) -> None:
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for entry in idle:
+            try:
+                async with asyncio.timeout(self.timeout):
+                    await entry.client.quit()
+            except (SMTPException, OSError, TimeoutError):
+                pass  # the server is going away anyway; close below
+            finally:
+                entry.client.close()
+
+
+def _port(url: str) -> int | None:
+    try:
+        return urlsplit(url).port
+    except ValueError:
+        raise ValueError("smtp: the port must be a number from 1 to 65535") from None
+
+
+def _envelope(sender: str, recipients: list[str]) -> _Envelope:
+    addresses = (envelope_address(sender), *(envelope_address(r) for r in recipients))
+    return _Envelope(addresses[0], addresses[1:], not all(a.isascii() for a in addresses))
+
+
+def _encoding(envelope: _Envelope) -> str:
+    return "utf-8" if envelope.utf8 else "ascii"
+
+
+def _flatten(client: SMTP, message: EmailMessage, envelope: _Envelope) -> bytes:
+    # Without 8BITMIME, bodies are re-encoded to quoted-printable/base64; without SMTPUTF8,
+    # headers use encoded words.
+    cte_type = "8bit" if client.supports_extension("8bitmime") else "7bit"
+    return bytes(flatten_message(message, utf8=envelope.utf8, cte_type=cte_type))
+
+
+def _gone(error: SMTPException) -> bool:
+    return isinstance(error, SMTPServerDisconnected) or (
+        isinstance(error, SMTPResponseException) and error.code == 421
+    )
+
+
+def refusal(refused: list[SMTPRecipientRefused]) -> ProviderError:
+    """One error for the refused recipients: any permanent refusal makes the email fail."""
+    worst = max(refused, key=lambda error: error.code)
+    detail = "; ".join(f"{e.code} {e.message}" for e in refused)
+    return by_reply(worst.code, detail)
+
+
+def by_reply(code: int, text: str) -> ProviderError:
+    """DESIGN.md's table for an SMTP reply code; the server's text (it may name addresses)
+    becomes the detail, never a log line."""
+    detail = text[:_DETAIL_CHARS]
+    if code in _AUTH_REPLIES:
+        return MisconfiguredError(f"smtp_{code}", detail)
+    if 500 <= code < 600:
+        return PermanentError(f"smtp_{code}", detail)
+    if 400 <= code < 500:
+        return ThrottledError(f"smtp_{code}", detail)
+    return ProviderDownError(f"smtp_{code}", detail)
+
+
+def classify(error: Exception) -> ProviderError:
+    """The ProviderError for what aiosmtplib (or the socket under it) raised."""
+    kind = type(error).__name__
+    if isinstance(error, SMTPAuthenticationError) or (
+        # A 5xx greeting or EHLO refusal (554 "no service for you") is about us, not the email.
+        isinstance(error, SMTPConnectResponseError | SMTPHeloError) and error.code >= 500
+    ):
+        return MisconfiguredError(f"smtp_{error.code}", error.message[:_DETAIL_CHARS])
+    if isinstance(error, SMTPResponseException):
+        return by_reply(error.code, error.message)
+    if isinstance(error, TimeoutError):  # SMTPTimeoutError is one too
+        return ProviderDownError("timeout", kind)
+    if _caused_by(error, ssl.SSLCertVerificationError):
+        return MisconfiguredError("tls_certificate", str(error)[:_DETAIL_CHARS])
+    if isinstance(error, SMTPServerDisconnected | OSError):  # SMTPConnectError is an OSError
+        return ProviderDownError("connection", kind)
+    if isinstance(error, SMTPException):
+        # STARTTLS or AUTH not offered, no usable AUTH mechanism: the URL does not fit the server.
+        return MisconfiguredError("smtp_setup", error.message[:_DETAIL_CHARS])
+    # An address or header the wire cannot carry (CR/LF, a domain IDNA refuses): validation
+    # should have refused it; aiosmtplib and the email package refuse it here.
+    return PermanentError("invalid_message", kind)
+
+
+def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
+    current: BaseException | None = error
+    while current is not None:
+        if isinstance(current, kind):
+            return True
+        current = current.__cause__
+    return False

@@ -1,0 +1,383 @@
+"""Real servers for the provider tests: moto's standalone AWS server and an aiosmtpd SMTP server,
+each on a free 127.0.0.1 port."""
+
+import email
+import email.policy
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from postroom.domain.message import Address, Attachment, Email
+from postroom.ports.provider import Outgoing
+
+MOTO_SERVER = Path(sys.executable).parent / "moto_server"
+SMTP_USER = "relay-user"
+SMTP_PASSWORD = "relay p@ss:word/1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _service_missing(what: str) -> None:
+    """Skip locally when a test service is absent; fail in CI, where it must be present."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} is required in CI")
+    pytest.skip(f"{what} is not installed")
+
+
+# -- moto
+
+
+@dataclass
+class MotoServer:
+    url: str
+
+    def call(self, path: str, method: str = "GET") -> Any:
+        """Moto's own API (`/moto-api/...`), parsed."""
+        req = urllib.request.Request(self.url + path, method=method)  # noqa: S310 - local http
+        with urllib.request.urlopen(req, timeout=10) as reply:  # noqa: S310
+            body = reply.read()
+        return json.loads(body) if body.strip().startswith((b"{", b"[")) else body
+
+    def raw_messages(self) -> list[dict[str, Any]]:
+        """What SES SendEmail (Raw) recorded: id, source, destinations, raw_data."""
+        return list(self.call("/moto-api/data.json")["ses"]["RawMessage"])
+
+
+def _wait_until_answers(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("moto_server exited during start-up")
+        try:
+            with urllib.request.urlopen(url + "/moto-api/data.json", timeout=1):  # noqa: S310
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"moto_server did not answer within {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def _moto_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    # One process for the session (it takes a second or two to start); each test gets a reset.
+    if not MOTO_SERVER.exists():
+        _service_missing("moto[server]")
+    port = free_port()
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_answers(url, process, timeout=30)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def moto_server(_moto_process: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> MotoServer:
+    """Moto's server, emptied, with moto's dummy credentials in this test's environment only."""
+    server = MotoServer(_moto_process)
+    server.call("/moto-api/reset", method="POST")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for name in ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    # Keep the developer's ~/.aws out of it, and never ask an instance metadata service.
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    return server
+
+
+# -- SMTP
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    mail_options: list[str]
+    data: bytes
+    peer: Any
+    tls: bool
+    authenticated: bool
+
+
+@dataclass
+class RecordingHandler:
+    """Records every accepted message; answers the configured reply for chosen recipients."""
+
+    messages: list[Received] = field(default_factory=list)
+    # recipient -> full reply line, e.g. "550 5.1.1 No such user"
+    refuse: dict[str, str] = field(default_factory=dict)
+    # Reply to MAIL on the second and later transactions of one connection (e.g. a 421).
+    mail_reply_after_first: str = ""
+    # Reply to the message itself instead of accepting it (e.g. "554 5.7.1 spam").
+    data_reply: str = ""
+    _seen_peers: set[Any] = field(default_factory=set)
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if self.mail_reply_after_first and session.peer in self._seen_peers:
+            return self.mail_reply_after_first
+        self._seen_peers.add(session.peer)
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.data_reply:
+            return self.data_reply
+        content = envelope.original_content or b""
+        self.messages.append(
+            Received(
+                mail_from=str(envelope.mail_from),
+                rcpt_tos=list(envelope.rcpt_tos),
+                mail_options=list(envelope.mail_options),
+                data=content,
+                peer=session.peer,
+                tls=_over_tls(server),
+                authenticated=bool(session.authenticated),
+            )
+        )
+        return "250 Message accepted for delivery"
+
+
+def _over_tls(server: SMTP) -> bool:
+    # session.ssl is set by STARTTLS only; the transport knows about implicit TLS too.
+    return (
+        server.transport is not None and server.transport.get_extra_info("ssl_object") is not None
+    )
+
+
+def _authenticator(
+    server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+) -> AuthResult:
+    ok = isinstance(auth_data, LoginPassword) and (
+        auth_data.login.decode() == SMTP_USER and auth_data.password.decode() == SMTP_PASSWORD
+    )
+    # handled=False: aiosmtpd then sends the 235/535 reply itself.
+    return AuthResult(success=ok, handled=False)
+
+
+@dataclass
+class SmtpServer:
+    host: str
+    port: int
+    handler: RecordingHandler
+    controller: Controller
+
+    def url(
+        self,
+        *,
+        tls: str = "none",
+        auth: bool = False,
+        password: str = SMTP_PASSWORD,
+        **options: str,
+    ) -> str:
+        """An smtp:// URL for this server (credentials URL-encoded when `auth`)."""
+        userinfo = f"{quote(SMTP_USER, safe='')}:{quote(password, safe='')}@" if auth else ""
+        query = urlencode({"tls": tls, **options})
+        return f"smtp://{userinfo}{self.host}:{self.port}?{query}"
+
+
+StartSmtp = Callable[..., SmtpServer]
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[StartSmtp]:
+    """Start aiosmtpd servers: `smtp_server(auth=..., starttls=context, implicit=context, ...)`.
+
+    `auth=True` checks AUTH (SMTP_USER / SMTP_PASSWORD): required with TLS, offered in the clear
+    (as a relay on a private network might). Every server started is stopped after the test.
+    """
+    started: list[Controller] = []
+
+    def start(
+        *,
+        auth: bool = False,
+        starttls: ssl.SSLContext | None = None,
+        implicit: ssl.SSLContext | None = None,
+        smtputf8: bool = False,
+    ) -> SmtpServer:
+        handler = RecordingHandler()
+        port = free_port()
+        kwargs: dict[str, Any] = {"enable_SMTPUTF8": smtputf8}
+        if auth:
+            # In the clear AUTH is offered but not required: aiosmtpd warns (an error here)
+            # about requiring AUTH without TLS.
+            tls = starttls is not None or implicit is not None
+            kwargs |= {"authenticator": _authenticator, "auth_required": tls}
+            kwargs["auth_require_tls"] = tls
+        if starttls is not None:
+            kwargs |= {"tls_context": starttls, "require_starttls": True}
+        controller = Controller(
+            handler, hostname="127.0.0.1", port=port, ssl_context=implicit, **kwargs
+        )
+        controller.start()
+        started.append(controller)
+        return SmtpServer("127.0.0.1", port, handler, controller)
+
+    try:
+        yield start
+    finally:
+        for controller in started:
+            controller.stop()
+
+
+@dataclass(frozen=True)
+class Certificate:
+    cert_file: Path
+    key_file: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert_file, self.key_file)
+        return context
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> Certificate:
+    """A self-signed certificate for 127.0.0.1 and localhost, made for this test."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "postroom test relay")])
+    now = datetime.datetime.now(datetime.UTC)
+    names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "relay.pem", tmp_path / "relay.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return Certificate(cert_file, key_file)
+
+
+# -- one email with every field, and what a receiver must find in it
+
+# A 1x1 PNG: the bytes must survive base64 both ways.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d4944415478da63f8cfc0f01f0005000201a3c4a7d10000000049454e44ae426082"
+)
+PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+@pytest.fixture
+def full_outgoing() -> Outgoing:
+    """An email using every field the model has, with non-ASCII names, subject and text."""
+    email = Email(
+        sender=Address("sender@example.com", "Postroom Sender"),
+        to=(Address("to1@example.com", "Doe, Jane"), Address("to2@example.com")),
+        cc=(Address("cc@example.com", "Zoë Cc"),),
+        bcc=(Address("hidden@example.com", "Secret Bcc"),),
+        reply_to=(Address("replies@example.com", "Replies"),),
+        subject="Your order №42 — café receipt",
+        text="Hello Zoë,\nyour receipt is attached.\n",
+        html='<p>Hello Zoë,</p><img src="cid:logo@postroom">',
+        headers=(("X-Campaign", "spring-sale"), ("X-Entity-Ref-ID", "order-42")),
+        attachments=(
+            Attachment("receipt.pdf", "application/pdf", PDF),
+            Attachment("logo.png", "image/png", PNG, content_id="logo@postroom"),
+        ),
+        tags=("receipt",),
+        metadata=(("order_id", "42"), ("shop", "eu-1")),
+    )
+    return Outgoing("0190d5a3-5b1e-7c3a-9f00-0123456789ab", email, "<0190d5a3@mail.example.com>")
+
+
+def check_full_message(raw: bytes, outgoing: Outgoing) -> EmailMessage:
+    """Assert a received message carries every field of `full_outgoing`; return it parsed."""
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    assert str(message["From"]) == "Postroom Sender <sender@example.com>"
+    assert str(message["To"]) == '"Doe, Jane" <to1@example.com>, to2@example.com'
+    assert str(message["Cc"]) == "Zoë Cc <cc@example.com>"
+    assert str(message["Reply-To"]) == "Replies <replies@example.com>"
+    assert "Bcc" not in message
+    assert b"hidden@example.com" not in raw
+    assert str(message["Subject"]) == outgoing.email.subject
+    assert message["Message-ID"] == outgoing.message_id
+    assert message["X-Campaign"] == "spring-sale"
+    assert message["X-Entity-Ref-ID"] == "order-42"
+    body = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    # An 8bit part keeps the wire's CRLF line ends when parsed.
+    assert body is not None
+    assert _lf(body.get_content()) == outgoing.email.text
+    assert html is not None
+    assert _lf(html.get_content()).rstrip("\n") == outgoing.email.html
+    attachments = {part.get_filename(): part for part in message.iter_attachments()}
+    assert attachments["receipt.pdf"].get_content_type() == "application/pdf"
+    assert attachments["receipt.pdf"].get_content() == PDF
+    logo = next(p for p in message.walk() if p["Content-ID"] == "<logo@postroom>")
+    assert logo.get_content_type() == "image/png"
+    assert logo.get_content_disposition() == "inline"
+    assert logo.get_content() == PNG
+    return message
+
+
+def _lf(text: str) -> str:
+    return text.replace("\r\n", "\n")
