@@ -19,7 +19,7 @@ def wait_ready(url: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 (our own http://127.0.0.1 URL)
+            with urllib.request.urlopen(url, timeout=1):
                 return
         except urllib.error.HTTPError:
             return  # it answers: that is all "ready" means here

@@ -22,13 +22,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._servers import BIN, running  # noqa: E402
-from postroom.clocks import SystemClock  # noqa: E402
-from postroom.codec import encode_email  # noqa: E402
-from postroom.domain.ids import new_id  # noqa: E402
-from postroom.domain.message import Address, Email  # noqa: E402
-from postroom.ports.queue import NewEmail  # noqa: E402
-from postroom.queues.sqlite import SqliteQueue  # noqa: E402
+from bench._servers import BIN, running
+from postroom.clocks import SystemClock
+from postroom.codec import encode_email
+from postroom.domain.ids import new_id
+from postroom.domain.message import Address, Email
+from postroom.ports.queue import NewEmail
+from postroom.queues.sqlite import SqliteQueue
 
 SIM_PORT = 18490
 SIM = f"http://127.0.0.1:{SIM_PORT}"
@@ -62,7 +62,7 @@ async def fill(path: Path, count: int) -> None:
 def sim(path: str, changes: dict[str, Any] | None = None) -> Any:
     data = json.dumps(changes).encode() if changes is not None else None
     request = urllib.request.Request(SIM + path, data, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as reply:  # noqa: S310 (local simulator)
+    with urllib.request.urlopen(request, timeout=60) as reply:
         return json.loads(reply.read())
 
 
@@ -158,7 +158,7 @@ def main() -> None:
     parser.add_argument("--provider", choices=["sendgrid", "mailgun"], default="sendgrid")
     parser.add_argument("--latencies", type=int, nargs="+", default=[0, 50])
     args = parser.parse_args()
-    print(f"| provider latency | concurrency | deliveries/s | target | emails |")
+    print("| provider latency | concurrency | deliveries/s | target | emails |")
     print("|---|---|---|---|---|")
     for latency in args.latencies:
         result = deliver(args.emails, args.concurrency, latency, args.provider)
@@ -170,7 +170,8 @@ def main() -> None:
         )
     result = failover(max(3000, args.emails // 3), args.concurrency)
     print(
-        f"\nfailover (primary down -> first email accepted by the next): {result['failover_seconds'] * 1000:.0f} ms; "
+        "\nfailover (primary down -> first email accepted by the next): "
+        f"{result['failover_seconds'] * 1000:.0f} ms; "
         f"sent {result['sent']:,}, failed {result['failed']}"
     )
 

@@ -19,8 +19,8 @@ _ID = re.compile(r"<([0-9a-f-]{36})@")
 
 
 def email(to: str = "ann@example.org", **fields: Any) -> Email:
-    return Email(sender=Address("shop@example.com", "Shop"), to=(Address(to),), subject="Hi", text="Hello",
-                 **fields)  # fmt: skip
+    sender = Address("shop@example.com", "Shop")
+    return Email(sender=sender, to=(Address(to),), subject="Hi", text="Hello", **fields)
 
 
 async def fill(

@@ -49,11 +49,11 @@ class FakeProvider:
         req = urllib.request.Request(
             f"{self.url}/_sim/behaviour", data, {"Content-Type": "application/json"}
         )
-        with urllib.request.urlopen(req, timeout=5) as reply:  # noqa: S310 (local test server)
+        with urllib.request.urlopen(req, timeout=5) as reply:
             return json.loads(reply.read())  # type: ignore[no-any-return]
 
     def accepted(self) -> dict[str, Any]:
-        with urllib.request.urlopen(f"{self.url}/_sim/accepted", timeout=30) as reply:  # noqa: S310
+        with urllib.request.urlopen(f"{self.url}/_sim/accepted", timeout=30) as reply:
             return json.loads(reply.read())  # type: ignore[no-any-return]
 
     def stop(self) -> None:

@@ -23,7 +23,7 @@ CLOSED, OPEN, HALF = CircuitState.CLOSED, CircuitState.OPEN, CircuitState.HALF_O
 def test_failure_transitions(
     start: Circuit, failure: Failure, retry_after: float | None, expected: Circuit
 ) -> None:
-    """Down counts toward the threshold; misconfigured and throttled open at once; permanent is healthy."""
+    """Down counts toward the threshold; misconfigured and throttled open at once."""
     assert start.on_failure(failure, 100.0, P, retry_after) == expected
 
 
