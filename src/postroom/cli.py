@@ -165,8 +165,10 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    import uvloop
+
     logs.configure(settings.log_level)
-    asyncio.run(_run_worker(settings))
+    uvloop.run(_run_worker(settings))
     return 0
 
 

@@ -6,11 +6,11 @@ Shaped like django-anymail's backends: `build_payload` (pure) -> `HttpTransport.
 """
 
 import base64
-import json
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import idna
+import msgspec
 
 from postroom.domain.errors import (
     MisconfiguredError,
@@ -175,7 +175,7 @@ def build_payload(email: Email, message_id: str, message_stream: str = "") -> di
 
 def encode(payload: dict[str, Any]) -> bytes:
     """The request body; UnsupportedError above Postmark's 10 MB."""
-    body = json.dumps(payload, ensure_ascii=False).encode()
+    body = msgspec.json.encode(payload)
     if len(body) > MAX_REQUEST_BYTES:
         raise _unsupported(f"Postmark takes emails up to 10 MB; this one is {len(body)} bytes")
     return body

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import idna
+import msgspec
 
 from postroom.domain.errors import MisconfiguredError, ProviderError, UnsupportedError
 from postroom.domain.message import Address, Attachment, Email
@@ -152,7 +153,7 @@ def build_payload(outgoing: Outgoing) -> dict[str, Any]:
 
 
 def encode(payload: dict[str, Any]) -> bytes:
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    body = msgspec.json.encode(payload)
     if len(body) >= MAX_REQUEST_BYTES:
         # SendGrid answers 413 past this; refusing here saves uploading 30 MB to hear it.
         raise UnsupportedError("sendgrid: the email is 30 MB or more once encoded")
@@ -319,7 +320,7 @@ def _tag_problems(tags: tuple[str, ...]) -> Iterator[str]:
 def _metadata_problems(metadata: tuple[tuple[str, str], ...]) -> Iterator[str]:
     if len({key for key, _ in metadata}) < len(metadata):
         yield "metadata must not repeat a key"
-    size = len(json.dumps(dict(metadata), ensure_ascii=False).encode())
+    size = len(msgspec.json.encode(dict(metadata)))
     if size > MAX_CUSTOM_ARGS_BYTES:
         yield f"metadata is {size} bytes as SendGrid custom_args; the limit is 10,000"
 

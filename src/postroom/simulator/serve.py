@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import uvloop
 from aiohttp import web
 
 from postroom.simulator.app import create_simulator_app
@@ -14,4 +15,10 @@ def run_simulator(host: str, port: int, key: str | None, switches: dict[str, Any
     print(
         f"provider simulator on http://{host}:{port} (Mailgun, SendGrid, Postmark; control: /_sim)"
     )
-    web.run_app(create_simulator_app(simulator), host=host, port=port, print=None)
+    web.run_app(
+        create_simulator_app(simulator),
+        host=host,
+        port=port,
+        print=None,
+        loop=uvloop.new_event_loop(),
+    )
