@@ -167,7 +167,10 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     import uvloop
 
+    from postroom.serving import tune_interpreter
+
     logs.configure(settings.log_level)
+    tune_interpreter()
     uvloop.run(_run_worker(settings))
     return 0
 

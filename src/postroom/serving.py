@@ -33,11 +33,11 @@ def _config(settings: Settings, with_worker: bool) -> uvicorn.Config:
 def serve(settings: Settings, with_worker: bool) -> None:
     """Serve in this process until SIGTERM or SIGINT; then finish requests and in-flight sends."""
     _exit_quietly_after_stop()
-    _tune_interpreter()
+    tune_interpreter()
     uvicorn.Server(_config(settings, with_worker)).run()
 
 
-def _tune_interpreter() -> None:
+def tune_interpreter() -> None:
     # The SQLite writer thread gives up the GIL around every statement and then waits for the
     # event loop to hand it back, which by default happens only every 5 ms while the loop is
     # busy. A shorter switch interval lets a commit finish in about a millisecond instead.
@@ -81,5 +81,5 @@ def serve_processes(settings: Settings) -> None:
 def _child(settings: Settings, sock: socket.socket) -> None:
     logs.configure(settings.log_level)
     _exit_quietly_after_stop()
-    _tune_interpreter()
+    tune_interpreter()
     uvicorn.Server(_config(settings, with_worker=False)).run(sockets=[sock])
