@@ -9,6 +9,7 @@ by wrk in the same run, so the ratio holds on a noisy machine. Every Postroom an
 """
 
 import argparse
+import os
 import re
 import shutil
 import sqlite3
@@ -24,7 +25,7 @@ from bench._servers import BIN, ROOT, running
 PORT = 18480
 
 
-def wrk(duration: int, connections: int) -> dict[str, float]:
+def wrk(duration: int, connections: int, key: str = "") -> dict[str, float]:
     out = subprocess.run(
         [
             "wrk",
@@ -40,6 +41,7 @@ def wrk(duration: int, connections: int) -> dict[str, float]:
         capture_output=True,
         text=True,
         check=True,
+        env={**os.environ, "POSTROOM_BENCH_KEY": key},
     ).stdout
     if "Non-2xx" in out or "Socket errors" in out:
         raise RuntimeError(f"errors during the run:\n{out}")
@@ -79,10 +81,18 @@ def noop(processes: int, duration: int, connections: int) -> dict[str, float]:
 def postroom(processes: int, duration: int, connections: int) -> dict[str, float]:
     data = Path(tempfile.mkdtemp(prefix="postroom-bench-"))
     env = {"POSTROOM_DATABASE_URL": f"sqlite:///{data}/bench.db", "POSTROOM_LOG_LEVEL": "warning"}
+    # With authentication on, as in production: every request carries an API key.
+    key = subprocess.run(
+        [str(BIN / "postroom"), "keys", "create", "--name", "bench"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     command = [str(BIN / "postroom"), "api", "--port", str(PORT), "--processes", str(processes)]
     try:
         with running(command, f"http://127.0.0.1:{PORT}/readyz", env):
-            result = wrk(duration, connections)
+            result = wrk(duration, connections, key)
         stored = (
             sqlite3.connect(data / "bench.db").execute("SELECT count(*) FROM emails").fetchone()[0]
         )

@@ -4,9 +4,12 @@ Output names ids, times, attempt counts and providers only: a reason may quote t
 error text, which can hold addresses, so it stays behind the status API.
 """
 
+import os
 import sys
+import uuid
 from datetime import UTC, datetime
 
+from postroom.domain.keys import new_token, token_hash, visible_prefix
 from postroom.domain.states import State
 from postroom.ports.backend import Backend
 
@@ -70,3 +73,51 @@ def _progress(done: int, total: int, width: int = 40) -> None:
     filled = width * done // max(total, 1)
     sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
     sys.stderr.flush()
+
+
+def _when(timestamp: float | None) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M") if timestamp else "-"
+
+
+async def create_key(backend: Backend, name: str) -> str:
+    """A new key; the token is returned once and only its hash is stored."""
+    try:
+        token = new_token(os.urandom(32))
+        await backend.create_key(str(uuid.uuid4()), name, token_hash(token), visible_prefix(token))
+        return token
+    finally:
+        await backend.close()
+
+
+async def first_key(backend: Backend) -> str | None:
+    """A key named "default" when the store has none yet (a fresh data directory)."""
+    if await backend.list_keys():
+        await backend.close()
+        return None
+    return await create_key(backend, "default")
+
+
+async def list_keys(backend: Backend) -> int:
+    try:
+        keys = await backend.list_keys()
+    finally:
+        await backend.close()
+    print(f"{'id':36}  {'name':20}  {'prefix':14}  {'created':16}  {'last used':16}  revoked")
+    for key in keys:
+        print(
+            f"{key.id:36}  {key.name[:20]:20}  {key.prefix:14}  {_when(key.created_at):16}  "
+            f"{_when(key.last_used_at):16}  {_when(key.revoked_at)}"
+        )
+    return 0
+
+
+async def revoke_key(backend: Backend, id_or_prefix: str) -> int:
+    try:
+        key = await backend.revoke_key(id_or_prefix)
+    finally:
+        await backend.close()
+    if key is None:
+        print(f"postroom: no key {id_or_prefix!r}", file=sys.stderr)
+        return 1
+    print(f"revoked {key.id} ({key.name})")
+    return 0

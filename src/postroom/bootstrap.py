@@ -12,14 +12,18 @@ from postroom.api.container import Container
 from postroom.api.intake import IntakeRoute
 from postroom.clocks import SystemClock
 from postroom.domain.retry import RetryPolicy
+from postroom.logs import get_logger
 from postroom.metrics.prometheus import PrometheusMetrics
 from postroom.ports.backend import Backend
 from postroom.ports.provider import Provider
+from postroom.services.auth import Authenticator
 from postroom.services.deliver import DeliverEmail
 from postroom.services.health import LocalHealth
 from postroom.services.submit import SubmitEmail
 from postroom.settings import Settings
 from postroom.worker.loop import Worker
+
+log = get_logger("bootstrap")
 
 
 class ConfigError(ValueError):
@@ -90,6 +94,7 @@ def build_app(settings: Settings, with_worker: bool) -> IntakeRoute:
     wake = runtime.worker.wake if runtime else None
     submit = SubmitEmail(backend, SystemClock(), parse_with_email_validator, on_stored=wake)
     container = Container(submit, backend, backend, settings.max_body_bytes, metrics)
+    _attach_auth(container, settings, backend)
     if runtime is not None:
         container.render_metrics = runtime.refresh_metrics
         _attach_worker(container, runtime)
@@ -97,6 +102,22 @@ def build_app(settings: Settings, with_worker: bool) -> IntakeRoute:
         container.render_metrics = _api_metrics(backend, metrics)
     container.on_shutdown.append(backend.close)
     return create_app(container)
+
+
+_NO_AUTH_WARNING = "authentication is off: anyone who reaches this port can send email"
+
+
+def _attach_auth(container: Container, settings: Settings, backend: Backend) -> None:
+    if settings.insecure_no_auth:
+
+        async def warn() -> None:
+            log.warning("auth.disabled", extra={"fields": {"warning": _NO_AUTH_WARNING}})
+
+        container.on_startup.append(warn)
+        return
+    authenticator = Authenticator(backend, SystemClock())
+    container.authenticate = authenticator.authenticate
+    container.on_shutdown.append(authenticator.flush)
 
 
 def _api_metrics(backend: Backend, metrics: PrometheusMetrics):  # type: ignore[no-untyped-def]

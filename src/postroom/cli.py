@@ -20,6 +20,7 @@ from postroom.metrics.prometheus import PrometheusMetrics
 from postroom.settings import Settings, SettingsError, load_settings, options
 
 _SERVER_FLAGS = (
+    "insecure_no_auth",
     "host",
     "port",
     "database_url",
@@ -82,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
         ("database_url", "queue_url", "log_level"),
     )
     _dead_commands(commands)
+    _key_commands(commands)
     fake = _command(
         commands,
         "fake-provider",
@@ -105,6 +107,17 @@ def _parser() -> argparse.ArgumentParser:
         fake.add_argument(f"--{switch}", type=kind, default=0, help=text)
     fake.add_argument("--outage", action="store_true", help="answer every request 503")
     return parser
+
+
+def _key_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    flags = ("database_url", "queue_url", "log_level")
+    keys = commands.add_parser("keys", help="create, list and revoke API keys")
+    verbs = keys.add_subparsers(title="key commands", metavar="VERB")
+    create = _command(verbs, "create", cmd_keys_create, "create a key and print it once", flags)
+    create.add_argument("--name", required=True, help="what the key is for")
+    _command(verbs, "list", cmd_keys_list, "list keys (never the keys themselves)", flags)
+    revoke = _command(verbs, "revoke", cmd_keys_revoke, "revoke a key", flags)
+    revoke.add_argument("key", metavar="ID_OR_PREFIX", help="the key's id or its shown prefix")
 
 
 def _dead_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -138,20 +151,33 @@ def _command(
         option = options()[flag]
         default = getattr(defaults, flag)
         shown = ",".join(default) if isinstance(default, tuple) else default
-        sub.add_argument(
-            f"--{flag.replace('_', '-')}",
-            dest=flag,
-            metavar="VALUE",
-            help=f"{option.help} [env {option.env}; default {shown!s}]",
-        )
+        text = f"{option.help} [env {option.env}; default {shown!s}]"
+        name = f"--{flag.replace('_', '-')}"
+        if isinstance(default, bool):
+            sub.add_argument(name, dest=flag, action="store_const", const="true", help=text)
+        else:
+            sub.add_argument(name, dest=flag, metavar="VALUE", help=text)
     sub.set_defaults(run=run, needs_settings=settings)
     return sub
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from postroom.admin import first_key
     from postroom.serving import serve
 
     logs.configure(settings.log_level)
+    if not settings.insecure_no_auth:
+        try:
+            token = asyncio.run(first_key(open_backend(settings)))
+        except StorageUnavailableError as error:
+            print(f"postroom: storage unreachable: {error}", file=sys.stderr)
+            return 1
+        if token:
+            print(
+                f"Created the first API key (shown once, store it now):\n\n    {token}\n\n"
+                "Send it as: Authorization: Bearer <key>. More: postroom keys create --name NAME",
+                flush=True,
+            )
     serve(settings, with_worker=True)
     return 0
 
@@ -233,3 +259,22 @@ def cmd_fake_provider(settings: Settings, args: argparse.Namespace) -> int:
     }
     run_simulator(args.host, args.port, args.key, switches)
     return 0
+
+
+def cmd_keys_create(settings: Settings, args: argparse.Namespace) -> int:
+    from postroom.admin import create_key
+
+    print(asyncio.run(create_key(open_backend(settings), args.name)))
+    return 0
+
+
+def cmd_keys_list(settings: Settings, args: argparse.Namespace) -> int:
+    from postroom.admin import list_keys
+
+    return asyncio.run(list_keys(open_backend(settings)))
+
+
+def cmd_keys_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    from postroom.admin import revoke_key
+
+    return asyncio.run(revoke_key(open_backend(settings), args.key))

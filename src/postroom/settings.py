@@ -69,6 +69,13 @@ class Settings:
             "help": "worker-only: serve /metrics here (0: off)",
         },
     )
+    insecure_no_auth: bool = field(
+        default=False,
+        metadata={
+            "env": "POSTROOM_INSECURE_NO_AUTH",
+            "help": "serve without API keys (development only)",
+        },
+    )
     log_level: str = field(
         default="info", metadata={"env": "POSTROOM_LOG_LEVEL", "help": "debug, info, warning"}
     )
@@ -96,6 +103,10 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
 
 
 def _convert(name: str, env: str, raw: str) -> object:
+    if name == "insecure_no_auth":
+        if raw.lower() not in ("1", "true", "yes", "0", "false", "no"):
+            raise SettingsError(f"{env}: expected true or false")
+        return raw.lower() in ("1", "true", "yes")
     if name == "providers":
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     if name in _INTEGERS:

@@ -83,6 +83,8 @@ def server(
     """A server (not yet started) with its data and outbox inside `workdir`."""
     base = {
         "POSTROOM_DATABASE_URL": f"sqlite:///{workdir}/postroom.db",
+        # Most tests are about something else; tests/e2e/test_auth.py runs with keys.
+        "POSTROOM_INSECURE_NO_AUTH": "true",
         "POSTROOM_PROVIDERS": f"outbox://{workdir}/outbox",
     }
     return Server(workdir, free_port(), {**base, **(env or {})}, command, args or [])

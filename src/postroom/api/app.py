@@ -78,6 +78,9 @@ async def readyz(request: Request) -> Response:
 async def metrics_page(request: Request) -> Response:
     """Prometheus exposition of this process's metrics and the queue's state."""
     container: Container = request.app.state.container
+    refused = await emails.caller(request)
+    if isinstance(refused, Response):
+        return refused
     if container.render_metrics is None:
         return error_response(404, "Not found", "Metrics are not enabled.")
     try:

@@ -4,6 +4,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from postroom.ports.keys import ApiKey
 from postroom.ports.metrics import Metrics, NullMetrics
 from postroom.ports.queue import PutResult, Queue
 from postroom.ports.store import Store
@@ -13,13 +14,15 @@ Hook = Callable[[], Awaitable[None]]
 
 @dataclass
 class Container:
-    submit: Callable[[Any, str | None], Awaitable[PutResult]]
+    submit: Callable[[Any, str | None, str], Awaitable[PutResult]]
     store: Store
     queue: Queue
     max_body_bytes: int
     metrics: Metrics = field(default_factory=NullMetrics)
     # The Prometheus exposition, refreshed with queue stats; None serves no /metrics.
     render_metrics: Callable[[], Awaitable[bytes]] | None = None
+    # The caller's key from an Authorization header; None runs without authentication.
+    authenticate: Callable[[str | None], Awaitable[ApiKey | None]] | None = None
     # Run when the server starts and stops (open storage, start a worker, close connections).
     on_startup: list[Hook] = field(default_factory=list)
     on_shutdown: list[Hook] = field(default_factory=list)

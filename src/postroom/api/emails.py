@@ -6,7 +6,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from postroom.api.container import Container
-from postroom.api.responses import error_response, json_response, storage_unavailable
+from postroom.api.responses import (
+    error_response,
+    json_response,
+    storage_unavailable,
+    unauthorized,
+)
 from postroom.domain.errors import StorageUnavailableError
 from postroom.domain.ids import is_id
 from postroom.domain.states import State
@@ -16,16 +21,34 @@ from postroom.ports.store import CancelOutcome, EmailStatus
 log = get_logger("api")
 
 
-async def status(request: Request) -> Response:
-    """GET /api/v1/email/{id}: state and events, never content."""
+async def caller(request: Request) -> str | Response:
+    """The calling key's id ("" without authentication), or the 401/503 to answer instead."""
     container: Container = request.app.state.container
+    if container.authenticate is None:
+        return ""
+    try:
+        key = await container.authenticate(request.headers.get("authorization"))
+    except StorageUnavailableError:
+        return storage_unavailable()
+    if key is None:
+        log_event(log, "auth.refused", status=401)
+        return unauthorized()
+    return key.id
+
+
+async def status(request: Request) -> Response:
+    """GET /api/v1/email/{id}: state and events, never content; only for the key that sent it."""
+    container: Container = request.app.state.container
+    owner = await caller(request)
+    if isinstance(owner, Response):
+        return owner
     email_id = request.path_params["id"]
     try:
         found = await container.store.status(email_id) if is_id(email_id) else None
     except StorageUnavailableError:
         return storage_unavailable()
-    if found is None:
-        return _not_found()
+    if found is None or found.owner != owner:
+        return _not_found()  # another key's email looks exactly like a missing one
     return json_response(status_body(found))
 
 
@@ -51,10 +74,16 @@ def status_body(found: EmailStatus) -> dict[str, object]:
 async def cancel(request: Request) -> Response:
     """DELETE /api/v1/email/{id}: cancel while no worker has taken it."""
     container: Container = request.app.state.container
+    owner = await caller(request)
+    if isinstance(owner, Response):
+        return owner
     email_id = request.path_params["id"]
     if not is_id(email_id):
         return _not_found()
     try:
+        found = await container.store.status(email_id)
+        if found is None or found.owner != owner:
+            return _not_found()
         outcome, state = await container.store.cancel(email_id)
     except StorageUnavailableError:
         return storage_unavailable()

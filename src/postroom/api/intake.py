@@ -14,7 +14,12 @@ from typing import Any
 import msgspec
 
 from postroom.api.container import Container
-from postroom.api.responses import RETRY_AFTER_SECONDS, error_body, storage_unavailable_body
+from postroom.api.responses import (
+    RETRY_AFTER_SECONDS,
+    UNAUTHORIZED_BODY,
+    error_body,
+    storage_unavailable_body,
+)
 from postroom.domain.errors import InvalidEmailError, StorageUnavailableError
 from postroom.logs import get_logger, log_event
 from postroom.ports.queue import PutOutcome
@@ -76,7 +81,8 @@ class IntakeRoute:
         self, scope: Scope, receive: Receive
     ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         started = time.perf_counter()
-        content_type, length, key = _headers(scope["headers"])
+        content_type, length, key, authorization = _headers(scope["headers"])
+        owner = await self.owner(authorization)
         if not _is_json(content_type):
             raise _rejected(415, "Unsupported media type", "Send the email as application/json.")
         limit = self.container.max_body_bytes
@@ -98,13 +104,26 @@ class IntakeRoute:
             raise _rejected(
                 400, "Malformed JSON", "The body is not valid JSON.", {"body": "not valid JSON"}
             ) from None
-        return await self.store(data, key, started)
+        return await self.store(data, key, owner, started)
+
+    async def owner(self, authorization: str | None) -> str:
+        """The calling key's id ("" without authentication); a Reply 401/503 when refused."""
+        if self.container.authenticate is None:
+            return ""
+        try:
+            key = await self.container.authenticate(authorization)
+        except StorageUnavailableError:
+            raise Reply(503, storage_unavailable_body(), [(b"retry-after", b"5")]) from None
+        if key is None:
+            log_event(log, "auth.refused", status=401)
+            raise Reply(401, UNAUTHORIZED_BODY, [(b"www-authenticate", b"Bearer")])
+        return key.id
 
     async def store(
-        self, data: Any, key: str | None, started: float
+        self, data: Any, key: str | None, owner: str, started: float
     ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         try:
-            result = await self.container.submit(data, key)
+            result = await self.container.submit(data, key, owner)
         except InvalidEmailError as error:
             log_event(log, "email.rejected", status=400, fields=_top_level(error.errors))
             raise Reply(
@@ -141,13 +160,17 @@ class IntakeRoute:
         return (202 if created else 200), body, [(b"location", url.encode())]
 
 
-def _headers(raw: list[tuple[bytes, bytes]]) -> tuple[bytes | None, int | None, str | None]:
-    content_type = length = key = None
+def _headers(
+    raw: list[tuple[bytes, bytes]],
+) -> tuple[bytes | None, int | None, str | None, str | None]:
+    content_type = length = key = authorization = None
     for name, value in raw:
         if name == b"content-type":
             content_type = value
         elif name == b"content-length":
             length = int(value) if value.isdigit() else None
+        elif name == b"authorization":
+            authorization = value.decode("latin-1")
         elif name == b"idempotency-key":
             key = value.decode("latin-1")
             if not _IDEMPOTENCY_KEY.fullmatch(key):
@@ -157,7 +180,7 @@ def _headers(raw: list[tuple[bytes, bytes]]) -> tuple[bytes | None, int | None, 
                     "1 to 255 visible ASCII characters.",
                     {"Idempotency-Key": "must be 1 to 255 visible ASCII characters"},
                 )
-    return content_type, length, key
+    return content_type, length, key, authorization
 
 
 def _is_json(content_type: bytes | None) -> bool:

@@ -67,3 +67,13 @@ RETRY_AFTER_SECONDS = 5
 def storage_unavailable() -> Response:
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     return Response(storage_unavailable_body(), 503, headers, "application/json")
+
+
+# One answer for a missing, malformed, wrong or revoked key: nothing tells them apart.
+UNAUTHORIZED_BODY = error_body(
+    401, "Unauthorized", "Send a valid API key as Authorization: Bearer KEY."
+)
+
+
+def unauthorized() -> Response:
+    return Response(UNAUTHORIZED_BODY, 401, {"WWW-Authenticate": "Bearer"}, "application/json")

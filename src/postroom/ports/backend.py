@@ -1,9 +1,10 @@
 from typing import Protocol
 
 from postroom.ports.dead import DeadLetters
+from postroom.ports.keys import KeyStore
 from postroom.ports.queue import Queue
 from postroom.ports.store import Store
 
 
-class Backend(Queue, Store, DeadLetters, Protocol):
+class Backend(Queue, Store, DeadLetters, KeyStore, Protocol):
     """An engine that is both the queue and the store (SQLite, PostgreSQL, memory)."""

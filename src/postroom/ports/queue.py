@@ -27,6 +27,8 @@ class NewEmail:
     idempotency_key: str | None = None
     # Identifies the request's content, so a repeated key with other content is a conflict.
     fingerprint: bytes = b""
+    # The API key that submitted it; only that key may see or cancel it ("" without auth).
+    owner: str = ""
 
 
 class PutOutcome(StrEnum):

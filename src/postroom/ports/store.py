@@ -16,6 +16,7 @@ class EmailStatus:
     send_at: float
     attempts: int
     events: tuple[Event, ...]
+    owner: str = ""
 
 
 class CancelOutcome(StrEnum):

@@ -2,11 +2,12 @@
 held to the same contract suite as the durable backends."""
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from postroom.domain.states import WAITING, State
 from postroom.ports.clock import Clock
 from postroom.ports.dead import DeadLetter
+from postroom.ports.keys import ApiKey
 from postroom.ports.queue import Event, Lease, NewEmail, PutOutcome, PutResult, QueueStats
 from postroom.ports.store import CancelOutcome, EmailStatus
 
@@ -24,6 +25,7 @@ class _Row:
     attempts: int = 0
     token: str | None = None
     dead: bool = False
+    owner: str = ""
     events: list[Event] = field(default_factory=list)
 
 
@@ -32,6 +34,7 @@ class MemoryQueue:
         self._clock = clock
         self._rows: dict[str, _Row] = {}
         self._keys: dict[str, tuple[bytes, str, float]] = {}
+        self._api_keys: dict[str, ApiKey] = {}  # by token hash
 
     @classmethod
     def from_url(cls, url: str, clock: Clock) -> "MemoryQueue":
@@ -48,7 +51,15 @@ class MemoryQueue:
                 return PutResult(outcome, earlier[1], self._rows[earlier[1]].state)
             self._keys[key] = (email.fingerprint, email.id, now)
         state = State.SCHEDULED if email.scheduled else State.QUEUED
-        row = _Row(email.id, state, now, email.not_before, email.payload, email.not_before)
+        row = _Row(
+            email.id,
+            state,
+            now,
+            email.not_before,
+            email.payload,
+            email.not_before,
+            owner=email.owner,
+        )
         row.events.append(Event(now, state))
         self._rows[email.id] = row
         return PutResult(PutOutcome.CREATED, email.id, state)
@@ -148,6 +159,30 @@ class MemoryQueue:
             row.events.append(Event(now, State.QUEUED, "", "redriven"))
             done.append(email_id)
         return done
+
+    async def create_key(self, key_id: str, name: str, token_hash: str, prefix: str) -> ApiKey:
+        key = ApiKey(key_id, name, prefix, self._clock.now())
+        self._api_keys[token_hash] = key
+        return key
+
+    async def active_keys(self) -> dict[str, ApiKey]:
+        return {h: k for h, k in self._api_keys.items() if k.revoked_at is None}
+
+    async def list_keys(self) -> list[ApiKey]:
+        return sorted(self._api_keys.values(), key=lambda k: (k.created_at, k.id))
+
+    async def revoke_key(self, id_or_prefix: str) -> ApiKey | None:
+        for token_hash, key in self._api_keys.items():
+            if id_or_prefix in (key.id, key.prefix):
+                revoked = replace(key, revoked_at=key.revoked_at or self._clock.now())
+                self._api_keys[token_hash] = revoked
+                return revoked
+        return None
+
+    async def touch_keys(self, used: dict[str, float]) -> None:
+        for token_hash, key in self._api_keys.items():
+            if key.id in used:
+                self._api_keys[token_hash] = replace(key, last_used_at=used[key.id])
 
     async def ping(self) -> None:
         return None

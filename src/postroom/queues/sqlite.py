@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 from postroom.domain.states import State
 from postroom.ports.clock import Clock
 from postroom.ports.dead import DeadLetter
+from postroom.ports.keys import ApiKey
 from postroom.ports.queue import Event, Lease, NewEmail, PutOutcome, PutResult, QueueStats
 from postroom.ports.store import CancelOutcome, EmailStatus
 from postroom.queues.sqlite_commit import (
@@ -30,7 +31,8 @@ IDEMPOTENCY_WINDOW = 24 * 3600.0
 _WAITING = ("queued", "scheduled", "retrying")
 # A new email is one row; its first event (queued or scheduled at created_at) is read from it.
 _NEW_EMAIL = BulkInsert(
-    "emails", ("id", "state", "created_at", "updated_at", "send_at", "available_at", "payload")
+    "emails",
+    ("id", "state", "created_at", "updated_at", "send_at", "available_at", "owner", "payload"),
 )
 _EVENTS = BulkInsert("events", ("email_id", "at", "state", "provider", "reason"))
 
@@ -106,8 +108,7 @@ class SqliteQueue:
 
     def _connect_writer(self) -> sqlite3.Connection:
         conn = self._open()
-        schema = resources.files("postroom.queues").joinpath("sqlite_schema.sql").read_text()
-        conn.executescript(schema)
+        _migrate(conn)
         if self._max_size_mb:
             page_size = conn.execute("PRAGMA page_size").fetchone()[0]
             pages = self._max_size_mb * 1024 * 1024 // page_size
@@ -142,7 +143,16 @@ class SqliteQueue:
     @staticmethod
     def _row(email: NewEmail, now: float) -> tuple[Any, ...]:
         state = _initial_state(email)
-        return (email.id, state, now, now, email.not_before, email.not_before, email.payload)
+        return (
+            email.id,
+            state,
+            now,
+            now,
+            email.not_before,
+            email.not_before,
+            email.owner,
+            email.payload,
+        )
 
     def _put_once(self, conn: sqlite3.Connection, email: NewEmail) -> PutResult:
         now = self._clock.now()
@@ -280,6 +290,49 @@ class SqliteQueue:
             _EVENTS.run(conn, [(email_id, now, "queued", "", "redriven") for email_id in done])
         return done
 
+    # -- KeyStore
+
+    async def create_key(self, key_id: str, name: str, token_hash: str, prefix: str) -> ApiKey:
+        key = ApiKey(key_id, name, prefix, self._clock.now())
+        await self._writer.run(
+            lambda conn: conn.execute(
+                "INSERT INTO api_keys (id, name, token_hash, prefix, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (key_id, name, token_hash, prefix, key.created_at),
+            )
+        )
+        return key
+
+    async def active_keys(self) -> dict[str, ApiKey]:
+        rows = await self._read(_keys, "WHERE revoked_at IS NULL")
+        return {row[0]: ApiKey(*row[1:]) for row in rows}
+
+    async def list_keys(self) -> list[ApiKey]:
+        return [ApiKey(*row[1:]) for row in await self._read(_keys, "")]
+
+    async def revoke_key(self, id_or_prefix: str) -> ApiKey | None:
+        now = self._clock.now()
+
+        def revoke(conn: sqlite3.Connection) -> ApiKey | None:
+            row = conn.execute(
+                "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?)"
+                " WHERE id = ? OR prefix = ?"
+                " RETURNING id, name, prefix, created_at, last_used_at, revoked_at",
+                (now, id_or_prefix, id_or_prefix),
+            ).fetchone()
+            return ApiKey(*row) if row else None
+
+        return await self._writer.run(revoke)
+
+    async def touch_keys(self, used: dict[str, float]) -> None:
+        if used:
+            await self._writer.run(
+                lambda conn: conn.executemany(
+                    "UPDATE api_keys SET last_used_at = ? WHERE id = ?",
+                    [(at, key_id) for key_id, at in used.items()],
+                )
+            )
+
     async def ping(self) -> None:
         # Through the writer: proves the file can be opened, the schema exists and a
         # transaction commits, which is what intake needs.
@@ -296,6 +349,41 @@ class SqliteQueue:
             self._local_reader = None
 
 
+SCHEMA_VERSION = 2
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """A new file gets the whole schema, an older one the steps it lacks: in one transaction
+    that re-reads the version under the write lock, so processes starting together agree."""
+    if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for statement in _migration_statements(version):
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _migration_statements(version: int) -> list[str]:
+    if version >= SCHEMA_VERSION:
+        return []
+    files = resources.files("postroom.queues")
+    if version == 0:
+        script = files.joinpath("sqlite_schema.sql").read_text()
+    else:
+        steps = files.joinpath("sqlite_migrations.sql").read_text().split("-- name: ")[1:]
+        script = "".join(
+            step.partition("\n")[2] for step in steps if int(step.split()[0]) > version
+        )
+    lines = (line for line in script.splitlines() if not line.lstrip().startswith("--"))
+    return [statement.strip() for statement in "\n".join(lines).split(";") if statement.strip()]
+
+
 def _initial_state(email: NewEmail) -> State:
     return State.SCHEDULED if email.scheduled else State.QUEUED
 
@@ -309,18 +397,26 @@ def _event(conn: sqlite3.Connection, email_id: str, event: Event) -> None:
 
 def _status(conn: sqlite3.Connection, email_id: str) -> EmailStatus | None:
     row = conn.execute(
-        "SELECT state, created_at, send_at, attempts FROM emails WHERE id = ?", (email_id,)
+        "SELECT state, created_at, send_at, attempts, owner FROM emails WHERE id = ?", (email_id,)
     ).fetchone()
     if row is None:
         return None
-    state, created_at, send_at, attempts = row
+    state, created_at, send_at, attempts, owner = row
     events = conn.execute(
         "SELECT at, state, provider, reason FROM events WHERE email_id = ? ORDER BY rowid",
         (email_id,),
     ).fetchall()
     first = Event(created_at, State.SCHEDULED if send_at > created_at else State.QUEUED)
     later = (Event(at, State(s), provider, reason) for at, s, provider, reason in events)
-    return EmailStatus(email_id, State(state), created_at, send_at, attempts, (first, *later))
+    history = (first, *later)
+    return EmailStatus(email_id, State(state), created_at, send_at, attempts, history, owner)
+
+
+def _keys(conn: sqlite3.Connection, where: str) -> list[tuple[Any, ...]]:
+    return conn.execute(
+        "SELECT token_hash, id, name, prefix, created_at, last_used_at, revoked_at"
+        f" FROM api_keys {where} ORDER BY created_at, id"
+    ).fetchall()
 
 
 def _dead(conn: sqlite3.Connection, limit: int, after: str) -> list[tuple[Any, ...]]:

@@ -12,6 +12,7 @@ CREATE TABLE IF NOT EXISTS emails (
     attempts INTEGER NOT NULL DEFAULT 0,
     dead INTEGER NOT NULL DEFAULT 0,
     provider TEXT NOT NULL DEFAULT '',
+    owner TEXT NOT NULL DEFAULT '',
     payload BLOB
 );
 CREATE INDEX IF NOT EXISTS emails_available ON emails (available_at)
@@ -35,4 +36,12 @@ CREATE TABLE IF NOT EXISTS idempotency (
     created_at REAL NOT NULL
 );
 
-PRAGMA user_version = 1;
+CREATE TABLE IF NOT EXISTS api_keys (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    prefix TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    last_used_at REAL,
+    revoked_at REAL
+);

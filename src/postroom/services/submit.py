@@ -36,7 +36,9 @@ class SubmitEmail:
         # Told after each new email is stored (a worker in this process wakes at once).
         self._on_stored = on_stored
 
-    async def __call__(self, data: Any, idempotency_key: str | None = None) -> PutResult:
+    async def __call__(
+        self, data: Any, idempotency_key: str | None = None, owner: str = ""
+    ) -> PutResult:
         """Store the email a decoded request describes.
 
         Raises InvalidEmailError (nothing stored), IdempotencyConflictError, or
@@ -53,8 +55,10 @@ class SubmitEmail:
             payload=payload,
             not_before=send_at if send_at is not None else now,
             scheduled=send_at is not None,
-            idempotency_key=idempotency_key,
+            # Keys are per API key: two clients choosing the same key never collide.
+            idempotency_key=f"{owner}:{idempotency_key}" if idempotency_key else None,
             fingerprint=_fingerprint(payload, data.get("sendAt")) if idempotency_key else b"",
+            owner=owner,
         )
         result = await self._queue.put(new)
         if result.outcome is PutOutcome.CONFLICT:
