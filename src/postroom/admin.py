@@ -9,9 +9,12 @@ import sys
 import uuid
 from datetime import UTC, datetime
 
+from postroom.domain.errors import CipherError
 from postroom.domain.keys import new_token, token_hash, visible_prefix
 from postroom.domain.states import State
 from postroom.ports.backend import Backend
+from postroom.ports.cipher import Cipher
+from postroom.services.content import Content
 
 PAGE = 500
 
@@ -81,20 +84,45 @@ def _when(timestamp: float | None) -> str:
 
 async def create_key(backend: Backend, name: str) -> str:
     """A new key; the token is returned once and only its hash is stored."""
+    token = new_token(os.urandom(32))
+    await backend.create_key(str(uuid.uuid4()), name, token_hash(token), visible_prefix(token))
+    return token
+
+
+async def create_key_and_close(backend: Backend, name: str) -> str:
     try:
-        token = new_token(os.urandom(32))
-        await backend.create_key(str(uuid.uuid4()), name, token_hash(token), visible_prefix(token))
-        return token
+        return await create_key(backend, name)
     finally:
         await backend.close()
 
 
-async def first_key(backend: Backend) -> str | None:
-    """A key named "default" when the store has none yet (a fresh data directory)."""
-    if await backend.list_keys():
+async def rotate(backend: Backend, cipher: Cipher) -> int:
+    """Re-encrypt every stored payload and reason under the first key, page by page; a rerun
+    after a crash skips what is already current."""
+    content = Content(cipher)
+    try:
+        total = await backend.count_emails()
+        seen, changed, after = 0, 0, ""
+        while True:
+            try:
+                count, last = await backend.reseal_page(
+                    after, PAGE, content.reseal, content.reseal_text
+                )
+            except CipherError as error:
+                print(f"postroom: cannot re-encrypt: {error}", file=sys.stderr)
+                return 1
+            if last is None:
+                break
+            changed += count
+            seen = min(total, seen + PAGE)
+            after = last
+            _progress(seen, total)
+        if total:
+            print(file=sys.stderr)
+        print(f"re-encrypted {changed} values of {total} emails")
+        return 0
+    finally:
         await backend.close()
-        return None
-    return await create_key(backend, "default")
 
 
 async def list_keys(backend: Backend) -> int:

@@ -10,13 +10,17 @@ from postroom.addressing import parse_with_email_validator
 from postroom.api.app import create_app
 from postroom.api.container import Container
 from postroom.api.intake import IntakeRoute
+from postroom.ciphers.aesgcm import AesGcmCipher, parse_keys
 from postroom.clocks import SystemClock
+from postroom.domain.errors import CipherError
 from postroom.domain.retry import RetryPolicy
 from postroom.logs import get_logger
 from postroom.metrics.prometheus import PrometheusMetrics
 from postroom.ports.backend import Backend
+from postroom.ports.cipher import Cipher
 from postroom.ports.provider import Provider
 from postroom.services.auth import Authenticator
+from postroom.services.content import Content, NoCipher
 from postroom.services.deliver import DeliverEmail
 from postroom.services.health import LocalHealth
 from postroom.services.submit import SubmitEmail
@@ -39,6 +43,25 @@ def open_backend(settings: Settings) -> Backend:
         return queues.open_backend(settings.database_url, SystemClock())
     except queues.BackendConfigError as error:
         raise ConfigError(f"POSTROOM_DATABASE_URL: {error}") from None
+
+
+def open_cipher(settings: Settings) -> Cipher:
+    if not settings.encryption_keys:
+        return NoCipher()
+    return AesGcmCipher(parse_keys(settings.encryption_keys))
+
+
+async def check_keys_open_stored_content(backend: Backend, cipher: Cipher) -> None:
+    """Refuse to start when stored content does not open with the configured keys: a wrong or
+    missing key is a start-up error, not garbage sent to a provider later."""
+    sample = await backend.sample_payload()
+    if sample is None:
+        return
+    email_id, payload = sample
+    try:
+        cipher.open(payload, email_id.encode())
+    except CipherError as error:
+        raise ConfigError(f"POSTROOM_ENCRYPTION_KEYS: stored content {error}") from None
 
 
 def open_providers(settings: Settings) -> list[Provider]:
@@ -71,6 +94,7 @@ def build_worker(settings: Settings, backend: Backend, metrics: PrometheusMetric
         backend,
         providers,
         SystemClock(),
+        content=Content(open_cipher(settings)),
         health=LocalHealth(names, metrics=metrics),
         policy=RetryPolicy(max_attempts=settings.max_attempts),
         metrics=metrics,
@@ -92,8 +116,12 @@ def build_app(settings: Settings, with_worker: bool) -> IntakeRoute:
     metrics = PrometheusMetrics()
     runtime = build_worker(settings, backend, metrics) if with_worker else None
     wake = runtime.worker.wake if runtime else None
-    submit = SubmitEmail(backend, SystemClock(), parse_with_email_validator, on_stored=wake)
+    content = Content(open_cipher(settings))
+    submit = SubmitEmail(
+        backend, SystemClock(), parse_with_email_validator, cipher=content.cipher, on_stored=wake
+    )
     container = Container(submit, backend, backend, settings.max_body_bytes, metrics)
+    container.open_text = content.open_text
     _attach_auth(container, settings, backend)
     if runtime is not None:
         container.render_metrics = runtime.refresh_metrics

@@ -14,7 +14,14 @@ from collections.abc import Callable, Sequence
 from prometheus_client import start_http_server
 
 from postroom import __version__, logs
-from postroom.bootstrap import ConfigError, build_worker, open_backend, refresh_periodically
+from postroom.bootstrap import (
+    ConfigError,
+    build_worker,
+    check_keys_open_stored_content,
+    open_backend,
+    open_cipher,
+    refresh_periodically,
+)
 from postroom.domain.errors import StorageUnavailableError
 from postroom.metrics.prometheus import PrometheusMetrics
 from postroom.settings import Settings, SettingsError, load_settings, options
@@ -84,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _dead_commands(commands)
     _key_commands(commands)
+    _encryption_commands(commands)
     fake = _command(
         commands,
         "fake-provider",
@@ -118,6 +126,26 @@ def _key_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]
     _command(verbs, "list", cmd_keys_list, "list keys (never the keys themselves)", flags)
     revoke = _command(verbs, "revoke", cmd_keys_revoke, "revoke a key", flags)
     revoke.add_argument("key", metavar="ID_OR_PREFIX", help="the key's id or its shown prefix")
+
+
+def _encryption_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    encryption = commands.add_parser("encryption", help="keys for content at rest")
+    verbs = encryption.add_subparsers(title="encryption commands", metavar="VERB")
+    _command(
+        verbs,
+        "new-key",
+        cmd_encryption_new_key,
+        "print a fresh ID:BASE64KEY entry",
+        (),
+        settings=False,
+    )
+    _command(
+        verbs,
+        "rotate",
+        cmd_encryption_rotate,
+        "re-encrypt stored content under the first key",
+        ("database_url", "queue_url", "encryption_keys", "log_level"),
+    )
 
 
 def _dead_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -161,23 +189,37 @@ def _command(
     return sub
 
 
+def _preflight(settings: Settings, first_key: bool) -> None:
+    """Before serving: stored content must open with the configured keys (ConfigError if not);
+    with `first_key`, a data directory without any API key gets one, printed once."""
+    from postroom.admin import create_key
+
+    async def check() -> str | None:
+        backend = open_backend(settings)
+        try:
+            await check_keys_open_stored_content(backend, open_cipher(settings))
+            if first_key and not settings.insecure_no_auth and not await backend.list_keys():
+                return await create_key(backend, "default")
+            return None
+        except StorageUnavailableError:
+            return None  # serve anyway: /readyz and intake answer 503 until storage is back
+        finally:
+            await backend.close()
+
+    token = asyncio.run(check())
+    if token:
+        print(
+            f"Created the first API key (shown once, store it now):\n\n    {token}\n\n"
+            "Send it as: Authorization: Bearer <key>. More: postroom keys create --name NAME",
+            flush=True,
+        )
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from postroom.admin import first_key
     from postroom.serving import serve
 
     logs.configure(settings.log_level)
-    if not settings.insecure_no_auth:
-        try:
-            token = asyncio.run(first_key(open_backend(settings)))
-        except StorageUnavailableError as error:
-            print(f"postroom: storage unreachable: {error}", file=sys.stderr)
-            return 1
-        if token:
-            print(
-                f"Created the first API key (shown once, store it now):\n\n    {token}\n\n"
-                "Send it as: Authorization: Bearer <key>. More: postroom keys create --name NAME",
-                flush=True,
-            )
+    _preflight(settings, first_key=True)
     serve(settings, with_worker=True)
     return 0
 
@@ -186,6 +228,7 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
     from postroom.serving import serve_processes
 
     logs.configure(settings.log_level)
+    _preflight(settings, first_key=False)
     serve_processes(settings)
     return 0
 
@@ -196,6 +239,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     from postroom.serving import tune_interpreter
 
     logs.configure(settings.log_level)
+    _preflight(settings, first_key=False)
     tune_interpreter()
     uvloop.run(_run_worker(settings))
     return 0
@@ -262,9 +306,9 @@ def cmd_fake_provider(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_keys_create(settings: Settings, args: argparse.Namespace) -> int:
-    from postroom.admin import create_key
+    from postroom.admin import create_key_and_close
 
-    print(asyncio.run(create_key(open_backend(settings), args.name)))
+    print(asyncio.run(create_key_and_close(open_backend(settings), args.name)))
     return 0
 
 
@@ -278,3 +322,22 @@ def cmd_keys_revoke(settings: Settings, args: argparse.Namespace) -> int:
     from postroom.admin import revoke_key
 
     return asyncio.run(revoke_key(open_backend(settings), args.key))
+
+
+def cmd_encryption_new_key(settings: Settings, args: argparse.Namespace) -> int:
+    from postroom.ciphers.aesgcm import new_key_entry
+
+    print(new_key_entry())
+    return 0
+
+
+def cmd_encryption_rotate(settings: Settings, args: argparse.Namespace) -> int:
+    from postroom.admin import rotate
+
+    if not settings.encryption_keys:
+        print(
+            "postroom: error: POSTROOM_ENCRYPTION_KEYS: set the new key first, then rotate",
+            file=sys.stderr,
+        )
+        return 2
+    return asyncio.run(rotate(open_backend(settings), open_cipher(settings)))

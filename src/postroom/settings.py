@@ -69,6 +69,14 @@ class Settings:
             "help": "worker-only: serve /metrics here (0: off)",
         },
     )
+    encryption_keys: str = field(
+        default="",
+        repr=False,  # key material never reaches a repr, a log or a traceback
+        metadata={
+            "env": "POSTROOM_ENCRYPTION_KEYS",
+            "help": "ID:BASE64KEY,... to encrypt content at rest (the first encrypts)",
+        },
+    )
     insecure_no_auth: bool = field(
         default=False,
         metadata={
@@ -143,6 +151,13 @@ def _check_urls(settings: Settings) -> None:
                 queues.check_url(url)
             except queues.BackendConfigError as error:
                 raise SettingsError(f"{env}: {error}") from None
+    if settings.encryption_keys:
+        from postroom.ciphers.aesgcm import parse_keys
+
+        try:
+            parse_keys(settings.encryption_keys)
+        except ValueError as error:
+            raise SettingsError(f"POSTROOM_ENCRYPTION_KEYS: {error}") from None
     if not settings.providers:
         raise SettingsError("POSTROOM_PROVIDERS: at least one provider URL is needed")
     for url in settings.providers:

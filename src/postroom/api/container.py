@@ -23,6 +23,8 @@ class Container:
     render_metrics: Callable[[], Awaitable[bytes]] | None = None
     # The caller's key from an Authorization header; None runs without authentication.
     authenticate: Callable[[str | None], Awaitable[ApiKey | None]] | None = None
+    # Opens event reasons sealed at rest; identity when no keys are configured.
+    open_text: Callable[[str, str], str] = lambda text, email_id: text
     # Run when the server starts and stops (open storage, start a worker, close connections).
     on_startup: list[Hook] = field(default_factory=list)
     on_shutdown: list[Hook] = field(default_factory=list)

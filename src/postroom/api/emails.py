@@ -1,5 +1,6 @@
 """/api/v1/email/{id}: status and cancel. Submission is in intake.py."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from starlette.requests import Request
@@ -12,7 +13,7 @@ from postroom.api.responses import (
     storage_unavailable,
     unauthorized,
 )
-from postroom.domain.errors import StorageUnavailableError
+from postroom.domain.errors import CipherError, StorageUnavailableError
 from postroom.domain.ids import is_id
 from postroom.domain.states import State
 from postroom.logs import get_logger, log_event
@@ -49,10 +50,10 @@ async def status(request: Request) -> Response:
         return storage_unavailable()
     if found is None or found.owner != owner:
         return _not_found()  # another key's email looks exactly like a missing one
-    return json_response(status_body(found))
+    return json_response(status_body(found, container.open_text))
 
 
-def status_body(found: EmailStatus) -> dict[str, object]:
+def status_body(found: EmailStatus, open_text: Callable[[str, str], str]) -> dict[str, object]:
     return {
         "id": found.id,
         "status": found.state,
@@ -64,7 +65,7 @@ def status_body(found: EmailStatus) -> dict[str, object]:
                 "at": iso(e.at),
                 "status": e.state,
                 "provider": e.provider or None,
-                "reason": e.reason or None,
+                "reason": _opened(open_text, e.reason, found.id) or None,
             }
             for e in found.events
         ],
@@ -102,6 +103,13 @@ async def cancel(request: Request) -> Response:
 
 def _not_found() -> Response:
     return error_response(404, "Not found", "No email with this id.")
+
+
+def _opened(open_text: Callable[[str, str], str], text: str, email_id: str) -> str:
+    try:
+        return open_text(text, email_id)
+    except CipherError:
+        return "(encrypted with a key that is not configured)"
 
 
 def iso(timestamp: float) -> str:

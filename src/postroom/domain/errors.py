@@ -54,3 +54,7 @@ class MisconfiguredError(ProviderError):
 
 class ProviderDownError(ProviderError):
     """5xx, timeout or connection failure: the provider is unhealthy, the email may be fine."""
+
+
+class CipherError(ValueError):
+    """Stored content cannot be opened: its key is not configured, or it was altered."""

@@ -9,6 +9,7 @@ from postroom.ports.clock import Clock
 from postroom.ports.dead import DeadLetter
 from postroom.ports.keys import ApiKey
 from postroom.ports.queue import Event, Lease, NewEmail, PutOutcome, PutResult, QueueStats
+from postroom.ports.sealed import Reseal, ResealText
 from postroom.ports.store import CancelOutcome, EmailStatus
 
 IDEMPOTENCY_WINDOW = 24 * 3600.0
@@ -159,6 +160,31 @@ class MemoryQueue:
             row.events.append(Event(now, State.QUEUED, "", "redriven"))
             done.append(email_id)
         return done
+
+    async def sample_payload(self) -> tuple[str, bytes] | None:
+        if not self._rows:
+            return None
+        newest = max(self._rows)
+        return newest, self._rows[newest].payload
+
+    async def count_emails(self) -> int:
+        return len(self._rows)
+
+    async def reseal_page(
+        self, after: str, limit: int, payload: Reseal, reason: ResealText
+    ) -> tuple[int, str | None]:
+        ids = sorted(i for i in self._rows if i > after)[:limit]
+        changed = 0
+        for email_id in ids:
+            row, context = self._rows[email_id], email_id.encode()
+            new = payload(row.payload, context)
+            if new is not None:
+                row.payload, changed = new, changed + 1
+            for index, event in enumerate(row.events):
+                text = reason(event.reason, context) if event.reason else None
+                if text is not None:
+                    row.events[index], changed = replace(event, reason=text), changed + 1
+        return changed, (ids[-1] if ids else None)
 
     async def create_key(self, key_id: str, name: str, token_hash: str, prefix: str) -> ApiKey:
         key = ApiKey(key_id, name, prefix, self._clock.now())

@@ -14,6 +14,7 @@ from postroom.ports.clock import Clock
 from postroom.ports.dead import DeadLetter
 from postroom.ports.keys import ApiKey
 from postroom.ports.queue import Event, Lease, NewEmail, PutOutcome, PutResult, QueueStats
+from postroom.ports.sealed import Reseal, ResealText
 from postroom.ports.store import CancelOutcome, EmailStatus
 from postroom.queues.sqlite_commit import (
     Bulk,
@@ -290,6 +291,20 @@ class SqliteQueue:
             _EVENTS.run(conn, [(email_id, now, "queued", "", "redriven") for email_id in done])
         return done
 
+    # -- SealedContent
+
+    async def sample_payload(self) -> tuple[str, bytes] | None:
+        row = await self._read(_newest_payload)
+        return (row[0], row[1]) if row else None
+
+    async def count_emails(self) -> int:
+        return int(await self._read(_count_emails))
+
+    async def reseal_page(
+        self, after: str, limit: int, payload: Reseal, reason: ResealText
+    ) -> tuple[int, str | None]:
+        return await self._writer.run(lambda conn: _reseal(conn, after, limit, payload, reason))
+
     # -- KeyStore
 
     async def create_key(self, key_id: str, name: str, token_hash: str, prefix: str) -> ApiKey:
@@ -410,6 +425,40 @@ def _status(conn: sqlite3.Connection, email_id: str) -> EmailStatus | None:
     later = (Event(at, State(s), provider, reason) for at, s, provider, reason in events)
     history = (first, *later)
     return EmailStatus(email_id, State(state), created_at, send_at, attempts, history, owner)
+
+
+def _newest_payload(conn: sqlite3.Connection) -> tuple[Any, ...] | None:
+    row: tuple[Any, ...] | None = conn.execute(
+        "SELECT id, payload FROM emails WHERE payload IS NOT NULL ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    return row
+
+
+def _count_emails(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM emails").fetchone()[0])
+
+
+def _reseal(
+    conn: sqlite3.Connection, after: str, limit: int, payload: Reseal, reason: ResealText
+) -> tuple[int, str | None]:
+    rows = conn.execute(
+        "SELECT id, payload FROM emails WHERE id > ? ORDER BY id LIMIT ?", (after, limit)
+    ).fetchall()
+    changed = 0
+    for email_id, stored in rows:
+        context = email_id.encode()
+        new = payload(stored, context) if stored is not None else None
+        if new is not None:
+            conn.execute("UPDATE emails SET payload = ? WHERE id = ?", (new, email_id))
+            changed += 1
+        for rowid, text in conn.execute(
+            "SELECT rowid, reason FROM events WHERE email_id = ? AND reason != ''", (email_id,)
+        ).fetchall():
+            new_text = reason(text, context)
+            if new_text is not None:
+                conn.execute("UPDATE events SET reason = ? WHERE rowid = ?", (new_text, rowid))
+                changed += 1
+    return changed, (rows[-1][0] if rows else None)
 
 
 def _keys(conn: sqlite3.Connection, where: str) -> list[tuple[Any, ...]]:

@@ -9,9 +9,9 @@ import random
 import time
 from collections.abc import Callable, Sequence
 
-from postroom.codec import decode_email
 from postroom.domain.circuit import Failure
 from postroom.domain.errors import (
+    CipherError,
     MisconfiguredError,
     PermanentError,
     ProviderError,
@@ -27,6 +27,7 @@ from postroom.ports.clock import Clock
 from postroom.ports.metrics import Metrics, NullMetrics
 from postroom.ports.provider import Outgoing, Provider, Receipt
 from postroom.ports.queue import Event, Lease, Queue
+from postroom.services.content import Content, NoCipher
 from postroom.services.health import LocalHealth
 
 log = get_logger("deliver")
@@ -61,6 +62,7 @@ class DeliverEmail:
         visibility: float = 120.0,
         call_timeout: float = 15.0,
         rand: Callable[[], float] = random.random,
+        content: Content | None = None,
     ) -> None:
         self._queue = queue
         self._providers = list(providers)
@@ -71,10 +73,16 @@ class DeliverEmail:
         self._visibility = visibility
         self._call_timeout = call_timeout
         self._rand = rand
+        self._content = content or Content(NoCipher())
 
     async def __call__(self, lease: Lease) -> None:
         """Send the leased email through the first provider that takes it, then settle."""
-        email = decode_email(lease.payload)
+        try:
+            email = self._content.open_email(lease.payload, lease.id)
+        except CipherError as error:
+            # Never guess: an email that does not open is dead-lettered, not sent as garbage.
+            await self._give_back(lease, Decision(Action.FAIL, reason=f"cannot decrypt: {error}"))
+            return
         domain = email.sender.email.rpartition("@")[2]
         outgoing = Outgoing(lease.id, email, message_id_header(lease.id, domain))
         attempt = Attempt(lease.attempt, self._clock.now() - lease.created_at)
@@ -157,8 +165,9 @@ class DeliverEmail:
 
     async def _give_back(self, lease: Lease, decision: Decision) -> None:
         now = self._clock.now()
+        reason = self._content.seal_text(decision.reason, lease.id)
         if decision.action is Action.RETRY:
-            event = Event(now, State.RETRYING, "", decision.reason)
+            event = Event(now, State.RETRYING, "", reason)
             if await self._queue.retry(lease, decision.at, event):
                 self._metrics.settled("retried")
                 log_event(
@@ -170,7 +179,7 @@ class DeliverEmail:
                 )
             return
         provider = self._providers[decision.provider].name if decision.provider >= 0 else ""
-        event = Event(now, State.FAILED, provider, decision.reason)
+        event = Event(now, State.FAILED, provider, reason)
         if await self._queue.dead_letter(lease, event):
             self._metrics.settled("failed" if provider else "dead_lettered", provider)
             log_event(

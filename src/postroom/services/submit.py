@@ -10,8 +10,10 @@ from postroom.domain.address import FullParser
 from postroom.domain.ids import new_id
 from postroom.domain.message import Limits
 from postroom.domain.validation import validate_submission
+from postroom.ports.cipher import Cipher
 from postroom.ports.clock import Clock
 from postroom.ports.queue import NewEmail, PutOutcome, PutResult, Queue
+from postroom.services.content import NoCipher
 
 
 class IdempotencyConflictError(Exception):
@@ -25,6 +27,7 @@ class SubmitEmail:
         clock: Clock,
         full_parser: FullParser,
         limits: Limits | None = None,
+        cipher: Cipher | None = None,
         random_bytes: Callable[[int], bytes] = os.urandom,
         on_stored: Callable[[], None] | None = None,
     ) -> None:
@@ -32,6 +35,7 @@ class SubmitEmail:
         self._clock = clock
         self._full_parser = full_parser
         self._limits = limits or Limits()
+        self._cipher = cipher or NoCipher()
         self._random_bytes = random_bytes
         # Told after each new email is stored (a worker in this process wakes at once).
         self._on_stored = on_stored
@@ -48,16 +52,16 @@ class SubmitEmail:
         submission = validate_submission(
             data, now=now, limits=self._limits, full_parser=self._full_parser
         )
-        payload = encode_email(submission.email)
+        plain = encode_email(submission.email)
         send_at = submission.send_at
+        email_id = new_id(int(now * 1000), self._random_bytes(10))
         new = NewEmail(
-            id=new_id(int(now * 1000), self._random_bytes(10)),
-            payload=payload,
+            id=email_id,
+            payload=self._cipher.seal(plain, email_id.encode()),
             not_before=send_at if send_at is not None else now,
             scheduled=send_at is not None,
-            # Keys are per API key: two clients choosing the same key never collide.
-            idempotency_key=f"{owner}:{idempotency_key}" if idempotency_key else None,
-            fingerprint=_fingerprint(payload, data.get("sendAt")) if idempotency_key else b"",
+            idempotency_key=_stored_key(owner, idempotency_key) if idempotency_key else None,
+            fingerprint=_fingerprint(plain, data.get("sendAt")) if idempotency_key else b"",
             owner=owner,
         )
         result = await self._queue.put(new)
@@ -66,6 +70,12 @@ class SubmitEmail:
         if self._on_stored is not None and result.outcome is PutOutcome.CREATED:
             self._on_stored()
         return result
+
+
+def _stored_key(owner: str, key: str) -> str:
+    """Per API key, so two clients choosing the same key never collide; hashed, because a
+    client may well put an order number or an address in it."""
+    return hashlib.sha256(f"{owner}:{key}".encode()).hexdigest()
 
 
 def _fingerprint(payload: bytes, send_at: Any) -> bytes:

@@ -1,0 +1,26 @@
+"""Stored content as a whole: for checking the configured keys and re-encrypting under a new one."""
+
+from collections.abc import Callable
+from typing import Protocol
+
+# Given stored bytes and the email id, the bytes to store instead, or None to leave them.
+Reseal = Callable[[bytes, bytes], bytes | None]
+# The same for text fields (event reasons).
+ResealText = Callable[[str, bytes], str | None]
+
+
+class SealedContent(Protocol):
+    async def sample_payload(self) -> tuple[str, bytes] | None:
+        """The newest stored email's id and payload, or None when there is none."""
+        ...
+
+    async def reseal_page(
+        self, after: str, limit: int, payload: Reseal, reason: ResealText
+    ) -> tuple[int, str | None]:
+        """Rewrite the payloads and event reasons of up to `limit` emails with ids above `after`,
+        in one transaction; (how many values changed, the last id seen or None when done)."""
+        ...
+
+    async def count_emails(self) -> int:
+        """How many emails are stored (for progress)."""
+        ...
