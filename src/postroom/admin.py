@@ -9,6 +9,7 @@ import sys
 import uuid
 from datetime import UTC, datetime
 
+from postroom.clocks import SystemClock
 from postroom.domain.errors import CipherError
 from postroom.domain.keys import new_token, token_hash, visible_prefix
 from postroom.domain.states import State
@@ -148,4 +149,14 @@ async def revoke_key(backend: Backend, id_or_prefix: str) -> int:
         print(f"postroom: no key {id_or_prefix!r}", file=sys.stderr)
         return 1
     print(f"revoked {key.id} ({key.name})")
+    return 0
+
+
+async def purge(backend: Backend, days: int) -> int:
+    """Drop the content of emails that ended more than `days` days ago."""
+    try:
+        purged = await backend.purge_content(SystemClock().now() - days * 86400)
+    finally:
+        await backend.close()
+    print(f"purged the content of {purged} emails that ended more than {days} days ago")
     return 0

@@ -23,6 +23,7 @@ from postroom.services.auth import Authenticator
 from postroom.services.content import Content, NoCipher
 from postroom.services.deliver import DeliverEmail
 from postroom.services.health import LocalHealth
+from postroom.services.limits import SendingLimits
 from postroom.services.submit import SubmitEmail
 from postroom.settings import Settings
 from postroom.worker.loop import Worker
@@ -77,6 +78,7 @@ class WorkerRuntime:
     backend: Backend
     providers: list[Provider]
     metrics: PrometheusMetrics
+    settings: Settings
 
     async def refresh_metrics(self) -> bytes:
         self.metrics.queue(await self.backend.stats(), self.worker.in_flight)
@@ -101,7 +103,7 @@ def build_worker(settings: Settings, backend: Backend, metrics: PrometheusMetric
         visibility=settings.visibility_timeout,
     )
     worker = Worker(backend, deliver, settings.concurrency, settings.visibility_timeout)
-    return WorkerRuntime(worker, backend, providers, metrics)
+    return WorkerRuntime(worker, backend, providers, metrics, settings)
 
 
 def _unique_name(name: str, index: int, providers: list[Provider]) -> str:
@@ -145,6 +147,11 @@ def _attach_auth(container: Container, settings: Settings, backend: Backend) -> 
         return
     authenticator = Authenticator(backend, SystemClock())
     container.authenticate = authenticator.authenticate
+    if settings.rate_limit or settings.daily_quota:
+        limits = SendingLimits(
+            settings.rate_limit, settings.daily_quota, SystemClock(), backend.count_since
+        )
+        container.limit = limits.check
     container.on_shutdown.append(authenticator.flush)
 
 
@@ -162,6 +169,9 @@ def _attach_worker(container: Container, runtime: WorkerRuntime) -> None:
 
     async def start() -> None:
         tasks.append(asyncio.create_task(runtime.worker.run(stop)))
+        tasks.append(
+            asyncio.create_task(purge_periodically(runtime.backend, runtime.settings, stop))
+        )
 
     async def finish() -> None:
         stop.set()
@@ -170,6 +180,22 @@ def _attach_worker(container: Container, runtime: WorkerRuntime) -> None:
 
     container.on_startup.append(start)
     container.on_shutdown.append(finish)
+
+
+PURGE_EVERY = 3600.0
+
+
+async def purge_periodically(backend: Backend, settings: Settings, stop: asyncio.Event) -> None:
+    """Apply the retention period once an hour while a worker runs."""
+    while not stop.is_set():
+        with contextlib.suppress(Exception):
+            purged = await backend.purge_content(
+                SystemClock().now() - settings.retention_days * 86400
+            )
+            if purged:
+                log.info("retention.purged", extra={"fields": {"emails": purged}})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), PURGE_EVERY)
 
 
 async def refresh_periodically(

@@ -20,6 +20,7 @@ from postroom.bootstrap import (
     check_keys_open_stored_content,
     open_backend,
     open_cipher,
+    purge_periodically,
     refresh_periodically,
 )
 from postroom.domain.errors import StorageUnavailableError
@@ -92,6 +93,13 @@ def _parser() -> argparse.ArgumentParser:
     _dead_commands(commands)
     _key_commands(commands)
     _encryption_commands(commands)
+    _command(
+        commands,
+        "purge",
+        cmd_purge,
+        "purge content past the retention period now",
+        ("database_url", "queue_url", "retention_days", "log_level"),
+    )
     fake = _command(
         commands,
         "fake-provider",
@@ -252,7 +260,7 @@ async def _run_worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    background = []
+    background = [asyncio.create_task(purge_periodically(backend, settings, stop))]
     if settings.metrics_port:
         start_http_server(settings.metrics_port, settings.host, runtime.metrics.registry)
         background.append(asyncio.create_task(refresh_periodically(runtime, stop)))
@@ -341,3 +349,9 @@ def cmd_encryption_rotate(settings: Settings, args: argparse.Namespace) -> int:
         )
         return 2
     return asyncio.run(rotate(open_backend(settings), open_cipher(settings)))
+
+
+def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
+    from postroom.admin import purge
+
+    return asyncio.run(purge(open_backend(settings), settings.retention_days))

@@ -69,6 +69,21 @@ class Settings:
             "help": "worker-only: serve /metrics here (0: off)",
         },
     )
+    rate_limit: int = field(
+        default=100,
+        metadata={"env": "POSTROOM_RATE_LIMIT", "help": "emails per second per API key (0: off)"},
+    )
+    daily_quota: int = field(
+        default=100_000,
+        metadata={"env": "POSTROOM_DAILY_QUOTA", "help": "emails per UTC day per API key (0: off)"},
+    )
+    retention_days: int = field(
+        default=30,
+        metadata={
+            "env": "POSTROOM_RETENTION_DAYS",
+            "help": "purge content this long after an email ends",
+        },
+    )
     encryption_keys: str = field(
         default="",
         repr=False,  # key material never reaches a repr, a log or a traceback
@@ -138,6 +153,9 @@ _INTEGERS = {
     "max_attempts": 1,
     "visibility_timeout": 10,
     "metrics_port": 0,
+    "retention_days": 1,
+    "rate_limit": 0,
+    "daily_quota": 0,
 }
 
 

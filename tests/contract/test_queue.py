@@ -230,3 +230,27 @@ async def test_dead_letters_list_and_redrive(backend: Backend, clock: ManualCloc
     status = await backend.status(done[0])
     assert status is not None
     assert (status.events[-2].state, status.events[-2].reason) == (State.QUEUED, "redriven")
+
+
+async def test_purge_drops_content_of_ended_emails_only(
+    backend: Backend, clock: ManualClock
+) -> None:
+    """Past retention, sent and failed emails lose content and reasons; ids and states stay."""
+    for n in range(3):
+        await backend.put(new(clock, n))
+    sent, failed, waiting = new(clock, 0).id, new(clock, 1).id, new(clock, 2).id
+    leases = {lease.id: lease for lease in await backend.lease(2, VISIBILITY)}
+    await backend.ack(leases[sent], Event(clock.now(), State.SENT, "mailgun", "mg-id-1"))
+    await backend.dead_letter(
+        leases[failed], Event(clock.now(), State.FAILED, "mailgun", "550 ann@x")
+    )
+    clock.advance(10)
+    assert await backend.purge_content(before=clock.now() - 60) == 0
+    assert await backend.purge_content(before=clock.now()) == 2
+    sent_status, failed_status = await backend.status(sent), await backend.status(failed)
+    assert sent_status is not None
+    assert failed_status is not None
+    assert (sent_status.state, sent_status.events[-1].reason) == (State.SENT, "mg-id-1")
+    assert (failed_status.state, failed_status.events[-1].reason) == (State.FAILED, "")
+    assert await backend.redrive([failed]) == []  # nothing left to send
+    assert [lease.id for lease in await backend.lease(10, VISIBILITY)] == [waiting]

@@ -133,3 +133,23 @@ def test_running_without_auth_says_so(workdir: Path) -> None:
     finally:
         api.stop()
     assert "auth.disabled" in api.output()
+
+
+def test_daily_quota_answers_429_with_rate_limit_headers(workdir: Path) -> None:
+    """Past its daily quota a key gets 429 with Retry-After and RateLimit-* headers."""
+    api = server(
+        workdir, {"POSTROOM_INSECURE_NO_AUTH": "false", "POSTROOM_DAILY_QUOTA": "2"}, command="api"
+    ).start()
+    try:
+        token = keys(api, "create", "--name", "small").stdout.strip()
+        other = keys(api, "create", "--name", "other").stdout.strip()
+        assert [post_email(api.url, EMAIL, **bearer(token)).status for _ in range(2)] == [202, 202]
+        refused = post_email(api.url, EMAIL, **bearer(token))
+        assert refused.status == 429
+        assert refused.json()["status"] == "TOO_MANY_REQUESTS"
+        assert int(refused.headers["retry-after"]) > 0
+        assert refused.headers["ratelimit-limit"] == "2"
+        assert refused.headers["ratelimit-remaining"] == "0"
+        assert post_email(api.url, EMAIL, **bearer(other)).status == 202  # per key
+    finally:
+        api.stop()

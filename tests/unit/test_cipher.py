@@ -67,7 +67,12 @@ def test_sealed_text_round_trip() -> None:
 
 @pytest.mark.parametrize(
     ("value", "problem"),
-    [("", "no keys"), ("nocolon", "ID:BASE64KEY"), ("k1:c2hvcnQ", "32 bytes"), ("k1:!!!", "base64")],
+    [
+        ("", "no keys"),
+        ("nocolon", "ID:BASE64KEY"),
+        ("k1:c2hvcnQ", "32 bytes"),
+        ("k1:!!!", "base64"),
+    ],
 )
 def test_bad_key_lists(value: str, problem: str) -> None:
     """Malformed POSTROOM_ENCRYPTION_KEYS values are refused with a reason, no key material."""

@@ -4,6 +4,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from postroom.domain.limits import Verdict
 from postroom.ports.keys import ApiKey
 from postroom.ports.metrics import Metrics, NullMetrics
 from postroom.ports.queue import PutResult, Queue
@@ -23,6 +24,8 @@ class Container:
     render_metrics: Callable[[], Awaitable[bytes]] | None = None
     # The caller's key from an Authorization header; None runs without authentication.
     authenticate: Callable[[str | None], Awaitable[ApiKey | None]] | None = None
+    # Takes one email from a key's sending budget; None sets no limits.
+    limit: Callable[[str], Awaitable[Verdict]] | None = None
     # Opens event reasons sealed at rest; identity when no keys are configured.
     open_text: Callable[[str, str], str] = lambda text, email_id: text
     # Run when the server starts and stops (open storage, start a worker, close connections).

@@ -6,6 +6,7 @@ directly. Every other route, and every other method on this path, goes to the St
 """
 
 import logging
+import math
 import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -83,6 +84,8 @@ class IntakeRoute:
         started = time.perf_counter()
         content_type, length, key, authorization = _headers(scope["headers"])
         owner = await self.owner(authorization)
+        if self.container.limit is not None:
+            await self.within_limits(owner)
         if not _is_json(content_type):
             raise _rejected(415, "Unsupported media type", "Send the email as application/json.")
         limit = self.container.max_body_bytes
@@ -118,6 +121,24 @@ class IntakeRoute:
             log_event(log, "auth.refused", status=401)
             raise Reply(401, UNAUTHORIZED_BODY, [(b"www-authenticate", b"Bearer")])
         return key.id
+
+    async def within_limits(self, owner: str) -> None:
+        """Raise the 429 Reply when the key has used up its rate or its day."""
+        assert self.container.limit is not None
+        verdict = await self.container.limit(owner)
+        if verdict.allowed:
+            return
+        log_event(log, "email.rate_limited", status=429)
+        headers = [
+            (b"retry-after", str(max(1, math.ceil(verdict.retry_after))).encode()),
+            (b"ratelimit-limit", str(verdict.limit).encode()),
+            (b"ratelimit-remaining", b"0"),
+            (b"ratelimit-reset", str(max(1, math.ceil(verdict.reset))).encode()),
+        ]
+        body = error_body(
+            429, "Too many requests", "This API key is over its sending limit; retry later."
+        )
+        raise Reply(429, body, headers)
 
     async def store(
         self, data: Any, key: str | None, owner: str, started: float

@@ -21,6 +21,12 @@ class SealedContent(Protocol):
         in one transaction; (how many values changed, the last id seen or None when done)."""
         ...
 
+    async def purge_content(self, before: float) -> int:
+        """Drop the content (payload and event reasons) of emails that reached a final state
+        before `before`, keeping ids, states, timestamps and provider ids; and forget expired
+        idempotency keys. Returns how many emails were purged."""
+        ...
+
     async def count_emails(self) -> int:
         """How many emails are stored (for progress)."""
         ...

@@ -34,6 +34,10 @@ class Store(Protocol):
         """Cancel an email no worker has taken yet; idempotent for one already cancelled."""
         ...
 
+    async def count_since(self, owner: str, since: float) -> int:
+        """How many emails this API key submitted since `since` (for its daily quota)."""
+        ...
+
     async def ping(self) -> None:
         """Return when storage answers; raise StorageUnavailableError when it does not."""
         ...

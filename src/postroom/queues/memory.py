@@ -4,7 +4,7 @@ held to the same contract suite as the durable backends."""
 import secrets
 from dataclasses import dataclass, field, replace
 
-from postroom.domain.states import WAITING, State
+from postroom.domain.states import FINAL, WAITING, State
 from postroom.ports.clock import Clock
 from postroom.ports.dead import DeadLetter
 from postroom.ports.keys import ApiKey
@@ -129,6 +129,9 @@ class MemoryQueue:
             row.id, row.state, row.created_at, row.send_at, row.attempts, tuple(row.events)
         )
 
+    async def count_since(self, owner: str, since: float) -> int:
+        return sum(1 for r in self._rows.values() if r.owner == owner and r.created_at >= since)
+
     async def cancel(self, email_id: str) -> tuple[CancelOutcome, State | None]:
         row = self._rows.get(email_id)
         if row is None:
@@ -154,8 +157,8 @@ class MemoryQueue:
         done = []
         for email_id in ids:
             row = self._rows.get(email_id)
-            if row is None or not row.dead:
-                continue
+            if row is None or not row.dead or not row.payload:
+                continue  # unknown, not dead, or its content was purged
             row.dead, row.state, row.available_at, row.attempts = False, State.QUEUED, now, 0
             row.events.append(Event(now, State.QUEUED, "", "redriven"))
             done.append(email_id)
@@ -169,6 +172,19 @@ class MemoryQueue:
 
     async def count_emails(self) -> int:
         return len(self._rows)
+
+    async def purge_content(self, before: float) -> int:
+        purged = 0
+        for row in self._rows.values():
+            ended = row.available_at is None and row.state in FINAL and row.events[-1].at < before
+            if row.payload and ended:
+                row.payload, purged = b"", purged + 1
+                row.events = [
+                    e if e.state is State.SENT else replace(e, reason="") for e in row.events
+                ]
+        now = self._clock.now()
+        self._keys = {k: v for k, v in self._keys.items() if v[2] > now - IDEMPOTENCY_WINDOW}
+        return purged
 
     async def reseal_page(
         self, after: str, limit: int, payload: Reseal, reason: ResealText

@@ -242,6 +242,9 @@ class SqliteQueue:
     async def status(self, email_id: str) -> EmailStatus | None:
         return await self._read(_status, email_id)  # type: ignore[no-any-return]
 
+    async def count_since(self, owner: str, since: float) -> int:
+        return int(await self._read(_count_since, owner, since))
+
     async def cancel(self, email_id: str) -> tuple[CancelOutcome, State | None]:
         return await self._writer.run(lambda conn: self._cancel(conn, email_id))
 
@@ -283,7 +286,8 @@ class SqliteQueue:
             for row in conn.execute(
                 "UPDATE emails SET dead = 0, state = 'queued', available_at = ?, attempts = 0,"
                 " lease_token = NULL, updated_at = ?"
-                f" WHERE dead = 1 AND id IN ({', '.join('?' * len(ids))}) RETURNING id",
+                f" WHERE dead = 1 AND payload IS NOT NULL AND id IN ({', '.join('?' * len(ids))})"
+                " RETURNING id",
                 (now, now, *ids),
             )
         ]
@@ -299,6 +303,34 @@ class SqliteQueue:
 
     async def count_emails(self) -> int:
         return int(await self._read(_count_emails))
+
+    async def purge_content(self, before: float) -> int:
+        now = self._clock.now()
+
+        def purge(conn: sqlite3.Connection) -> int:
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    "UPDATE emails SET payload = NULL"
+                    " WHERE payload IS NOT NULL AND available_at IS NULL AND updated_at < ?"
+                    " AND state IN ('sent', 'delivered', 'bounced', 'complained', 'cancelled',"
+                    " 'suppressed', 'failed') RETURNING id",
+                    (before,),
+                )
+            ]
+            for chunk in range(0, len(ids), 500):
+                part = ids[chunk : chunk + 500]
+                conn.execute(
+                    f"UPDATE events SET reason = '' WHERE state != 'sent' AND email_id IN"
+                    f" ({', '.join('?' * len(part))})",
+                    part,
+                )
+            conn.execute(
+                "DELETE FROM idempotency WHERE created_at < ?", (now - IDEMPOTENCY_WINDOW,)
+            )
+            return len(ids)
+
+        return await self._writer.run(purge)
 
     async def reseal_page(
         self, after: str, limit: int, payload: Reseal, reason: ResealText
@@ -364,7 +396,7 @@ class SqliteQueue:
             self._local_reader = None
 
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -432,6 +464,11 @@ def _newest_payload(conn: sqlite3.Connection) -> tuple[Any, ...] | None:
         "SELECT id, payload FROM emails WHERE payload IS NOT NULL ORDER BY id DESC LIMIT 1"
     ).fetchone()
     return row
+
+
+def _count_since(conn: sqlite3.Connection, owner: str, since: float) -> int:
+    query = "SELECT count(*) FROM emails WHERE owner = ? AND created_at >= ?"
+    return int(conn.execute(query, (owner, since)).fetchone()[0])
 
 
 def _count_emails(conn: sqlite3.Connection) -> int:

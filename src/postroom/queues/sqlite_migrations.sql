@@ -10,3 +10,7 @@ CREATE TABLE IF NOT EXISTS api_keys (
     last_used_at REAL,
     revoked_at REAL
 );
+
+-- name: 3
+-- Daily quotas count a key's emails of the day.
+CREATE INDEX IF NOT EXISTS emails_owner ON emails (owner, created_at);

@@ -18,6 +18,7 @@ CREATE TABLE IF NOT EXISTS emails (
 CREATE INDEX IF NOT EXISTS emails_available ON emails (available_at)
     WHERE available_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS emails_dead ON emails (id) WHERE dead = 1;
+CREATE INDEX IF NOT EXISTS emails_owner ON emails (owner, created_at);
 
 CREATE TABLE IF NOT EXISTS events (
     email_id TEXT NOT NULL,
