@@ -123,6 +123,7 @@ def build_app(settings: Settings, with_worker: bool) -> IntakeRoute:
         backend, SystemClock(), parse_with_email_validator, cipher=content.cipher, on_stored=wake
     )
     container = Container(submit, backend, backend, settings.max_body_bytes, metrics)
+    container.body_timeout = settings.body_timeout
     container.open_text = content.open_text
     _attach_auth(container, settings, backend)
     if runtime is not None:

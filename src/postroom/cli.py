@@ -29,6 +29,14 @@ from postroom.settings import Settings, SettingsError, load_settings, options
 
 _SERVER_FLAGS = (
     "insecure_no_auth",
+    "tls_cert",
+    "tls_key",
+    "max_connections",
+    "body_timeout",
+    "rate_limit",
+    "daily_quota",
+    "encryption_keys",
+    "retention_days",
     "host",
     "port",
     "database_url",

@@ -27,6 +27,10 @@ def _config(settings: Settings, with_worker: bool) -> uvicorn.Config:
         # No proxy-header rewriting: nothing here uses the client address, and it costs per request.
         proxy_headers=False,
         timeout_graceful_shutdown=30,
+        # Beyond this many open connections new ones are answered 503 instead of starving all.
+        limit_concurrency=settings.max_connections,
+        ssl_certfile=settings.tls_cert or None,
+        ssl_keyfile=settings.tls_key or None,
     )
 
 

@@ -1,5 +1,6 @@
 """Configuration, read once from the environment at the edge and passed down typed."""
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
@@ -43,6 +44,27 @@ class Settings:
     processes: int = field(
         default=1,
         metadata={"env": "POSTROOM_PROCESSES", "help": "API server processes sharing the port"},
+    )
+    tls_cert: str = field(
+        default="",
+        metadata={"env": "POSTROOM_TLS_CERT", "help": "PEM certificate chain: serve HTTPS"},
+    )
+    tls_key: str = field(
+        default="", metadata={"env": "POSTROOM_TLS_KEY", "help": "PEM private key for --tls-cert"}
+    )
+    max_connections: int = field(
+        default=1000,
+        metadata={
+            "env": "POSTROOM_MAX_CONNECTIONS",
+            "help": "open connections per process before 503",
+        },
+    )
+    body_timeout: int = field(
+        default=30,
+        metadata={
+            "env": "POSTROOM_BODY_TIMEOUT",
+            "help": "seconds a client may take to send its body",
+        },
     )
     max_body_bytes: int = field(
         default=10 * 1024 * 1024,
@@ -155,6 +177,8 @@ _INTEGERS = {
     "metrics_port": 0,
     "retention_days": 1,
     "rate_limit": 0,
+    "max_connections": 1,
+    "body_timeout": 1,
     "daily_quota": 0,
 }
 
@@ -169,6 +193,14 @@ def _check_urls(settings: Settings) -> None:
                 queues.check_url(url)
             except queues.BackendConfigError as error:
                 raise SettingsError(f"{env}: {error}") from None
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        raise SettingsError("POSTROOM_TLS_CERT and POSTROOM_TLS_KEY: give both or neither")
+    for env, path in (
+        ("POSTROOM_TLS_CERT", settings.tls_cert),
+        ("POSTROOM_TLS_KEY", settings.tls_key),
+    ):
+        if path and not os.path.isfile(path):
+            raise SettingsError(f"{env}: no such file")
     if settings.encryption_keys:
         from postroom.ciphers.aesgcm import parse_keys
 

@@ -24,6 +24,8 @@ class Container:
     render_metrics: Callable[[], Awaitable[bytes]] | None = None
     # The caller's key from an Authorization header; None runs without authentication.
     authenticate: Callable[[str | None], Awaitable[ApiKey | None]] | None = None
+    # Seconds a client may take to send a request body (slow-client protection).
+    body_timeout: float = 30.0
     # Takes one email from a key's sending budget; None sets no limits.
     limit: Callable[[str], Awaitable[Verdict]] | None = None
     # Opens event reasons sealed at rest; identity when no keys are configured.

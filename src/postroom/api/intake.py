@@ -5,6 +5,7 @@ middleware and router (tens of microseconds a request on a small machine) and sp
 directly. Every other route, and every other method on this path, goes to the Starlette app.
 """
 
+import asyncio
 import logging
 import math
 import re
@@ -90,7 +91,11 @@ class IntakeRoute:
             raise _rejected(415, "Unsupported media type", "Send the email as application/json.")
         limit = self.container.max_body_bytes
         try:
-            data = _json.decode(await _read_body(receive, length, limit))
+            async with asyncio.timeout(self.container.body_timeout):
+                body = await _read_body(receive, length, limit)
+            data = _json.decode(body)
+        except TimeoutError:
+            raise _rejected(408, "Request timeout", "The body arrived too slowly.") from None
         except BodyTooLargeError:
             raise _rejected(
                 413, "Request too large", f"The body may be at most {limit} bytes."

@@ -164,17 +164,39 @@ def document() -> dict[str, Any]:
             "/healthz": {
                 "get": {
                     "summary": "The process is alive",
+                    "security": [],
                     "responses": {"200": {"description": "alive"}},
                 }
             },
             "/readyz": {
                 "get": {
                     "summary": "Storage is reachable",
+                    "security": [],
                     "responses": {"200": {"description": "ready"}, "503": _UNAVAILABLE},
                 }
             },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics of this process and the queue",
+                    "responses": {
+                        "200": {
+                            "description": "the exposition format",
+                            "content": {"text/plain": {}},
+                        },
+                        "401": _error("missing, wrong or revoked API key"),
+                    },
+                }
+            },
         },
+        "security": [{"bearer": []}],
         "components": {
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "an API key from `postroom keys create`",
+                }
+            },
             "schemas": {
                 "EmailRequest": _EMAIL_REQUEST,
                 "Accepted": _ACCEPTED,
@@ -209,7 +231,10 @@ def _submit() -> dict[str, Any]:
                 "content": _json("Accepted"),
             },
             "400": _error("invalid field(s) or malformed JSON; `errors` lists every bad field"),
+            "401": _error("missing, wrong or revoked API key"),
+            "408": _error("the body arrived too slowly"),
             "409": _error("Idempotency-Key reused for a different email"),
+            "429": _error("the API key is over its rate limit or daily quota (see Retry-After)"),
             "413": _error("body larger than the configured limit"),
             "415": _error("content type is not application/json"),
             "503": _UNAVAILABLE,
@@ -223,7 +248,8 @@ def _status() -> dict[str, Any]:
         "parameters": [_ID_PARAMETER],
         "responses": {
             "200": {"description": "found", "content": _json("EmailStatus")},
-            "404": _error("no such email"),
+            "401": _error("missing, wrong or revoked API key"),
+            "404": _error("no such email (or another key's)"),
             "503": _UNAVAILABLE,
         },
     }
@@ -238,7 +264,8 @@ def _cancel() -> dict[str, Any]:
                 "description": "cancelled (also when it already was)",
                 "content": _json("Cancelled"),
             },
-            "404": _error("no such email"),
+            "401": _error("missing, wrong or revoked API key"),
+            "404": _error("no such email (or another key's)"),
             "409": _error("too late: being sent, sent or failed"),
             "503": _UNAVAILABLE,
         },
