@@ -103,3 +103,58 @@ def _wait_sent(serve: Server, email_id: str) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("the email was not sent within 30 s")
+
+
+def test_provider_errors_retries_dead_letters_and_cli_output_hold_no_content(workdir: Path) -> None:
+    """A provider echoing the address, an outage, dead letters, and the CLI: no canary anywhere."""
+    import os
+    import subprocess
+
+    from tests.support.processes import FakeProvider
+    from tests.support.server import POSTROOM
+
+    fake = FakeProvider(workdir)
+    providers = f"postmark://token?base_url={fake.url}"
+    env = {
+        "POSTROOM_PROVIDERS": providers,
+        "POSTROOM_MAX_ATTEMPTS": "1",
+        "POSTROOM_LOG_LEVEL": "debug",
+    }
+    serve = server(workdir, env).start()
+    try:
+        echoed = {**canary_email("p"), "to": [f'"{CANARY} quoted"@example.org'], "attachments": []}
+        # Postmark quotes the address back in its 422.
+        refused_id = post_email(serve.url, echoed).json()["id"]
+        _wait_state(serve, refused_id, "failed")
+        fake.behaviour({"outage": True})
+        down_id = post_email(serve.url, {**canary_email("q"), "attachments": []}).json()["id"]
+        _wait_state(serve, down_id, "failed")  # one attempt allowed: dead-lettered after the 503
+        reasons = " ".join(
+            str(e["reason"])
+            for e in request("GET", f"{serve.url}/api/v1/email/{refused_id}").json()["events"]
+        )
+        assert CANARY in reasons  # the owner can read the provider's words...
+    finally:
+        serve.stop()
+        fake.stop()
+    cli = {**os.environ, **serve.env}
+    outputs = [
+        subprocess.run(
+            [POSTROOM, *args], capture_output=True, text=True, env=cli, cwd=workdir, timeout=60
+        )
+        for args in (["dead", "list"], ["dead", "redrive", "--all", "--dry-run"], ["keys", "list"])
+    ]
+    for result in outputs:
+        assert result.returncode == 0, result.stderr
+        assert CANARY not in result.stdout + result.stderr
+    assert refused_id in outputs[0].stdout
+    assert_no_canary(serve)  # ...and the logs never could
+
+
+def _wait_state(serve: Server, email_id: str, state: str) -> None:
+    import time
+
+    deadline = time.monotonic() + 30
+    while request("GET", f"{serve.url}/api/v1/email/{email_id}").json()["status"] != state:
+        assert time.monotonic() < deadline, f"{email_id} never became {state}"
+        time.sleep(0.05)
