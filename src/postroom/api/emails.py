@@ -37,8 +37,9 @@ async def caller(request: Request) -> str | Response:
     return key.id
 
 
-async def status(request: Request) -> Response:
-    """GET /api/v1/email/{id}: state and events, never content; only for the key that sent it."""
+async def owned(request: Request) -> EmailStatus | Response:
+    """The email the path names if the caller may see it; else the 401, 404 or 503 to answer.
+    Another key's email looks exactly like a missing one."""
     container: Container = request.app.state.container
     owner = await caller(request)
     if isinstance(owner, Response):
@@ -49,8 +50,16 @@ async def status(request: Request) -> Response:
     except StorageUnavailableError:
         return storage_unavailable()
     if found is None or found.owner != owner:
-        return _not_found()  # another key's email looks exactly like a missing one
-    return json_response(status_body(found, container.open_text))
+        return _not_found()
+    return found
+
+
+async def status(request: Request) -> Response:
+    """GET /api/v1/email/{id}: state and events, never content; only for the key that sent it."""
+    found = await owned(request)
+    if isinstance(found, Response):
+        return found
+    return json_response(status_body(found, request.app.state.container.open_text))
 
 
 def status_body(found: EmailStatus, open_text: Callable[[str, str], str]) -> dict[str, object]:
@@ -75,16 +84,11 @@ def status_body(found: EmailStatus, open_text: Callable[[str, str], str]) -> dic
 async def cancel(request: Request) -> Response:
     """DELETE /api/v1/email/{id}: cancel while no worker has taken it."""
     container: Container = request.app.state.container
-    owner = await caller(request)
-    if isinstance(owner, Response):
-        return owner
-    email_id = request.path_params["id"]
-    if not is_id(email_id):
-        return _not_found()
+    found = await owned(request)
+    if isinstance(found, Response):
+        return found
+    email_id = found.id
     try:
-        found = await container.store.status(email_id)
-        if found is None or found.owner != owner:
-            return _not_found()
         outcome, state = await container.store.cancel(email_id)
     except StorageUnavailableError:
         return storage_unavailable()

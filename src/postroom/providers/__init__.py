@@ -1,8 +1,8 @@
 """Provider adapters, chosen by URL scheme and imported only when used."""
 
-from importlib import import_module
 from typing import cast
 
+from postroom._lazy import load_class
 from postroom.ports.provider import Provider
 
 PROVIDERS: dict[str, tuple[str, str | None]] = {
@@ -30,13 +30,11 @@ def check_url(url: str) -> None:
 def open_provider(url: str) -> Provider:
     check_url(url)
     target, extra = PROVIDERS[url.partition("://")[0].lower()]
-    module_name, _, class_name = target.partition(":")
     try:
-        module = import_module(module_name)
+        adapter = load_class(target, extra)
     except ImportError as error:
-        hint = f"; run: pip install 'postroom[{extra}]'" if extra else ""
-        raise ProviderConfigError(f"cannot load {module_name} ({error.name}){hint}") from None
+        raise ProviderConfigError(str(error)) from None
     try:
-        return cast(Provider, getattr(module, class_name).from_url(url))
+        return cast(Provider, adapter.from_url(url))
     except ValueError as error:
         raise ProviderConfigError(str(error)) from None

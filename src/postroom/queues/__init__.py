@@ -4,9 +4,9 @@ A scheme maps to "module:Class" and the pip extra that brings its driver, so a d
 never uses PostgreSQL never imports psycopg, and one that needs it is told what to install.
 """
 
-from importlib import import_module
 from typing import cast
 
+from postroom._lazy import load_class
 from postroom.ports.backend import Backend
 from postroom.ports.clock import Clock
 
@@ -36,13 +36,11 @@ def check_url(url: str) -> None:
 def open_backend(url: str, clock: Clock) -> Backend:
     check_url(url)
     target, extra = BACKENDS[scheme_of(url)]
-    module_name, _, class_name = target.partition(":")
     try:
-        module = import_module(module_name)
+        adapter = load_class(target, extra)
     except ImportError as error:
-        hint = f"; run: pip install 'postroom[{extra}]'" if extra else ""
-        raise BackendConfigError(f"cannot load {module_name} ({error.name}){hint}") from None
+        raise BackendConfigError(str(error)) from None
     try:
-        return cast(Backend, getattr(module, class_name).from_url(url, clock))
+        return cast(Backend, adapter.from_url(url, clock))
     except ValueError as error:
         raise BackendConfigError(str(error)) from None
