@@ -98,6 +98,13 @@ def _parser() -> argparse.ArgumentParser:
         "check that storage is reachable (exit 1 if not)",
         ("database_url", "queue_url", "log_level"),
     )
+    _command(
+        commands,
+        "migrate",
+        cmd_migrate,
+        "bring the database schema up to date (PostgreSQL; SQLite does it by itself)",
+        ("database_url", "queue_url", "log_level"),
+    )
     _dead_commands(commands)
     _key_commands(commands)
     _encryption_commands(commands)
@@ -294,6 +301,25 @@ def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
         return 0
 
     return asyncio.run(check())
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    async def migrate() -> int:
+        backend = open_backend(settings)
+        # Only backends with versioned migrations have the method; SQLite creates and upgrades
+        # its schema by itself when the file is opened.
+        apply = getattr(backend, "migrate", None)
+        try:
+            applied: list[str] = await apply() if apply is not None else []
+        except StorageUnavailableError as error:
+            print(f"postroom: storage unreachable: {error}", file=sys.stderr)
+            return 1
+        finally:
+            await backend.close()
+        print(f"applied {', '.join(applied)}" if applied else "schema up to date")
+        return 0
+
+    return asyncio.run(migrate())
 
 
 def cmd_dead_list(settings: Settings, args: argparse.Namespace) -> int:

@@ -13,6 +13,8 @@ from postroom.ports.clock import Clock
 BACKENDS: dict[str, tuple[str, str | None]] = {
     "sqlite": ("postroom.queues.sqlite:SqliteQueue", None),
     "memory": ("postroom.queues.memory:MemoryQueue", None),
+    "postgresql": ("postroom.queues.postgres:PostgresQueue", "postgres"),
+    "postgres": ("postroom.queues.postgres:PostgresQueue", "postgres"),
 }
 
 

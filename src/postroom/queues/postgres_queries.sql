@@ -10,12 +10,13 @@
 -- result. pg_notify runs once, only when a row was written; PostgreSQL delivers it at commit.
 WITH new AS (
     INSERT INTO postroom_emails
-        (id, state, created_at, updated_at, send_at, available_at, payload)
-    SELECT v.id, v.state, v.created_at, v.created_at, v.not_before, v.not_before, v.payload
+        (id, state, created_at, updated_at, send_at, available_at, owner, payload)
+    SELECT v.id, v.state, v.created_at, v.created_at, v.not_before, v.not_before, v.owner,
+        v.payload
     FROM unnest(
         %(ids)s::text[], %(states)s::text[], %(created)s::float8[],
-        %(not_before)s::float8[], %(payloads)s::bytea[]
-    ) AS v (id, state, created_at, not_before, payload)
+        %(not_before)s::float8[], %(owners)s::text[], %(payloads)s::bytea[]
+    ) AS v (id, state, created_at, not_before, owner, payload)
     ON CONFLICT (id) DO NOTHING
     RETURNING id
 )
@@ -35,8 +36,9 @@ WITH claim AS (
     RETURNING email_id
 ), new AS (
     INSERT INTO postroom_emails
-        (id, state, created_at, updated_at, send_at, available_at, payload)
-    SELECT email_id, %(state)s, %(now)s, %(now)s, %(not_before)s, %(not_before)s, %(payload)s
+        (id, state, created_at, updated_at, send_at, available_at, owner, payload)
+    SELECT email_id, %(state)s, %(now)s, %(now)s, %(not_before)s, %(not_before)s, %(owner)s,
+        %(payload)s
     FROM claim
     RETURNING id
 )
@@ -52,13 +54,15 @@ WHERE i.key = %(key)s AND i.created_at > %(expired)s
 -- name: lease
 -- SKIP LOCKED: rows another worker is leasing at this moment are passed over, not waited for,
 -- so workers never hand out the same email and never queue up behind each other. The picked
--- rows are materialised first so LIMIT applies once, before the update.
+-- rows are materialised first so LIMIT applies once, before the update. NO KEY UPDATE is the
+-- lock the UPDATE takes anyway; unlike FOR UPDATE it lets event inserts (whose foreign key
+-- check share-locks the email's key) carry on.
 WITH picked AS MATERIALIZED (
     SELECT id, available_at FROM postroom_emails
     WHERE available_at <= %(now)s
     ORDER BY available_at, id
     LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
+    FOR NO KEY UPDATE SKIP LOCKED
 ), leased AS (
     UPDATE postroom_emails e
     SET state = 'sending', lease_token = %(token)s, available_at = %(until)s,
@@ -75,6 +79,7 @@ SELECT id, payload, attempts, created_at FROM leased ORDER BY was_available, id
 -- name: extend
 UPDATE postroom_emails SET available_at = %(until)s
 WHERE id = %(id)s AND lease_token = %(token)s
+RETURNING id
 
 -- name: settle
 -- Ack, retry and dead-letter for a batch of leases: only rows whose lease token still matches
@@ -89,7 +94,7 @@ WITH v AS (
     -- settling at once) then wait for each other instead of deadlocking.
     SELECT e.id FROM postroom_emails e JOIN v ON v.id = e.id AND v.token = e.lease_token
     ORDER BY e.id
-    FOR UPDATE OF e
+    FOR NO KEY UPDATE OF e
 ), settled AS (
     UPDATE postroom_emails e
     SET state = v.state, available_at = v.available_at, dead = v.dead,
@@ -115,7 +120,8 @@ WHERE available_at IS NOT NULL
 
 -- name: status
 -- The email and its events in one round trip; the first event is read from the email's row.
-SELECT e.state, e.created_at, e.send_at, e.attempts, v.at, v.state, v.provider, v.reason
+SELECT e.state, e.created_at, e.send_at, e.attempts, e.owner,
+    v.at, v.state, v.provider, v.reason
 FROM postroom_emails e LEFT JOIN postroom_events v ON v.email_id = e.id
 WHERE e.id = %(id)s
 ORDER BY v.seq
@@ -133,6 +139,9 @@ WITH cancelled AS (
 )
 SELECT id FROM cancelled
 
+-- name: count_since
+SELECT count(*) FROM postroom_emails WHERE owner = %(owner)s AND created_at >= %(since)s
+
 -- name: state_of
 SELECT state FROM postroom_emails WHERE id = %(id)s
 
@@ -143,11 +152,12 @@ ORDER BY id
 LIMIT %(limit)s
 
 -- name: redrive
+-- An email whose content was purged has nothing left to send and stays dead.
 WITH redriven AS (
     UPDATE postroom_emails
     SET dead = false, state = 'queued', available_at = %(now)s, attempts = 0,
         lease_token = NULL, updated_at = %(now)s
-    WHERE dead AND id = ANY(%(ids)s::text[])
+    WHERE dead AND id = ANY(%(ids)s::text[]) AND octet_length(payload) > 0
     RETURNING id
 ), events AS (
     INSERT INTO postroom_events (email_id, at, state, reason)
@@ -159,3 +169,86 @@ SELECT array_agg(id), pg_notify('postroom_new', '') FROM redriven HAVING count(*
 -- Answers only when the schema is there; read-only (a replica, or a database switched to
 -- read-only) is reported, since intake cannot store anything there.
 SELECT current_setting('transaction_read_only'), to_regclass('postroom_emails') IS NOT NULL
+
+-- name: newest_payload
+SELECT id, payload FROM postroom_emails
+WHERE octet_length(payload) > 0
+ORDER BY id DESC
+LIMIT 1
+
+-- name: purge_content
+-- Content of emails that ended before the cutoff: the payload emptied, event reasons cleared
+-- (but a sent event's, which holds the provider's message id), expired idempotency keys gone.
+-- Every worker runs this hourly; the advisory lock lets one do it while the others skip the
+-- round, so their scans of the table never wait on (or deadlock with) each other.
+WITH lock AS (
+    SELECT pg_try_advisory_xact_lock(%(lock)s) AS held
+), purged AS (
+    UPDATE postroom_emails SET payload = ''::bytea
+    WHERE (SELECT held FROM lock)
+        AND available_at IS NULL AND updated_at < %(before)s AND octet_length(payload) > 0
+        AND state IN (
+            'sent', 'delivered', 'bounced', 'complained', 'cancelled', 'suppressed', 'failed'
+        )
+    RETURNING id
+), reasons AS (
+    UPDATE postroom_events SET reason = ''
+    WHERE email_id IN (SELECT id FROM purged) AND state <> 'sent' AND reason <> ''
+), keys AS (
+    DELETE FROM postroom_idempotency
+    WHERE (SELECT held FROM lock) AND created_at <= %(expired)s
+)
+SELECT count(*) FROM purged
+
+-- name: count_emails
+SELECT count(*) FROM postroom_emails
+
+-- name: reseal_emails
+-- A page to re-encrypt, locked so two runs cannot interleave on it (NO KEY UPDATE: workers
+-- settling these emails may still add their events).
+SELECT id, payload FROM postroom_emails
+WHERE id > %(after)s
+ORDER BY id
+LIMIT %(limit)s
+FOR NO KEY UPDATE
+
+-- name: reseal_events
+SELECT seq, email_id, reason FROM postroom_events
+WHERE email_id = ANY(%(ids)s::text[]) AND reason <> ''
+
+-- name: reseal_write
+WITH payloads AS (
+    UPDATE postroom_emails e SET payload = v.payload
+    FROM unnest(%(ids)s::text[], %(payloads)s::bytea[]) AS v (id, payload)
+    WHERE e.id = v.id
+    RETURNING 1
+), reasons AS (
+    UPDATE postroom_events e SET reason = v.reason
+    FROM unnest(%(seqs)s::bigint[], %(reasons)s::text[]) AS v (seq, reason)
+    WHERE e.seq = v.seq
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM payloads) + (SELECT count(*) FROM reasons)
+
+-- name: create_key
+INSERT INTO postroom_api_keys (id, name, token_hash, prefix, created_at)
+VALUES (%(id)s, %(name)s, %(token_hash)s, %(prefix)s, %(now)s)
+RETURNING id
+
+-- name: keys
+SELECT token_hash, id, name, prefix, created_at, last_used_at, revoked_at
+FROM postroom_api_keys
+WHERE revoked_at IS NULL OR NOT %(active)s
+ORDER BY created_at, id
+
+-- name: revoke_key
+UPDATE postroom_api_keys SET revoked_at = coalesce(revoked_at, %(now)s)
+WHERE id = %(key)s OR prefix = %(key)s
+RETURNING id, name, prefix, created_at, last_used_at, revoked_at
+
+-- name: touch_keys
+-- Every key used since the last call, in one statement.
+UPDATE postroom_api_keys k SET last_used_at = v.at
+FROM unnest(%(ids)s::text[], %(ats)s::float8[]) AS v (id, at)
+WHERE k.id = v.id
+RETURNING k.id

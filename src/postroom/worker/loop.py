@@ -19,6 +19,8 @@ from postroom.ports.queue import Lease, Queue
 log = get_logger("worker")
 
 Deliver = Callable[[Lease], Awaitable[None]]
+# How long one LISTEN wait lasts before it is renewed (PostgreSQL).
+LISTEN_WAIT = 30.0
 
 
 class Worker:
@@ -62,6 +64,7 @@ class Worker:
         """Deliver until `stop` is set; then lease nothing more and finish what was taken."""
         log_event(log, "worker.started", concurrency=self._concurrency)
         watcher = asyncio.create_task(self._watch(stop))
+        listener = asyncio.create_task(self._listen(stop))
         while not stop.is_set():
             self._changed.clear()
             self._collect_leases()
@@ -69,8 +72,19 @@ class Worker:
             self._lease_if_low()
             await self._wait_for_change()
         watcher.cancel()
+        listener.cancel()
         await self._drain(grace)
         log_event(log, "worker.stopped")
+
+    async def _listen(self, stop: asyncio.Event) -> None:
+        """Wake when another process stores an email (PostgreSQL LISTEN/NOTIFY). Backends
+        without notifications have no `wait_for_new`; polling every `idle_wait` serves them."""
+        wait_for_new = getattr(self._queue, "wait_for_new", None)
+        if wait_for_new is None:
+            return
+        while not stop.is_set():
+            await wait_for_new(LISTEN_WAIT)
+            self.wake()
 
     async def _watch(self, stop: asyncio.Event) -> None:
         await stop.wait()
