@@ -18,7 +18,7 @@ from postroom.ports.queue import Event, NewEmail, PutOutcome
 from postroom.queues import postgres_migrate
 from postroom.queues.postgres import PostgresQueue, parse_url
 from tests.conftest import ManualClock
-from tests.contract.conftest import (
+from tests.support.postgres import (
     ADMIN_URL,
     admin_connection,
     create_database,
