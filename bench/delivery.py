@@ -31,6 +31,15 @@ from postroom.ports.queue import NewEmail
 from postroom.queues.sqlite import SqliteQueue
 
 SIM_PORT = 18490
+# The worker and the simulator each get a core of their own when `taskset` is there, so the
+# worker's figure is not what is left over after the simulator (it can be turned off: --no-pin).
+PIN = shutil.which("taskset") is not None
+
+
+def pinned(command: list[str], cpu: int) -> list[str]:
+    return ["taskset", "-c", str(cpu), *command] if PIN else command
+
+
 SIM = f"http://127.0.0.1:{SIM_PORT}"
 EMAIL = Email(
     sender=Address("billing@shop.example.com", "Example Shop"),
@@ -197,7 +206,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--provider", choices=["sendgrid", "mailgun"], default="sendgrid")
     parser.add_argument("--latencies", type=int, nargs="+", default=[0, 50])
+    parser.add_argument("--no-pin", action="store_true", help="let processes share both cores")
     args = parser.parse_args()
+    global PIN
+    PIN = PIN and not args.no_pin
+    print(f"worker and simulator on separate cores: {'yes' if PIN else 'no'}\n")
     print(
         "| provider latency | concurrency | worker deliveries/s | aiohttp alone, no queue | ratio | target | sent |"
     )

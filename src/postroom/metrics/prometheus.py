@@ -1,5 +1,7 @@
 """Prometheus metrics (prometheus-client), one registry per process."""
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from postroom.ports.queue import QueueStats
@@ -54,6 +56,7 @@ class PrometheusMetrics:
             "Age of the oldest ready email: the autoscaling signal",
             registry=r,
         )
+        self._children: dict[tuple[Any, ...], Any] = {}
         self._sending = Gauge(
             "postroom_worker_in_flight", "Sends in flight in this process", registry=r
         )
@@ -63,10 +66,19 @@ class PrometheusMetrics:
         self._intake.observe(seconds)
 
     def provider_call(self, provider: str, outcome: str, seconds: float) -> None:
-        self._calls.labels(provider, outcome).observe(seconds)
+        self._child(self._calls, provider, outcome).observe(seconds)
 
     def settled(self, outcome: str, provider: str = "") -> None:
-        self._settled.labels(outcome, provider).inc()
+        self._child(self._settled, outcome, provider).inc()
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        # `labels()` takes a lock and builds a key on every call; once per delivery that shows
+        # in profiles, so the children are kept.
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def failover(self, provider: str) -> None:
         self._failovers.labels(provider).inc()

@@ -5,6 +5,8 @@ from collections.abc import Sequence
 from postroom.domain.circuit import BreakerPolicy, Circuit, Failure
 from postroom.ports.metrics import Metrics, NullMetrics
 
+_HEALTHY = Circuit()
+
 
 class LocalHealth:
     """Circuits kept in memory. Each worker process learns on its own; with a shared store
@@ -30,7 +32,8 @@ class LocalHealth:
         self._set(index, self._circuits[index].on_attempt(now, self.policy))
 
     def success(self, index: int) -> None:
-        self._set(index, self._circuits[index].on_success())
+        if self._circuits[index] != _HEALTHY:  # the common case changes nothing
+            self._set(index, self._circuits[index].on_success())
 
     def failure(self, index: int, failure: Failure, now: float, retry_after: float | None) -> None:
         circuit = self._circuits[index].on_failure(failure, now, self.policy, retry_after)
