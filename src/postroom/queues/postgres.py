@@ -3,24 +3,22 @@
 Every operation is one statement on an autocommit connection from a pool, so one round trip
 and one commit; an email's change and its events are written by the same statement. Leasing is
 `FOR NO KEY UPDATE SKIP LOCKED`. New emails and settled leases that arrive together share a
-statement (see `_Coalescer`). The SQL lives in postgres_queries.sql, the schema in
+statement (see `Coalescer`). The SQL lives in postgres_queries.sql, the schema in
 postgres_migrations/, the design in docs/postgres.md.
 """
 
 import asyncio
 import contextlib
 import secrets
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from importlib import resources
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
-from psycopg import AsyncConnection, errors
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from postroom.domain.errors import StorageFullError, StorageUnavailableError
+from postroom.domain.errors import StorageUnavailableError
 from postroom.domain.states import State
 from postroom.ports.clock import Clock
 from postroom.ports.dead import DeadLetter
@@ -29,23 +27,25 @@ from postroom.ports.queue import Event, Lease, NewEmail, PutOutcome, PutResult, 
 from postroom.ports.sealed import Reseal, ResealText
 from postroom.ports.store import CancelOutcome, EmailStatus
 from postroom.queues import postgres_migrate
+from postroom.queues.postgres_connections import (
+    Coalescer,
+    PoolOptions,
+    masked,
+    parse_url,
+    storage_errors,
+)
 
 IDEMPOTENCY_WINDOW = 24 * 3600.0
 CHANNEL = "postroom_new"
 Row = tuple[Any, ...]
 Pool = AsyncConnectionPool[AsyncConnection[Row]]
 
-# A batch stays well inside PostgreSQL's 1 GB limit for one parameter (the payload array).
-_MAX_BATCH_ROWS = 500
-_MAX_BATCH_BYTES = 32 * 1024 * 1024
 # The pool retries a lost connection with growing pauses; giving up after this long lets the
 # next request start a fresh attempt at once, so service resumes within seconds of the server.
 _RECONNECT_TIMEOUT = 10.0
 # The array parameters of insert_emails and settle, in the order of a row's values.
 _NEW_COLUMNS = ("ids", "states", "created", "not_before", "owners", "payloads")
 _SETTLE_COLUMNS = ("ids", "tokens", "states", "available", "dead", "providers", "ats", "reasons")
-# Options of the URL that configure Postroom; everything else is handed to libpq.
-_OWN_OPTIONS = ("pool_min", "pool_max", "pool_timeout", "migrate")
 
 
 def _parse_queries(text: str) -> dict[str, bytes]:
@@ -67,110 +67,6 @@ _QUERIES = _parse_queries(
 )
 
 
-@contextlib.contextmanager
-def _storage_errors() -> Iterator[None]:
-    """psycopg's failures as the port's error: the text names the cause, never data or hosts.
-
-    Server down, connection lost, too many connections, pool timeout (all OperationalError),
-    a read-only database (ReadOnlySqlTransaction, an InternalError) and a missing schema or
-    privilege mean storage cannot take the write; anything else is a bug and propagates."""
-    try:
-        yield
-    except errors.DiskFull:
-        raise StorageFullError("postgresql: disk full") from None
-    except errors.UndefinedTable:
-        raise StorageUnavailableError("postgresql: no schema; run `postroom migrate`") from None
-    except (
-        psycopg.OperationalError,
-        psycopg.InterfaceError,
-        psycopg.InternalError,
-        errors.InsufficientPrivilege,
-    ) as error:
-        raise StorageUnavailableError(f"postgresql unavailable ({type(error).__name__})") from None
-
-
-@dataclass(frozen=True, slots=True)
-class PoolOptions:
-    min_size: int = 1
-    max_size: int = 10
-    # Seconds a request waits for a connection (all busy, or the server unreachable).
-    timeout: float = 5.0
-    # Apply pending migrations on first use; off when only `postroom migrate` may change DDL.
-    auto_migrate: bool = True
-
-    @property
-    def parallel_writes(self) -> int:
-        """Statements of one kind (new emails, settles) in flight at once."""
-        return max(1, self.max_size // 4)
-
-
-class _Coalescer:
-    """Writes of one kind that arrive together share one statement: one round trip, one commit.
-
-    At most `parallel` statements of the kind are in flight; writes that arrive while they are
-    busy wait and go together in the next one. A lone write waits for nobody, and under load
-    batches grow by themselves (the group commit of docs/storage.md, over the network)."""
-
-    def __init__(self, write: Callable[[list[Row]], Awaitable[list[Any]]], parallel: int) -> None:
-        self._write = write
-        self._parallel = parallel
-        self._pending: list[tuple[Row, asyncio.Future[Any]]] = []
-        self._active = 0
-        self._starting = False
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.statements = 0
-
-    async def submit(self, row: Row) -> Any:
-        """The write's result once its statement committed; its error otherwise."""
-        future = asyncio.get_running_loop().create_future()
-        self._pending.append((row, future))
-        if not self._starting and self._active < self._parallel:
-            self._active += 1
-            self._starting = True  # one starter at a time, so a burst lands in one batch
-            task = asyncio.create_task(self._run())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        return await future
-
-    async def drain(self) -> None:
-        """Return when every write submitted so far is done."""
-        while self._tasks:
-            await asyncio.wait(set(self._tasks))
-
-    async def _run(self) -> None:
-        self._starting = False
-        try:
-            while self._pending:
-                await self._flush(self._take())
-        finally:
-            # No await between the last look at _pending and here: a write submitted
-            # after it sees this slot free and starts a task.
-            self._active -= 1
-
-    def _take(self) -> list[tuple[Row, asyncio.Future[Any]]]:
-        size, count = 0, 0
-        for row, _ in self._pending[:_MAX_BATCH_ROWS]:
-            size += sum(len(value) for value in row if isinstance(value, bytes))
-            if count and size > _MAX_BATCH_BYTES:
-                break
-            count += 1
-        batch, self._pending = self._pending[:count], self._pending[count:]
-        return batch
-
-    async def _flush(self, batch: list[tuple[Row, asyncio.Future[Any]]]) -> None:
-        self.statements += 1
-        try:
-            results = await self._write([row for row, _ in batch])
-        except Exception as error:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
-            return
-        for (_, future), result in zip(batch, results, strict=True):
-            if not future.done():  # done: the caller went away (cancelled); the write stands
-                future.set_result(result)
-
-
 class PostgresQueue:
     """The whole Backend port over PostgreSQL; any number of processes may share the database."""
 
@@ -183,8 +79,8 @@ class PostgresQueue:
         self._migrated = not self._options.auto_migrate
         self._closed = False
         parallel = self._options.parallel_writes
-        self._new = _Coalescer(self._insert_emails, parallel)
-        self._settles = _Coalescer(self._settle_batch, parallel)
+        self._new = Coalescer(self._insert_emails, parallel)
+        self._settles = Coalescer(self._settle_batch, parallel)
         self._listener: asyncio.Task[None] | None = None
         self._notified = asyncio.Event()
 
@@ -237,7 +133,7 @@ class PostgresQueue:
         return pool
 
     async def _fetch(self, query: str, params: Mapping[str, Any]) -> list[Row]:
-        with _storage_errors():
+        with storage_errors():
             async with (await self._ready()).connection() as conn:
                 return await _rows(conn, query, params)
 
@@ -247,7 +143,7 @@ class PostgresQueue:
 
     async def migrate(self) -> list[str]:
         """Apply pending schema migrations; the versions applied (none when up to date)."""
-        with _storage_errors():
+        with storage_errors():
             async with (self._pool or await self._open_pool()).connection() as conn:
                 applied = await postgres_migrate.migrate(conn)
         self._migrated = True
@@ -444,7 +340,7 @@ class PostgresQueue:
     async def reseal_page(
         self, after: str, limit: int, payload: Reseal, reason: ResealText
     ) -> tuple[int, str | None]:
-        with _storage_errors():
+        with storage_errors():
             async with (await self._ready()).connection() as conn, conn.transaction():
                 page = await _rows(conn, "reseal_emails", {"after": after, "limit": limit})
                 ids = [email_id for email_id, _ in page]
@@ -500,53 +396,3 @@ def _resealed(
 def _columns(names: tuple[str, ...], rows: list[Row]) -> dict[str, list[Any]]:
     """Rows as one array per column, for UNNEST: one statement whatever the batch size."""
     return {name: list(column) for name, column in zip(names, zip(*rows, strict=True), strict=True)}
-
-
-def parse_url(url: str) -> tuple[str, PoolOptions]:
-    """The libpq connection URL and Postroom's pool options; ValueError naming the problem."""
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query, keep_blank_values=True))
-    if parts.scheme not in ("postgresql", "postgres"):
-        raise ValueError("expected postgresql://user@host:port/database")
-    if not parts.hostname and "host" not in query:  # ?host=/run/postgresql: a Unix socket
-        raise ValueError("the URL names no host (postgresql://user@HOST:port/database)")
-    if not parts.path.strip("/") and "dbname" not in query:
-        raise ValueError("the URL names no database (postgresql://user@host/DATABASE)")
-    own = {name: query.pop(name) for name in _OWN_OPTIONS if name in query}
-    query.setdefault("connect_timeout", "5")
-    query.setdefault("application_name", "postroom")
-    conninfo = urlunsplit(
-        ("postgresql", parts.netloc, parts.path, urlencode(query, quote_via=quote), "")
-    )
-    return conninfo, _pool_options(own, query["connect_timeout"])
-
-
-def _pool_options(own: dict[str, str], connect_timeout: str) -> PoolOptions:
-    try:
-        options = PoolOptions(
-            min_size=int(own.get("pool_min", "1")),
-            max_size=int(own.get("pool_max", "10")),
-            # By default a request waits as long as one connection attempt may take.
-            timeout=float(own.get("pool_timeout", connect_timeout)),
-            auto_migrate=own.get("migrate", "on").lower() not in ("off", "false", "0", "no"),
-        )
-    except ValueError:
-        raise ValueError("pool_min, pool_max and pool_timeout must be numbers") from None
-    if not 0 <= options.min_size <= options.max_size or options.max_size < 1:
-        raise ValueError("expected 0 <= pool_min <= pool_max and pool_max >= 1")
-    if options.timeout <= 0:
-        raise ValueError("pool_timeout must be positive")
-    return options
-
-
-def masked(conninfo: str) -> str:
-    """The URL without its password (in the authority or as an option), for logs and repr."""
-    parts = urlsplit(conninfo)
-    netloc = parts.netloc
-    if parts.password is not None:
-        netloc = f"{parts.username or ''}:***@{netloc.rpartition('@')[2]}"
-    query = [
-        (name, "***" if "password" in name.lower() else value)
-        for name, value in parse_qsl(parts.query, keep_blank_values=True)
-    ]
-    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, quote_via=quote), ""))
