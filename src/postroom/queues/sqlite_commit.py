@@ -99,6 +99,8 @@ class GroupCommitWriter:
         self._lock_path = lock_path
         self._wake = threading.Condition()
         self._pending: list[_Job] = []
+        # Writes submitted during the current turn of each event loop, not yet handed over.
+        self._buffers: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
         self._closed = False
         # Read by metrics and tests: how many transactions committed, carrying how many writes.
         self.commits = 0
@@ -117,14 +119,28 @@ class GroupCommitWriter:
         return await self._submit(kind, row)
 
     async def _submit(self, kind: str, work: Any) -> Any:
+        if self._closed:
+            raise StorageUnavailableError("storage is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        with self._wake:
-            if self._closed:
-                raise StorageUnavailableError("storage is closed")
-            self._pending.append(_Job(kind, work, future, loop))
-            self._wake.notify()
+        buffered = self._buffers.get(loop)
+        if buffered is None:
+            buffered = self._buffers[loop] = []
+            loop.call_soon(self._hand_over, loop)
+        buffered.append(_Job(kind, work, future, loop))
         return await future
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        # Writes queued during one turn of the event loop reach the writer together: one lock
+        # and one wake-up for all of them instead of one per write (that was a tenth of a
+        # delivery's CPU).
+        jobs = self._buffers.pop(loop, [])
+        with self._wake:
+            if not self._closed:
+                self._pending.extend(jobs)
+                self._wake.notify()
+                return
+        _resolve([(job, _failure(StorageUnavailableError("storage is closed"))) for job in jobs])
 
     def close(self) -> None:
         """Commit what is pending, then stop the thread."""
