@@ -24,6 +24,7 @@ from postroom.services.content import Content, NoCipher
 from postroom.services.deliver import DeliverEmail
 from postroom.services.health import LocalHealth
 from postroom.services.limits import SendingLimits
+from postroom.services.shared_health import SharedHealth
 from postroom.services.submit import SubmitEmail
 from postroom.settings import Settings
 from postroom.worker.loop import Worker
@@ -79,12 +80,15 @@ class WorkerRuntime:
     providers: list[Provider]
     metrics: PrometheusMetrics
     settings: Settings
+    health: LocalHealth
 
     async def refresh_metrics(self) -> bytes:
         self.metrics.queue(await self.backend.stats(), self.worker.in_flight)
         return self.metrics.render()
 
     async def close(self) -> None:
+        """Before the backend closes: shared health writes its last changes through it."""
+        await self.health.close()
         for provider in self.providers:
             await provider.close()
 
@@ -92,18 +96,35 @@ class WorkerRuntime:
 def build_worker(settings: Settings, backend: Backend, metrics: PrometheusMetrics) -> WorkerRuntime:
     providers = open_providers(settings)
     names = [_unique_name(p.name, i, providers) for i, p in enumerate(providers)]
+    health = open_health(settings, backend, names, metrics)
     deliver = DeliverEmail(
         backend,
         providers,
         SystemClock(),
         content=Content(open_cipher(settings)),
-        health=LocalHealth(names, metrics=metrics),
+        health=health,
         policy=RetryPolicy(max_attempts=settings.max_attempts),
         metrics=metrics,
         visibility=settings.visibility_timeout,
     )
     worker = Worker(backend, deliver, settings.concurrency, settings.visibility_timeout)
-    return WorkerRuntime(worker, backend, providers, metrics, settings)
+    return WorkerRuntime(worker, backend, providers, metrics, settings, health)
+
+
+def open_health(
+    settings: Settings, backend: Backend, names: list[str], metrics: PrometheusMetrics
+) -> LocalHealth:
+    """With PostgreSQL, circuits shared by every worker through the database, so an outage
+    one worker sees is known to all within a second; otherwise kept in this process."""
+    if queues.scheme_of(settings.database_url) not in ("postgresql", "postgres"):
+        return LocalHealth(names, metrics=metrics)
+    # Imported only here: psycopg is installed only with postroom[postgres].
+    from postroom.queues.postgres import PostgresQueue
+    from postroom.queues.postgres_health import PostgresHealthStore
+
+    if not isinstance(backend, PostgresQueue):
+        return LocalHealth(names, metrics=metrics)
+    return SharedHealth(names, PostgresHealthStore(backend), SystemClock(), metrics=metrics)
 
 
 def _unique_name(name: str, index: int, providers: list[Provider]) -> str:

@@ -122,6 +122,10 @@ class PostgresQueue:
                 await self._pool.open(wait=False)
             return self._pool
 
+    async def pool(self) -> Pool:
+        """The open, migrated pool, for other tables of this database (provider health)."""
+        return await self._ready()
+
     async def _ready(self) -> Pool:
         pool = self._pool or await self._open_pool()
         if not self._migrated:

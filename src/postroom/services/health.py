@@ -9,8 +9,8 @@ _HEALTHY = Circuit()
 
 
 class LocalHealth:
-    """Circuits kept in memory. Each worker process learns on its own; with a shared store
-    (PostgreSQL) every worker would see an outage as soon as one does."""
+    """Circuits kept in memory: each worker process learns on its own. With PostgreSQL,
+    SharedHealth (services/shared_health.py) shares them so every worker sees an outage."""
 
     def __init__(
         self,
@@ -24,6 +24,9 @@ class LocalHealth:
         self._metrics = metrics or NullMetrics()
         for name in self.names:
             self._metrics.circuit(name, Circuit().state)
+
+    async def close(self) -> None:
+        """Nothing to release: the circuits live in this process only."""
 
     def circuits(self) -> list[Circuit]:
         return list(self._circuits)
