@@ -30,7 +30,7 @@ def wait_ready(url: str, timeout: float = 20.0) -> None:
 
 @contextmanager
 def running(
-    command: list[str], ready_url: str, env: dict[str, str] | None = None, cwd: Path = ROOT
+    command: list[str], ready_url: str | None, env: dict[str, str] | None = None, cwd: Path = ROOT
 ) -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen(
         command,
