@@ -12,13 +12,7 @@ from typing import Any
 
 from postroom.domain.address import quick_address
 from postroom.domain.message import Address, Email, Limits
-from postroom.domain.validation import (
-    _CONTROL,
-    _HEADER_NAME,
-    RESERVED_HEADERS,
-    Submission,
-    schedule,
-)
+from postroom.domain.rules import CONTROL, HEADER_NAME, RESERVED_HEADERS, Submission, schedule
 
 # CR, LF, NUL, or the start of an encoded word that might hide them: the full validator decides.
 _UNSURE = re.compile(r"[\r\n\x00]|=\?")
@@ -112,7 +106,7 @@ def _headers(value: Any, limits: Limits) -> tuple[tuple[str, str], ...] | None:
     if type(value) is not dict or len(value) > limits.max_headers:
         return None
     for name, text in value.items():
-        if not _HEADER_NAME.fullmatch(name) or name.lower() in RESERVED_HEADERS:
+        if not HEADER_NAME.fullmatch(name) or name.lower() in RESERVED_HEADERS:
             return None
         if type(text) is not str or not _line(text, limits.max_header_value_chars):
             return None
@@ -129,7 +123,7 @@ def _tags(value: Any, limits: Limits) -> tuple[str, ...] | None:
             type(tag) is not str
             or not tag
             or len(tag) > limits.max_tag_chars
-            or _CONTROL.search(tag)
+            or CONTROL.search(tag)
         ):
             return None
     return tuple(value)
@@ -141,7 +135,7 @@ def _metadata(value: Any, limits: Limits) -> tuple[tuple[str, str], ...] | None:
     if type(value) is not dict or len(value) > limits.max_metadata:
         return None
     for key, text in value.items():
-        if not key or len(key) > 128 or _CONTROL.search(key):
+        if not key or len(key) > 128 or CONTROL.search(key):
             return None
         if type(text) is not str or len(text) > limits.max_metadata_chars:
             return None

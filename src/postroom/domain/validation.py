@@ -6,7 +6,6 @@ Unknown top-level fields are ignored, as the origin API did.
 
 import binascii
 import re
-from dataclasses import dataclass
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 from typing import Any
@@ -14,51 +13,12 @@ from typing import Any
 from postroom.domain.address import AddressError, FullParser, fast_mailbox, parse_address
 from postroom.domain.errors import InvalidEmailError
 from postroom.domain.message import Address, Attachment, Email, Limits
+from postroom.domain.quick import quick_submission
+from postroom.domain.rules import CONTROL, HEADER_NAME, RESERVED_HEADERS, Submission, schedule
 
-# Headers the service builds itself, or that only the envelope may set.
-RESERVED_HEADERS = frozenset(
-    name.lower()
-    for name in (
-        "From",
-        "To",
-        "Cc",
-        "Bcc",
-        "Subject",
-        "Reply-To",
-        "Sender",
-        "Date",
-        "Message-ID",
-        "MIME-Version",
-        "Content-Type",
-        "Content-Transfer-Encoding",
-        "Content-Disposition",
-        "Content-ID",
-        "Return-Path",
-        "Received",
-        "DKIM-Signature",
-        "Resent-From",
-        "Resent-To",
-        "Resent-Cc",
-        "Resent-Bcc",
-        "Resent-Date",
-        "Resent-Sender",
-        "Resent-Message-ID",
-    )
-)
-
-# RFC 5322 field name: printable ASCII except colon.
-_HEADER_NAME = re.compile(r"[!-9;-~]{1,76}")
 _CONTENT_TYPE = re.compile(r"[A-Za-z0-9][\w!#$&^.+-]{0,126}/[A-Za-z0-9][\w!#$&^.+-]{0,126}")
 _CONTENT_ID = re.compile(r"[!-;=?-~]{1,200}")  # visible ASCII without < and >
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # controls, tab allowed
 _LINE_BREAK = re.compile(r"[\r\n\x00]")
-
-
-@dataclass(frozen=True, slots=True)
-class Submission:
-    email: Email
-    # None: send now. Otherwise the time asked for, already known to be in the future.
-    send_at: float | None
 
 
 class _Errors:
@@ -73,8 +33,6 @@ def validate_submission(
     data: Any, *, now: float, limits: Limits, full_parser: FullParser
 ) -> Submission:
     """The Submission a request describes; InvalidEmailError naming every bad field."""
-    from postroom.domain.quick import quick_submission  # the two modules use each other's parts
-
     return quick_submission(data, now, limits) or validate_fully(
         data, now=now, limits=limits, full_parser=full_parser
     )
@@ -241,7 +199,7 @@ class _Checker:
 
     def header(self, name: str, value: Any) -> tuple[str, str] | None:
         path = f"headers.{name}"
-        if not _HEADER_NAME.fullmatch(name):
+        if not HEADER_NAME.fullmatch(name):
             self.errors.add(path, "not a valid header name")
         elif name.lower() in RESERVED_HEADERS:
             self.errors.add(path, "is set by the service; use the matching field instead")
@@ -297,7 +255,7 @@ class _Checker:
         if not isinstance(value, str) or not value:
             self.errors.add(path, "is required and must be a non-empty string")
             return ""
-        if _CONTROL.search(value) or len(value) > max_chars:
+        if CONTROL.search(value) or len(value) > max_chars:
             self.errors.add(path, f"must be one line of at most {max_chars} characters")
         return value
 
@@ -335,18 +293,6 @@ class _Checker:
         if error:
             self.errors.add("sendAt", error)
         return send_at
-
-
-def schedule(value: Any, now: float, limits: Limits) -> tuple[float | None, str]:
-    """(send time, "") for a sendAt value, None meaning now; (None, reason) when invalid."""
-    if value is None:
-        return None, ""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None, "must be a Unix time in seconds"
-    if value > now + limits.max_schedule_seconds:
-        return None, f"must be at most {limits.max_schedule_seconds // 86400} days ahead"
-    # A time in the past means "now", as the origin API did.
-    return (float(value) if value > now else None), ""
 
 
 def _decode_words(text: str) -> str | None:

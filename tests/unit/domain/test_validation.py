@@ -10,7 +10,8 @@ from postroom.addressing import parse_with_email_validator
 from postroom.domain.errors import InvalidEmailError
 from postroom.domain.message import Address, Limits
 from postroom.domain.quick import quick_submission
-from postroom.domain.validation import Submission, validate_fully, validate_submission
+from postroom.domain.rules import Submission
+from postroom.domain.validation import validate_fully, validate_submission
 
 NOW = 1_800_000_000.0
 LIMITS = Limits()
