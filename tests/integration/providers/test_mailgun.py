@@ -17,7 +17,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from postroom.domain.errors import (
     MisconfiguredError,
@@ -35,8 +34,6 @@ from postroom.providers.mailgun import (
     build_payload,
     parse_response,
 )
-from postroom.simulator.app import create_simulator_app
-from postroom.simulator.behaviour import Simulator
 from tests.conftest import RunningSimulator, conformance
 from tests.integration.providers.conftest import PDF, PNG
 
@@ -433,19 +430,10 @@ async def test_throttle_is_throttled_with_retry_after(
 
 
 @pytest.fixture
-async def hanging_simulator() -> AsyncIterator[RunningSimulator]:
-    """The simulator set to hang, stopped without the 60 s grace for its hanging handlers."""
-    sim = Simulator(seed=1)
-    sim.behaviour.hang = True
-    runner = web.AppRunner(create_simulator_app(sim), shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield RunningSimulator(f"http://127.0.0.1:{port}", sim)
-    finally:
-        await runner.cleanup()
+def hanging_simulator(simulator: RunningSimulator) -> RunningSimulator:
+    """The shared simulator (which stops without waiting for held requests), set to hang."""
+    simulator.simulator.behaviour.update({"hang": True})
+    return simulator
 
 
 async def test_hang_is_a_timeout(

@@ -28,8 +28,6 @@ from postroom.ports.provider import Outgoing
 from postroom.providers import open_provider
 from postroom.providers.postmark import PostmarkProvider
 from postroom.simulator import postmark as simulated
-from postroom.simulator.app import create_simulator_app
-from postroom.simulator.behaviour import Simulator
 from tests.conftest import RunningSimulator, conformance
 
 # Conformance examples whose input uses something our Email does not carry, and why.
@@ -468,22 +466,10 @@ async def test_throttle_is_throttled_with_retry_after(
 
 
 @pytest.fixture
-async def hanging_simulator() -> AsyncIterator[RunningSimulator]:
-    """The simulator set to hang, on a site that cancels its held requests on teardown.
-
-    The shared `simulator` fixture would wait aiohttp's default 60 s for the held request.
-    """
-    sim = Simulator(seed=1)
-    sim.behaviour.update({"hang": True})
-    runner = web.AppRunner(create_simulator_app(sim), shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield RunningSimulator(f"http://127.0.0.1:{port}", sim)
-    finally:
-        await runner.cleanup()
+def hanging_simulator(simulator: RunningSimulator) -> RunningSimulator:
+    """The shared simulator (which stops without waiting for held requests), set to hang."""
+    simulator.simulator.behaviour.update({"hang": True})
+    return simulator
 
 
 async def test_hang_times_out_as_provider_down(hanging_simulator: RunningSimulator) -> None:
