@@ -171,16 +171,20 @@ class SmtpProvider:
             timeout=self.timeout,
             local_hostname=self._helo_name,
         )
-        await client.connect()
-        # aiosmtplib looks the local name up on each connect; once is enough.
-        self._helo_name = client.local_hostname
-        if client.is_ehlo_or_helo_needed:
-            # The extensions (8BITMIME, SMTPUTF8, SIZE) decide how the message is flattened,
-            # so they must be known before MAIL; a very old server may only know HELO.
-            try:
-                await client.ehlo()
-            except SMTPHeloError:
-                await client.helo()
+        try:
+            await client.connect()
+            # aiosmtplib looks the local name up on each connect; once is enough.
+            self._helo_name = client.local_hostname
+            if client.is_ehlo_or_helo_needed:
+                # The extensions (8BITMIME, SMTPUTF8, SIZE) decide how the message is flattened,
+                # so they must be known before MAIL; a very old server may only know HELO.
+                try:
+                    await client.ehlo()
+                except SMTPHeloError:
+                    await client.helo()
+        except BaseException:
+            client.close()  # a greeting or EHLO refused: do not leave the socket open
+            raise
         return client
 
     async def _begin(self, client: SMTP, message: EmailMessage, envelope: _Envelope) -> bytes:
