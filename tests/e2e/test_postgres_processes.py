@@ -9,24 +9,15 @@ from psycopg import sql
 
 from tests.e2e.test_logs_privacy import CANARY, canary_email
 from tests.support.http import post_email, request
-from tests.support.postgres import (
-    admin_connection,
-    create_database,
-    database_url,
-    drop_database,
-    unique_name,
-)
+from tests.support.postgres import database_url, fresh_database
 from tests.support.processes import wait_for
 from tests.support.server import POSTROOM, server
 
 
 @pytest.fixture
 def database() -> Iterator[str]:
-    admin_connection().close()  # skip (or fail under CI) when PostgreSQL is absent
-    name = unique_name("postroom_e2e")
-    create_database(name)
-    yield database_url(name)
-    drop_database(name)
+    with fresh_database("postroom_e2e") as name:
+        yield database_url(name)
 
 
 def everything_stored(url: str) -> str:

@@ -24,6 +24,7 @@ from tests.support.postgres import (
     create_database,
     database_url,
     drop_database,
+    fresh_database,
     unique_name,
 )
 
@@ -43,13 +44,8 @@ def email(n: int, key: str | None = None) -> NewEmail:
 @pytest.fixture
 def database() -> Iterator[str]:
     """An empty database (no schema yet), dropped afterwards."""
-    admin_connection().close()  # skips (or fails in CI) when PostgreSQL is absent
-    name = unique_name("postroom_it")
-    create_database(name)
-    try:
+    with fresh_database("postroom_it") as name:
         yield name
-    finally:
-        drop_database(name)
 
 
 @contextlib.asynccontextmanager

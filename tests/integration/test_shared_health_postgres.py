@@ -13,11 +13,9 @@ from postroom.queues.postgres_health import PostgresHealthStore
 from postroom.services.shared_health import SharedHealth
 from tests.conftest import ManualClock
 from tests.support.postgres import (
-    admin_connection,
-    create_database,
     database_url,
     drop_database,
-    unique_name,
+    fresh_database,
 )
 
 POLICY = BreakerPolicy(threshold=3, cool_down=30.0)
@@ -27,13 +25,8 @@ NAMES = ["mailgun", "smtp-1"]
 @pytest.fixture
 def database() -> Iterator[str]:
     """An empty database, migrated on first use and dropped afterwards."""
-    admin_connection().close()  # skips (or fails in CI) when PostgreSQL is absent
-    name = unique_name("postroom_health")
-    create_database(name)
-    try:
+    with fresh_database("postroom_health") as name:
         yield name
-    finally:
-        drop_database(name)
 
 
 @contextlib.asynccontextmanager

@@ -1,8 +1,10 @@
 """A PostgreSQL server for tests: fresh databases per test, skipped locally when absent, a
 failure under CI (where .ci/run starts it)."""
 
+import contextlib
 import os
 import uuid
+from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -48,3 +50,15 @@ def drop_database(name: str) -> None:
     query = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
     with admin_connection() as conn:
         conn.execute(query)
+
+
+@contextlib.contextmanager
+def fresh_database(prefix: str) -> Iterator[str]:
+    """An empty database of its own (its name), dropped afterwards; skips or fails as above."""
+    admin_connection().close()
+    name = unique_name(prefix)
+    create_database(name)
+    try:
+        yield name
+    finally:
+        drop_database(name)
