@@ -2,7 +2,7 @@
 
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,7 @@ from aiohttp import web
 
 from postroom.simulator.app import create_simulator_app
 from postroom.simulator.behaviour import Simulator
+from tests.support.moto import MotoServer, running_moto, use_fake_aws_credentials
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFORMANCE = Path(os.environ.get("POSTROOM_CONFORMANCE", ROOT.parent / "shared" / "conformance"))
@@ -30,12 +31,16 @@ class ManualClock:
 
     def __init__(self, start: float = 1_800_000_000.0) -> None:
         self.time = start
+        # Other clocks moved along with this one (an emulator's, for timers it keeps itself).
+        self.followers: list[Callable[[float], None]] = []
 
     def now(self) -> float:
         return self.time
 
     def advance(self, seconds: float) -> None:
         self.time += seconds
+        for follow in self.followers:
+            follow(seconds)
 
 
 @pytest.fixture
@@ -63,3 +68,21 @@ async def simulator() -> AsyncIterator[RunningSimulator]:
         yield RunningSimulator(f"http://127.0.0.1:{port}", sim)
     finally:
         await runner.cleanup()
+
+
+@pytest.fixture(scope="session")
+def _moto_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    # One process for the session (it takes a second or two to start); each test gets a reset.
+    with running_moto(tmp_path_factory.mktemp("moto")) as server:
+        yield server
+
+
+@pytest.fixture
+def moto_server(
+    _moto_session: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> MotoServer:
+    """Moto's server, emptied and its clock back at now, with moto's dummy credentials in this
+    test's environment only."""
+    _moto_session.reset()
+    use_fake_aws_credentials(monkeypatch, tmp_path)
+    return _moto_session

@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime
 
 from postroom.clocks import SystemClock
-from postroom.domain.errors import CipherError
+from postroom.domain.errors import CipherError, StorageUnavailableError
 from postroom.domain.keys import new_token, token_hash, visible_prefix
 from postroom.domain.states import State
 from postroom.ports.backend import Backend
@@ -159,4 +159,43 @@ async def purge(backend: Backend, days: int) -> int:
     finally:
         await backend.close()
     print(f"purged the content of {purged} emails that ended more than {days} days ago")
+    return 0
+
+
+async def create_sqs_queues(queue_url: str, visibility: int, max_receives: int) -> int:
+    from postroom.queues.sqs_client import create_queues, parse_url
+
+    try:
+        created = await create_queues(parse_url(queue_url), visibility, max_receives)
+    except (ValueError, StorageUnavailableError) as error:
+        print(f"postroom: cannot create the queues: {error}", file=sys.stderr)
+        return 1
+    print(f"queue: {created.url}")
+    print(f"dead-letter queue: {created.dead_letter_url} (after {created.max_receives} receives)")
+    return 0
+
+
+async def requeue(backend: Backend) -> int:
+    """Page through the waiting emails, sending each a message, with a progress line."""
+    send_page = getattr(backend, "requeue", None)
+    if send_page is None:
+        await backend.close()
+        print("postroom: requeue is for a queue apart from the database (SQS)", file=sys.stderr)
+        return 2
+    done, after = 0, ""
+    try:
+        while True:
+            count, last = await send_page(after, PAGE)
+            done += count
+            sys.stderr.write(f"\rrequeued: {done}")
+            if last is None:
+                break
+            after = last
+    except StorageUnavailableError as error:
+        print(f"\npostroom: stopped after {done}: {error}", file=sys.stderr)
+        return 1
+    finally:
+        await backend.close()
+    print(file=sys.stderr)
+    print(f"requeued: {done}")
     return 0

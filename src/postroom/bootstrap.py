@@ -37,14 +37,21 @@ class ConfigError(ValueError):
 
 
 def open_backend(settings: Settings) -> Backend:
-    if settings.queue_url and settings.queue_url != settings.database_url:
-        raise ConfigError(
-            "POSTROOM_QUEUE_URL: a queue apart from the database is not supported yet"
-        )
+    """The store at POSTROOM_DATABASE_URL, and the queue apart from it when there is one."""
     try:
-        return queues.open_backend(settings.database_url, SystemClock())
+        store = queues.open_backend(settings.database_url, SystemClock())
     except queues.BackendConfigError as error:
         raise ConfigError(f"POSTROOM_DATABASE_URL: {error}") from None
+    if not settings.queue_url or settings.queue_url == settings.database_url:
+        return store
+    if queues.scheme_of(settings.queue_url) not in queues.QUEUES:
+        raise ConfigError(
+            "POSTROOM_QUEUE_URL: a database as the queue must be POSTROOM_DATABASE_URL itself"
+        )
+    try:
+        return queues.open_queue(settings.queue_url, store, SystemClock())
+    except queues.BackendConfigError as error:
+        raise ConfigError(f"POSTROOM_QUEUE_URL: {error}") from None
 
 
 def open_cipher(settings: Settings) -> Cipher:
@@ -122,6 +129,7 @@ def open_health(
     from postroom.queues.postgres import PostgresQueue
     from postroom.queues.postgres_health import PostgresHealthStore
 
+    backend = getattr(backend, "store", backend)  # with SQS, the database beside it
     if not isinstance(backend, PostgresQueue):
         return LocalHealth(names, metrics=metrics)
     return SharedHealth(names, PostgresHealthStore(backend), SystemClock(), metrics=metrics)

@@ -106,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
         ("database_url", "queue_url", "log_level"),
     )
     _dead_commands(commands)
+    _sqs_commands(commands)
     _key_commands(commands)
     _encryption_commands(commands)
     _command(
@@ -186,6 +187,31 @@ def _dead_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser
     )
     which.add_argument("--all", action="store_true", help="every dead-lettered email")
     redrive.add_argument("--dry-run", action="store_true", help="count, change nothing")
+
+
+def _sqs_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    sqs = commands.add_parser("sqs", help="the Amazon SQS queue (POSTROOM_QUEUE_URL=sqs://...)")
+    verbs = sqs.add_subparsers(title="SQS commands", metavar="VERB")
+    create = _command(
+        verbs,
+        "create-queues",
+        cmd_sqs_create_queues,
+        "create the queue and its dead-letter queue (safe to run again)",
+        ("queue_url", "visibility_timeout", "log_level"),
+    )
+    create.add_argument(
+        "--max-receives",
+        type=int,
+        default=100,
+        help="receives before SQS moves a message to the dead-letter queue [default 100]",
+    )
+    _command(
+        verbs,
+        "requeue",
+        cmd_sqs_requeue,
+        "send a message for every email still waiting (heals lost messages; duplicates are safe)",
+        ("database_url", "queue_url", "log_level"),
+    )
 
 
 def _command(
@@ -308,7 +334,8 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
         backend = open_backend(settings)
         # Only backends with versioned migrations have the method; SQLite creates and upgrades
         # its schema by itself when the file is opened.
-        apply = getattr(backend, "migrate", None)
+        store = getattr(backend, "store", backend)  # with SQS, the database beside it
+        apply = getattr(store, "migrate", None)
         try:
             applied: list[str] = await apply() if apply is not None else []
         except StorageUnavailableError as error:
@@ -332,6 +359,23 @@ def cmd_dead_redrive(settings: Settings, args: argparse.Namespace) -> int:
     from postroom.admin import redrive_dead
 
     return asyncio.run(redrive_dead(open_backend(settings), args.ids, args.dry_run))
+
+
+def cmd_sqs_create_queues(settings: Settings, args: argparse.Namespace) -> int:
+    from postroom.admin import create_sqs_queues
+
+    if not settings.queue_url.startswith("sqs://"):
+        print("postroom: POSTROOM_QUEUE_URL: expected sqs://REGION/QUEUE_NAME", file=sys.stderr)
+        return 2
+    return asyncio.run(
+        create_sqs_queues(settings.queue_url, settings.visibility_timeout, args.max_receives)
+    )
+
+
+def cmd_sqs_requeue(settings: Settings, args: argparse.Namespace) -> int:
+    from postroom.admin import requeue
+
+    return asyncio.run(requeue(open_backend(settings)))
 
 
 def cmd_fake_provider(settings: Settings, args: argparse.Namespace) -> int:

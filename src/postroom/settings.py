@@ -28,7 +28,10 @@ class Settings:
     )
     queue_url: str = field(
         default="",
-        metadata={"env": "POSTROOM_QUEUE_URL", "help": "the queue; empty means the database"},
+        metadata={
+            "env": "POSTROOM_QUEUE_URL",
+            "help": "the queue (sqs://REGION/QUEUE_NAME); empty means the database",
+        },
     )
     providers: tuple[str, ...] = field(
         default=("outbox://./outbox",),
@@ -184,13 +187,13 @@ _INTEGERS = {
 
 
 def _check_urls(settings: Settings) -> None:
-    for env, url in (
-        ("POSTROOM_DATABASE_URL", settings.database_url),
-        ("POSTROOM_QUEUE_URL", settings.queue_url),
+    for env, url, check in (
+        ("POSTROOM_DATABASE_URL", settings.database_url, queues.check_url),
+        ("POSTROOM_QUEUE_URL", settings.queue_url, queues.check_queue_url),
     ):
         if url:
             try:
-                queues.check_url(url)
+                check(url)
             except queues.BackendConfigError as error:
                 raise SettingsError(f"{env}: {error}") from None
     if bool(settings.tls_cert) != bool(settings.tls_key):

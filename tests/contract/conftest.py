@@ -1,5 +1,8 @@
 """One behavioural suite for the queue/store port, run against every backend.
 
+SQS runs against moto's server (a SQLite store beside it), standard and FIFO queues; the test
+clock moves moto's clock too, so visibility timeouts and delays lapse as the test says.
+
 PostgreSQL runs against the server at POSTROOM_TEST_POSTGRES_URL (default
 postgresql://postgres@127.0.0.1:5432/postgres; a role allowed to create databases). A template
 database is migrated once per session and each test gets a fresh copy of it, so tests start
@@ -18,9 +21,11 @@ from postroom.queues.memory import MemoryQueue
 from postroom.queues.postgres import PostgresQueue
 from postroom.queues.sqlite import SqliteQueue
 from tests.conftest import ManualClock
+from tests.support.moto import MotoServer
+from tests.support.sqs import sqs_queue
 from tests.support.postgres import create_database, database_url, drop_database, unique_name
 
-BACKENDS = ["memory", "sqlite", "postgres"]
+BACKENDS = ["memory", "sqlite", "postgres", "sqs", "sqs-fifo"]
 
 
 async def _migrate(url: str) -> None:
@@ -62,7 +67,12 @@ async def backend(
     request: pytest.FixtureRequest, clock: ManualClock, tmp_path: Path
 ) -> AsyncIterator[Backend]:
     opened: Backend
-    if request.param == "memory":
+    if request.param.startswith("sqs"):
+        # Asked for only here, like PostgreSQL: moto's server starts for SQS runs alone.
+        moto: MotoServer = request.getfixturevalue("moto_server")
+        fifo = ".fifo" if request.param == "sqs-fifo" else ""
+        opened = await sqs_queue(moto, f"contract{fifo}", clock, tmp_path)
+    elif request.param == "memory":
         opened = MemoryQueue(clock)
     elif request.param == "postgres":
         # Asked for only here, so memory and SQLite run where PostgreSQL is absent.

@@ -5,6 +5,7 @@ import secrets
 from dataclasses import dataclass, field, replace
 
 from postroom.domain.states import FINAL, WAITING, State
+from postroom.ports.claims import Claimed
 from postroom.ports.clock import Clock
 from postroom.ports.dead import DeadLetter
 from postroom.ports.keys import ApiKey
@@ -71,9 +72,12 @@ class MemoryQueue:
             r for r in self._rows.values() if r.available_at is not None and r.available_at <= now
         ]
         ready.sort(key=lambda r: (r.available_at, r.id))
+        return self._lease_rows(ready[:limit], now, visibility)
+
+    def _lease_rows(self, rows: list[_Row], now: float, visibility: float) -> list[Lease]:
         token = secrets.token_hex(8)
         leases = []
-        for row in ready[:limit]:
+        for row in rows:
             row.state, row.token, row.available_at = State.SENDING, token, now + visibility
             row.attempts += 1
             row.events.append(Event(now, State.SENDING))
@@ -231,3 +235,28 @@ class MemoryQueue:
 
     async def close(self) -> None:
         return None
+
+    # -- Claims
+
+    async def claim(self, ids: list[str], visibility: float) -> Claimed:
+        now = self._clock.now()
+        rows = [row for i in dict.fromkeys(ids) if (row := self._rows.get(i)) is not None]
+        due = [r for r in rows if r.available_at is not None and r.available_at <= now]
+        later = {
+            r.id: r.available_at
+            for r in rows
+            if r.available_at is not None and r.available_at > now
+        }
+        gone = [i for i in dict.fromkeys(ids) if i not in later and i not in {r.id for r in due}]
+        return Claimed(self._lease_rows(due, now, visibility), later, gone)
+
+    async def withdraw(self, email_id: str) -> None:
+        self._rows.pop(email_id, None)
+        for key, (_, owner_id, _) in list(self._keys.items()):
+            if owner_id == email_id:
+                del self._keys[key]
+
+    async def waiting(self, after: str, limit: int) -> list[tuple[str, float]]:
+        rows = sorted(r.id for r in self._rows.values() if r.available_at is not None)
+        page = [i for i in rows if i > after][:limit]
+        return [(i, self._rows[i].available_at or 0.0) for i in page]

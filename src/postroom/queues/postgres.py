@@ -20,6 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from postroom.domain.errors import StorageUnavailableError
 from postroom.domain.states import State
+from postroom.ports.claims import Claimed
 from postroom.ports.clock import Clock
 from postroom.ports.dead import DeadLetter
 from postroom.ports.keys import ApiKey
@@ -27,8 +28,8 @@ from postroom.ports.queue import Event, Lease, NewEmail, PutOutcome, PutResult, 
 from postroom.ports.sealed import Reseal, ResealText
 from postroom.ports.store import CancelOutcome, EmailStatus
 from postroom.queues import postgres_migrate
+from postroom.queues.coalesce import Coalescer
 from postroom.queues.postgres_connections import (
-    Coalescer,
     PoolOptions,
     masked,
     parse_url,
@@ -352,6 +353,35 @@ class PostgresQueue:
                 changes = _resealed(page, events, payload, reason)
                 await _rows(conn, "reseal_write", changes)
         return len(changes["ids"]) + len(changes["seqs"]), (ids[-1] if ids else None)
+
+    # -- Claims
+
+    async def claim(self, ids: list[str], visibility: float) -> Claimed:
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return Claimed()
+        now = self._clock.now()
+        token = secrets.token_hex(8)
+        params = {"ids": unique, "now": now, "token": token, "until": now + visibility}
+        rows = await self._fetch("claim", params)
+        leases = [
+            Lease(id_, token, bytes(payload), n, created, now + visibility)
+            for id_, payload, n, created in rows
+        ]
+        taken = {lease.id for lease in leases}
+        rest = [i for i in unique if i not in taken]
+        found: dict[str, float | None] = {}
+        if rest:
+            found = dict(await self._fetch("claim_rest", {"ids": rest}))
+        later = {i: at for i, at in found.items() if at is not None}
+        return Claimed(leases, later, [i for i in rest if i not in later])
+
+    async def withdraw(self, email_id: str) -> None:
+        await self._fetch("withdraw", {"id": email_id})
+
+    async def waiting(self, after: str, limit: int) -> list[tuple[str, float]]:
+        rows = await self._fetch("waiting", {"after": after, "limit": limit})
+        return [(row[0], row[1]) for row in rows]
 
     # -- KeyStore
 

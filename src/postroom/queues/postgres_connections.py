@@ -1,9 +1,7 @@
-"""PostgreSQL connections for the queue: URL and pool options, error mapping, and the
-coalescer that lets writes arriving together share one statement."""
+"""PostgreSQL connections for the queue: URL and pool options, and error mapping."""
 
-import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -15,9 +13,6 @@ from postroom.domain.errors import StorageFullError, StorageUnavailableError
 
 Row = tuple[Any, ...]
 
-# A batch stays well inside PostgreSQL's 1 GB limit for one parameter (the payload array).
-_MAX_BATCH_ROWS = 500
-_MAX_BATCH_BYTES = 32 * 1024 * 1024
 # Options of the URL that configure Postroom; everything else is handed to libpq.
 _OWN_OPTIONS = ("pool_min", "pool_max", "pool_timeout", "migrate")
 
@@ -57,73 +52,6 @@ class PoolOptions:
     def parallel_writes(self) -> int:
         """Statements of one kind (new emails, settles) in flight at once."""
         return max(1, self.max_size // 4)
-
-
-class Coalescer:
-    """Writes of one kind that arrive together share one statement: one round trip, one commit.
-
-    At most `parallel` statements of the kind are in flight; writes that arrive while they are
-    busy wait and go together in the next one. A lone write waits for nobody, and under load
-    batches grow by themselves (the group commit of docs/storage.md, over the network)."""
-
-    def __init__(self, write: Callable[[list[Row]], Awaitable[list[Any]]], parallel: int) -> None:
-        self._write = write
-        self._parallel = parallel
-        self._pending: list[tuple[Row, asyncio.Future[Any]]] = []
-        self._active = 0
-        self._starting = False
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.statements = 0
-
-    async def submit(self, row: Row) -> Any:
-        """The write's result once its statement committed; its error otherwise."""
-        future = asyncio.get_running_loop().create_future()
-        self._pending.append((row, future))
-        if not self._starting and self._active < self._parallel:
-            self._active += 1
-            self._starting = True  # one starter at a time, so a burst lands in one batch
-            task = asyncio.create_task(self._run())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        return await future
-
-    async def drain(self) -> None:
-        """Return when every write submitted so far is done."""
-        while self._tasks:
-            await asyncio.wait(set(self._tasks))
-
-    async def _run(self) -> None:
-        self._starting = False
-        try:
-            while self._pending:
-                await self._flush(self._take())
-        finally:
-            # No await between the last look at _pending and here: a write submitted
-            # after it sees this slot free and starts a task.
-            self._active -= 1
-
-    def _take(self) -> list[tuple[Row, asyncio.Future[Any]]]:
-        size, count = 0, 0
-        for row, _ in self._pending[:_MAX_BATCH_ROWS]:
-            size += sum(len(value) for value in row if isinstance(value, bytes))
-            if count and size > _MAX_BATCH_BYTES:
-                break
-            count += 1
-        batch, self._pending = self._pending[:count], self._pending[count:]
-        return batch
-
-    async def _flush(self, batch: list[tuple[Row, asyncio.Future[Any]]]) -> None:
-        self.statements += 1
-        try:
-            results = await self._write([row for row, _ in batch])
-        except Exception as error:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
-            return
-        for (_, future), result in zip(batch, results, strict=True):
-            if not future.done():  # done: the caller went away (cancelled); the write stands
-                future.set_result(result)
 
 
 def parse_url(url: str) -> tuple[str, PoolOptions]:

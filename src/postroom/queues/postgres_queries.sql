@@ -252,3 +252,39 @@ UPDATE postroom_api_keys k SET last_used_at = v.at
 FROM unnest(%(ids)s::text[], %(ats)s::float8[]) AS v (id, at)
 WHERE k.id = v.id
 RETURNING k.id
+
+-- name: claim
+-- The lease query for given ids (a queue apart from the store hands them out). A row another
+-- worker is claiming at this moment is skipped; claim_rest then reports it as due now.
+WITH picked AS MATERIALIZED (
+    SELECT id, available_at FROM postroom_emails
+    WHERE id = ANY(%(ids)s) AND available_at <= %(now)s
+    FOR NO KEY UPDATE SKIP LOCKED
+), leased AS (
+    UPDATE postroom_emails e
+    SET state = 'sending', lease_token = %(token)s, available_at = %(until)s,
+        attempts = e.attempts + 1, updated_at = %(now)s
+    FROM picked
+    WHERE e.id = picked.id
+    RETURNING e.id, e.payload, e.attempts, e.created_at
+), events AS (
+    INSERT INTO postroom_events (email_id, at, state)
+    SELECT id, %(now)s, 'sending' FROM leased
+)
+SELECT id, payload, attempts, created_at FROM leased ORDER BY id
+
+-- name: claim_rest
+-- When each of the ids that were not claimed may be: null for a final state.
+SELECT id, available_at FROM postroom_emails WHERE id = ANY(%(ids)s)
+
+-- name: withdraw
+-- Events go with the email (ON DELETE CASCADE).
+WITH keys AS (
+    DELETE FROM postroom_idempotency WHERE email_id = %(id)s
+)
+DELETE FROM postroom_emails WHERE id = %(id)s RETURNING id
+
+-- name: waiting
+SELECT id, available_at FROM postroom_emails
+WHERE available_at IS NOT NULL AND id > %(after)s
+ORDER BY id LIMIT %(limit)s

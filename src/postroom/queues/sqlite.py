@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from postroom.domain.states import State
+from postroom.ports.claims import Claimed
 from postroom.ports.clock import Clock
 from postroom.ports.dead import DeadLetter
 from postroom.ports.keys import ApiKey
@@ -185,15 +186,20 @@ class SqliteQueue:
         return await self._writer.run(lambda conn: self._lease(conn, limit, visibility))
 
     def _lease(self, conn: sqlite3.Connection, limit: int, visibility: float) -> list[Lease]:
+        picked = "SELECT id FROM emails WHERE available_at <= ? ORDER BY available_at LIMIT ?"
+        return self._lease_where(conn, picked, [self._clock.now(), limit], visibility)
+
+    def _lease_where(
+        self, conn: sqlite3.Connection, picked: str, params: list[Any], visibility: float
+    ) -> list[Lease]:
+        """Lease the due rows among those `picked` selects."""
         now = self._clock.now()
         token = secrets.token_hex(8)
         rows = conn.execute(
             "UPDATE emails SET state = 'sending', lease_token = ?, available_at = ?,"
-            " attempts = attempts + 1, updated_at = ?"
-            " WHERE id IN (SELECT id FROM emails WHERE available_at <= ?"
-            " ORDER BY available_at LIMIT ?)"
-            " RETURNING id, payload, attempts, created_at",
-            (token, now + visibility, now, now, limit),
+            f" attempts = attempts + 1, updated_at = ? WHERE id IN ({picked})"
+            " AND available_at <= ? RETURNING id, payload, attempts, created_at",
+            (token, now + visibility, now, *params, now),
         ).fetchall()
         rows.sort(key=lambda row: row[0])
         if rows:
@@ -379,6 +385,49 @@ class SqliteQueue:
                     [(at, key_id) for key_id, at in used.items()],
                 )
             )
+
+    # -- Claims
+
+    async def claim(self, ids: list[str], visibility: float) -> Claimed:
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return Claimed()
+        return await self._writer.run(lambda conn: self._claim(conn, unique, visibility))
+
+    def _claim(self, conn: sqlite3.Connection, ids: list[str], visibility: float) -> Claimed:
+        marks = ",".join("?" * len(ids))
+        picked = f"SELECT id FROM emails WHERE id IN ({marks})"
+        leases = self._lease_where(conn, picked, ids, visibility)
+        taken = {lease.id for lease in leases}
+        rest = [i for i in ids if i not in taken]
+        later: dict[str, float] = {}
+        if rest:
+            later = dict(
+                conn.execute(
+                    f"SELECT id, available_at FROM emails WHERE id IN ({','.join('?' * len(rest))})"
+                    " AND available_at IS NOT NULL",
+                    rest,
+                ).fetchall()
+            )
+        return Claimed(leases, later, [i for i in rest if i not in later])
+
+    async def withdraw(self, email_id: str) -> None:
+        def withdraw(conn: sqlite3.Connection) -> None:
+            for table, column in (("events", "email_id"), ("idempotency", "email_id")):
+                conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (email_id,))
+            conn.execute("DELETE FROM emails WHERE id = ?", (email_id,))
+
+        await self._writer.run(withdraw)
+
+    async def waiting(self, after: str, limit: int) -> list[tuple[str, float]]:
+        def waiting(conn: sqlite3.Connection) -> list[tuple[str, float]]:
+            query = (
+                "SELECT id, available_at FROM emails WHERE available_at IS NOT NULL AND id > ?"
+                " ORDER BY id LIMIT ?"
+            )
+            return [(row[0], row[1]) for row in conn.execute(query, (after, limit))]
+
+        return await self._read(waiting)  # type: ignore[no-any-return]
 
     async def ping(self) -> None:
         # Through the writer: proves the file can be opened, the schema exists and a

@@ -1,16 +1,9 @@
-"""Real servers for the provider tests: moto's standalone AWS server and an aiosmtpd SMTP server,
-each on a free 127.0.0.1 port."""
+"""Real servers for the provider tests: an aiosmtpd SMTP server on a free 127.0.0.1 port (moto's
+AWS server is a fixture of tests/conftest.py)."""
 
 import email
 import email.policy
-import json
-import os
-import socket
 import ssl
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -24,99 +17,11 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from postroom.domain.message import Address, Attachment, Email
 from postroom.ports.provider import Outgoing
+from tests.support.server import free_port
 from tests.support.tls import self_signed
 
-MOTO_SERVER = Path(sys.executable).parent / "moto_server"
 SMTP_USER = "relay-user"
 SMTP_PASSWORD = "relay p@ss:word/1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _service_missing(what: str) -> None:
-    """Skip locally when a test service is absent; fail in CI, where it must be present."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} is required in CI")
-    pytest.skip(f"{what} is not installed")
-
-
-# -- moto
-
-
-@dataclass
-class MotoServer:
-    url: str
-
-    def call(self, path: str, method: str = "GET") -> Any:
-        """Moto's own API (`/moto-api/...`), parsed."""
-        req = urllib.request.Request(self.url + path, method=method)
-        with urllib.request.urlopen(req, timeout=10) as reply:
-            body = reply.read()
-        return json.loads(body) if body.strip().startswith((b"{", b"[")) else body
-
-    def raw_messages(self) -> list[dict[str, Any]]:
-        """What SES SendEmail (Raw) recorded: id, source, destinations, raw_data."""
-        return list(self.call("/moto-api/data.json")["ses"]["RawMessage"])
-
-
-def _wait_until_answers(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("moto_server exited during start-up")
-        try:
-            with urllib.request.urlopen(url + "/moto-api/data.json", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"moto_server did not answer within {timeout} s")
-
-
-@pytest.fixture(scope="session")
-def _moto_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    # One process for the session (it takes a second or two to start); each test gets a reset.
-    if not MOTO_SERVER.exists():
-        _service_missing("moto[server]")
-    port = free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_answers(url, process, timeout=30)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-@pytest.fixture
-def moto_server(_moto_process: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> MotoServer:
-    """Moto's server, emptied, with moto's dummy credentials in this test's environment only."""
-    server = MotoServer(_moto_process)
-    server.call("/moto-api/reset", method="POST")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    for name in ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    # Keep the developer's ~/.aws out of it, and never ask an instance metadata service.
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    return server
 
 
 # -- SMTP

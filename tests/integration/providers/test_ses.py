@@ -36,7 +36,9 @@ from postroom.domain.message import Address, Attachment, Email
 from postroom.ports.provider import Outgoing
 from postroom.providers.ses import SesProvider
 from tests.conftest import conformance
-from tests.integration.providers.conftest import MotoServer, check_full_message, free_port
+from tests.integration.providers.conftest import check_full_message
+from tests.support.moto import MotoServer
+from tests.support.server import free_port
 
 SKIPPED_EXAMPLES = {
     "ses-05": "one sender per email in the model; several From addresses cannot be expressed",
