@@ -13,17 +13,18 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from postroom.ports.backend import Backend
+from postroom.ports.backend import Backend, StoreBackend
 from postroom.queues.memory import MemoryQueue
 from postroom.queues.postgres import PostgresQueue
 from postroom.queues.sqlite import SqliteQueue
 from tests.conftest import ManualClock
 from tests.support.moto import MotoServer
-from tests.support.sqs import sqs_queue
 from tests.support.postgres import create_database, database_url, drop_database, unique_name
+from tests.support.sqs import sqs_queue
 
 BACKENDS = ["memory", "sqlite", "postgres", "sqs", "sqs-fifo"]
 
@@ -62,24 +63,41 @@ def postgres_database(postgres_template: str) -> Iterator[str]:
         drop_database(name)
 
 
+STORES = ["memory", "sqlite", "postgres"]
+
+
+async def _open(kind: str, request: pytest.FixtureRequest, clock: ManualClock, tmp: Path) -> Any:
+    if kind.startswith("sqs"):
+        # Asked for only here, like PostgreSQL: moto's server starts for SQS runs alone.
+        moto: MotoServer = request.getfixturevalue("moto_server")
+        fifo = ".fifo" if kind == "sqs-fifo" else ""
+        return await sqs_queue(moto, f"contract{fifo}", clock, tmp)
+    if kind == "memory":
+        return MemoryQueue(clock)
+    if kind == "postgres":
+        # Asked for only here, so memory and SQLite run where PostgreSQL is absent.
+        name = request.getfixturevalue("postgres_database")
+        return PostgresQueue.from_url(database_url(name, "migrate=off"), clock)
+    return SqliteQueue(str(tmp / "contract.db"), clock)
+
+
 @pytest.fixture(params=BACKENDS)
 async def backend(
     request: pytest.FixtureRequest, clock: ManualClock, tmp_path: Path
 ) -> AsyncIterator[Backend]:
-    opened: Backend
-    if request.param.startswith("sqs"):
-        # Asked for only here, like PostgreSQL: moto's server starts for SQS runs alone.
-        moto: MotoServer = request.getfixturevalue("moto_server")
-        fifo = ".fifo" if request.param == "sqs-fifo" else ""
-        opened = await sqs_queue(moto, f"contract{fifo}", clock, tmp_path)
-    elif request.param == "memory":
-        opened = MemoryQueue(clock)
-    elif request.param == "postgres":
-        # Asked for only here, so memory and SQLite run where PostgreSQL is absent.
-        name = request.getfixturevalue("postgres_database")
-        opened = PostgresQueue.from_url(database_url(name, "migrate=off"), clock)
-    else:
-        opened = SqliteQueue(str(tmp_path / "contract.db"), clock)
+    opened: Backend = await _open(request.param, request, clock, tmp_path)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+@pytest.fixture(params=STORES)
+async def store(
+    request: pytest.FixtureRequest, clock: ManualClock, tmp_path: Path
+) -> AsyncIterator[StoreBackend]:
+    """A backend that can serve as the store beside a separate queue (ports/claims.py)."""
+    opened: StoreBackend = await _open(request.param, request, clock, tmp_path)
     try:
         yield opened
     finally:

@@ -3,7 +3,9 @@
 SQS's delays and visibility timeouts run on the server's clock. The contract suite moves its own
 clock by hand (no sleeping); this moves moto's by the same amount, so a message hidden for 60 s
 is visible again once the test advances 61 s. The offset, in seconds, is read from the file
-named by MOTO_CLOCK_FILE (absent or empty: 0). Used as `python -P moto_clock.py -H HOST -p PORT` (-P: this folder must not shadow `http`).
+named by MOTO_CLOCK_FILE (absent or empty: 0).
+
+Used as `python -P moto_clock.py -H HOST -p PORT` (-P: this folder must not shadow `http`).
 """
 
 import os

@@ -39,6 +39,7 @@ from postroom.queues.sqs_client import (
     MAX_BATCH,
     MAX_DELAY,
     MAX_VISIBILITY,
+    SqsCallError,
     SqsClient,
     SqsOptions,
     failures,
@@ -225,9 +226,7 @@ class SqsQueue:
     async def _send(self, email_id: str, at: float, dedup: str) -> None:
         """Queue the id; a standard queue holds it back until `at`, up to 15 minutes."""
         delay = min(MAX_DELAY, max(0, math.ceil(at - self._clock.now())))
-        code = await self._sends.submit((email_id, delay, dedup))
-        if code is not None:
-            raise StorageUnavailableError(f"sqs: {code}")
+        await self._check(self._sends.submit((email_id, delay, dedup)))
 
     async def _send_batch(self, rows: list[Row]) -> list[str | None]:
         entries = []
@@ -244,14 +243,20 @@ class SqsQueue:
         return failures(reply, len(rows))
 
     async def _postpone(self, message: _Message, at: float) -> None:
-        """Hide the message until `at`: by its visibility while it is young and `at` within
-        SQS's 12 hours of its receipt; otherwise a fresh message replaces it."""
+        """Hide the message until `at`, or for as much of SQS's 12 hours from its receipt as
+        is left (it comes back and is hidden again). A message received often, or with no
+        time left, is replaced by a fresh one instead."""
         now = self._clock.now()
         delay = max(1, math.ceil(at - now))
-        room = MAX_VISIBILITY - (now - message.received_at) - _MARGIN
-        if message.receives < REFRESH_AFTER and delay <= room:
-            await self._hide(message.receipt, delay)
-            return
+        room = math.floor(MAX_VISIBILITY - (now - message.received_at) - _MARGIN)
+        if message.receives < REFRESH_AFTER and room >= 1:
+            try:
+                await self._hide(message.receipt, min(delay, room))
+                return
+            except SqsCallError as error:
+                if error.code != "InvalidParameterValue":
+                    raise
+            # Past the 12 hours: they may count from the message's send, not its receipt.
         await self._send(message.id, at, dedup=f"{message.id}.{secrets.token_hex(8)}")
         await self._delete(message.receipt)
 
@@ -288,7 +293,7 @@ class SqsQueue:
     async def _check(result: Any) -> None:
         code = await result
         if code is not None:
-            raise StorageUnavailableError(f"sqs: {code}")
+            raise SqsCallError(code)
 
     @staticmethod
     async def _quietly(action: str, work: Any) -> None:

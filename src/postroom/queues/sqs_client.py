@@ -70,14 +70,21 @@ def parse_url(url: str) -> SqsOptions:
     return SqsOptions(parts.hostname, name, query.get("endpoint_url"), int(wait))
 
 
+class SqsCallError(StorageUnavailableError):
+    """SQS refused a call; `code` is its error code (InvalidParameterValue, ...)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(f"sqs: {code}")
+        self.code = code
+
+
 @contextlib.contextmanager
 def sqs_errors() -> Iterator[None]:
     """Failures to reach SQS or of a call as the port's error; the text names the cause only."""
     try:
         yield
     except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "error")
-        raise StorageUnavailableError(f"sqs: {code}") from None
+        raise SqsCallError(str(error.response.get("Error", {}).get("Code", "error"))) from None
     except (TimeoutError, BotoCoreError, OSError) as error:
         raise StorageUnavailableError(f"sqs unavailable ({type(error).__name__})") from None
 
