@@ -347,3 +347,37 @@ async def test_create_queues_sets_the_redrive_policy_and_is_safe_to_repeat(
 def test_bad_queue_urls_are_named(url: str, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         parse_url(url)
+
+
+async def test_create_queues_refuses_to_change_a_queue_configured_otherwise(
+    moto_server: MotoServer,
+) -> None:
+    """Other attributes on an existing queue: SQS refuses (QueueNameExists; moto's code is
+    QueueAlreadyExists), and the message says what to do."""
+    options = parse_url(sqs_url(moto_server, "orders"))
+    await create_queues(options, visibility=120)
+    with pytest.raises(StorageUnavailableError, match="exists with other attributes"):
+        await create_queues(options, visibility=30)
+
+
+async def test_while_the_store_is_down_messages_wait_in_the_queue(
+    moto_server: MotoServer, console: Console, clock: ManualClock, tmp_path: Path
+) -> None:
+    """Received ids that the store cannot claim are hidden for 30 s, and the worker receives
+    nothing more until the store answers: receives (which count toward the DLQ) stay few."""
+    url = sqs_url(moto_server, "mail")
+    await create_queues(parse_url(url), visibility=60)
+    clock.followers.append(moto_server.shift)
+    unreachable = SqliteQueue(str(tmp_path / "missing" / "store.db"), clock)
+    queue = SqsQueue.from_url(url, unreachable, clock)
+    try:
+        await console.send("mail", new(clock, 1).id)
+        with pytest.raises(StorageUnavailableError):
+            await queue.lease(10, VISIBILITY)
+        assert await console.counts("mail") == (0, 1, 0)
+        clock.advance(31)
+        with pytest.raises(StorageUnavailableError):
+            await queue.lease(10, VISIBILITY)
+        assert await console.counts("mail") == (1, 0, 0)  # back, and not received again
+    finally:
+        await queue.close()

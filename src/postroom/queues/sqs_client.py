@@ -173,13 +173,10 @@ async def create_queues(
         with sqs_errors():
             client = await sqs.client()
             fifo = {"FifoQueue": "true"} if options.fifo else {}
-            dlq = await client.create_queue(
-                QueueName=options.dead_letter_name,
-                Attributes={"MessageRetentionPeriod": str(RETENTION), **fifo},
+            dlq = await _create(
+                client, options.dead_letter_name, {"MessageRetentionPeriod": str(RETENTION), **fifo}
             )
-            arn = await client.get_queue_attributes(
-                QueueUrl=dlq["QueueUrl"], AttributeNames=["QueueArn"]
-            )
+            arn = await client.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])
             redrive = {
                 "deadLetterTargetArn": arn["Attributes"]["QueueArn"],
                 "maxReceiveCount": str(max_receives),
@@ -199,7 +196,20 @@ async def create_queues(
                     "DeduplicationScope": "messageGroup",
                     "FifoThroughputLimit": "perMessageGroupId",
                 }
-            queue = await client.create_queue(QueueName=options.name, Attributes=attributes)
-            return CreatedQueues(queue["QueueUrl"], dlq["QueueUrl"], max_receives)
+            queue = await _create(client, options.name, attributes)
+            return CreatedQueues(queue, dlq, max_receives)
     finally:
         await sqs.close()
+
+
+async def _create(client: Any, name: str, attributes: dict[str, str]) -> str:
+    try:
+        reply = await client.create_queue(QueueName=name, Attributes=attributes)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in ("QueueNameExists", "QueueAlreadyExists"):
+            raise StorageUnavailableError(
+                f"sqs: queue {name!r} exists with other attributes; change or delete it first"
+            ) from None
+        raise
+    return str(reply["QueueUrl"])
