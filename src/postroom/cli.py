@@ -67,6 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SettingsError, ConfigError) as error:
         print(f"postroom: error: {error}", file=sys.stderr)
         return 2
+    except StorageUnavailableError as error:
+        # An operator command that lost storage midway: one line, no traceback.
+        print(f"postroom: storage unavailable: {error}", file=sys.stderr)
+        return 1
 
 
 def _settings(args: argparse.Namespace) -> Settings:

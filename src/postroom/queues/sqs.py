@@ -139,10 +139,13 @@ class SqsQueue:
             await self._quietly("hide", self._hide_all(messages, _STORE_DOWN_VISIBILITY))
             raise
         extra = [m for m in messages if first[m.id] is not m]
+        later = claimed.later.items()
         gone = [first[i] for i in claimed.gone] + extra
-        await self._quietly("delete", self._delete_all(gone))
-        for email_id, at in claimed.later.items():
-            await self._quietly("postpone", self._postpone(first[email_id], at))
+        # Concurrently, so the calls share batches.
+        await asyncio.gather(
+            self._quietly("delete", self._delete_all(gone)),
+            *(self._quietly("postpone", self._postpone(first[i], at)) for i, at in later),
+        )
         for lease in claimed.leases:
             first[lease.id].expires_at = lease.expires_at
             self._held[(lease.id, lease.token)] = first[lease.id]
@@ -228,6 +231,12 @@ class SqsQueue:
         delay = min(MAX_DELAY, max(0, math.ceil(at - self._clock.now())))
         await self._check(self._sends.submit((email_id, delay, dedup)))
 
+    async def _send_all(self, emails: list[tuple[str, float]]) -> None:
+        """Queue these (id, due time) again: fresh messages, so FIFO deduplication lets them in."""
+        await asyncio.gather(
+            *(self._send(i, at, dedup=f"{i}.{secrets.token_hex(8)}") for i, at in emails)
+        )
+
     async def _send_batch(self, rows: list[Row]) -> list[str | None]:
         entries = []
         for n, (email_id, delay, dedup) in enumerate(rows):
@@ -264,8 +273,7 @@ class SqsQueue:
         await self._check(self._hides.submit((receipt, min(MAX_VISIBILITY, math.ceil(seconds)))))
 
     async def _hide_all(self, messages: list[_Message], seconds: int) -> None:
-        for message in messages:
-            await self._hide(message.receipt, seconds)
+        await asyncio.gather(*(self._hide(message.receipt, seconds) for message in messages))
 
     async def _hide_batch(self, rows: list[Row]) -> list[str | None]:
         entries = [
@@ -280,8 +288,7 @@ class SqsQueue:
         await self._check(self._deletes.submit((receipt,)))
 
     async def _delete_all(self, messages: list[_Message]) -> None:
-        for message in messages:
-            await self._delete(message.receipt)
+        await asyncio.gather(*(self._delete(message.receipt) for message in messages))
 
     async def _delete_batch(self, rows: list[Row]) -> list[str | None]:
         entries = [{"Id": str(n), "ReceiptHandle": receipt} for n, (receipt,) in enumerate(rows)]
@@ -314,18 +321,19 @@ class SqsQueue:
 
     async def redrive(self, ids: list[str]) -> list[str]:
         done = await self._store.redrive(ids)
-        for email_id in done:
-            await self._send(
-                email_id, self._clock.now(), dedup=f"{email_id}.{secrets.token_hex(8)}"
-            )
+        try:
+            await self._send_all([(email_id, self._clock.now()) for email_id in done])
+        except StorageUnavailableError as error:
+            raise StorageUnavailableError(
+                f"{error}: redriven in the store but not all queued; run `postroom sqs requeue`"
+            ) from None
         return done
 
     async def requeue(self, after: str = "", limit: int = 500) -> tuple[int, str | None]:
         """Send a message for each waiting email in a page of the store (ids above `after`):
         heals emails whose message was lost. (how many, the last id or None when done)."""
         page = await self._store.waiting(after, limit)
-        for email_id, at in page:
-            await self._send(email_id, at, dedup=f"{email_id}.{secrets.token_hex(8)}")
+        await self._send_all(page)
         return len(page), (page[-1][0] if page else None)
 
     async def ping(self) -> None:
