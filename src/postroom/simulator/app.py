@@ -43,7 +43,7 @@ async def _set_behaviour(request: web.Request) -> web.Response:
 
 async def _accepted(request: web.Request) -> web.Response:
     simulator = simulator_of(request)
-    items = [asdict(a) for a in simulator.accepted]
+    items = [a.as_dict() for a in simulator.accepted]
     return web.json_response(
         {"count": len(items), "requests": simulator.requests, "accepted": items}
     )

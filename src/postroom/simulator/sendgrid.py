@@ -52,14 +52,15 @@ async def _mail_send(request: web.Request) -> web.Response:
         return _errors(401, [_error(text)])
     if request.content_type != "application/json":
         return _errors(415, [_error("Content-Type should be application/json.")])
-    body, refusal = _decode(await request.read())
+    raw = await request.read()
+    body, refusal = _decode(raw)
     if refusal is not None:
         return refusal
     errors = validate(body)
     if errors:
         return _errors(400, errors)
     message_id = simulator.next_id()
-    simulator.record(Accepted(provider="sendgrid", message_id=message_id, payload=body))
+    simulator.record(Accepted(provider="sendgrid", message_id=message_id, raw=raw))
     return web.Response(status=202, headers={"X-Message-Id": message_id})
 
 
@@ -92,19 +93,7 @@ def _errors(status: int, errors: list[Error]) -> web.Response:
 
 def validate(body: dict[str, Any]) -> list[Error]:
     """Every problem SendGrid would report for this request body; empty when it is accepted."""
-    checks: tuple[Check, ...] = (
-        _personalizations,
-        _sender,
-        _subject,
-        _content,
-        _top_headers,
-        _reply_to,
-        _categories,
-        _custom_args,
-        _attachments,
-        _send_at,
-    )
-    return [error for check in checks for error in check(body)]
+    return [error for check in _CHECKS for error in check(body)]
 
 
 def _is_email(value: Any) -> bool:
@@ -372,3 +361,17 @@ def _send_at(body: dict[str, Any]) -> list[Error]:
         text = "Scheduling more than 72 hours in advance is forbidden."
         return [_error(text, "send_at", "message.send_at")]
     return []
+
+
+_CHECKS: tuple[Check, ...] = (
+    _personalizations,
+    _sender,
+    _subject,
+    _content,
+    _top_headers,
+    _reply_to,
+    _categories,
+    _custom_args,
+    _attachments,
+    _send_at,
+)
