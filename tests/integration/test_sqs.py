@@ -22,7 +22,7 @@ from postroom.queues.sqs_client import create_queues, parse_url
 from tests.conftest import ManualClock
 from tests.support.moto import MotoServer
 from tests.support.server import free_port
-from tests.support.sqs import sqs_queue, sqs_url
+from tests.support.sqs import opened_queue, sqs_url
 
 VISIBILITY = 60.0
 HOUR = 3600.0
@@ -82,22 +82,16 @@ async def console(moto_server: MotoServer) -> AsyncIterator[Console]:
 async def queue(
     moto_server: MotoServer, clock: ManualClock, tmp_path: Path
 ) -> AsyncIterator[SqsQueue]:
-    opened = await sqs_queue(moto_server, "mail", clock, tmp_path)
-    try:
+    async with opened_queue(moto_server, "mail", clock, tmp_path) as opened:
         yield opened
-    finally:
-        await opened.close()
 
 
 @pytest.fixture
 async def fifo(
     moto_server: MotoServer, clock: ManualClock, tmp_path: Path
 ) -> AsyncIterator[SqsQueue]:
-    opened = await sqs_queue(moto_server, "mail.fifo", clock, tmp_path)
-    try:
+    async with opened_queue(moto_server, "mail.fifo", clock, tmp_path) as opened:
         yield opened
-    finally:
-        await opened.close()
 
 
 def new(clock: ManualClock, n: int, *, delay: float = 0.0, payload: bytes = b"") -> NewEmail:

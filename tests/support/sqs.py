@@ -1,5 +1,7 @@
 """An SQS queue on moto's server for tests, created as `postroom sqs create-queues` creates it."""
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from postroom.ports.clock import Clock
@@ -21,3 +23,15 @@ async def sqs_queue(moto: MotoServer, name: str, clock: Clock, tmp_path: Path) -
     if isinstance(clock, ManualClock):
         clock.followers.append(moto.shift)
     return SqsQueue.from_url(url, SqliteQueue(str(tmp_path / "store.db"), clock), clock)
+
+
+@contextlib.asynccontextmanager
+async def opened_queue(
+    moto: MotoServer, name: str, clock: Clock, tmp_path: Path
+) -> AsyncIterator[SqsQueue]:
+    """`sqs_queue`, closed afterwards."""
+    queue = await sqs_queue(moto, name, clock, tmp_path)
+    try:
+        yield queue
+    finally:
+        await queue.close()
