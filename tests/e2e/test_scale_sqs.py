@@ -1,0 +1,186 @@
+"""SQS as the queue beside a SQL store, on moto's server: the PostgreSQL scale run at a smaller
+size (two API processes, three workers, one SIGKILL), and `postroom serve` on a FIFO queue."""
+
+import collections
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.e2e.test_scale_postgres import poll, states
+from tests.e2e.test_worker_processes import ids_accepted
+from tests.support.http import post_email, request
+from tests.support.load import Submitted, submit
+from tests.support.moto import MotoServer
+from tests.support.postgres import database_url, fresh_database
+from tests.support.processes import FakeProvider, start_worker, wait_for
+from tests.support.server import POSTROOM, server
+from tests.support.sqs import sqs_url
+
+EMAILS = 3_000
+KILL_AFTER = 750  # emails sent before one worker is killed
+CONCURRENCY = 32  # sends in flight per worker: the bound on duplicates from one SIGKILL
+CLIENT_CONNECTIONS = 8
+# moto's server spends time on each call in proportion to the messages a queue holds (it counts
+# them on every SendMessage), so a queue thousands deep slows every call past the client's
+# timeouts. Intake goes in waves, each once at most BACKLOG emails are still unsent: moto's
+# queue stays under WAVE + BACKLOG messages however fast or slow this machine is.
+WAVE = 200
+BACKLOG = 100
+VISIBILITY = "15"
+EMAIL = {
+    "from": "Shop <shop@example.com>",
+    "to": ["ann@example.org"],
+    "subject": "Your order",
+    "text": "Hello Ann,\n\nYour order has shipped.\n",
+}
+
+
+@pytest.fixture
+def database() -> Iterator[str]:
+    with fresh_database("postroom_scale_sqs") as name:
+        yield name
+
+
+def create_queues(workdir: Path, queue_url: str) -> None:
+    """`postroom sqs create-queues`, as at a deploy; moto's credentials are in os.environ."""
+    env = {"POSTROOM_QUEUE_URL": queue_url, "POSTROOM_VISIBILITY_TIMEOUT": VISIBILITY}
+    created = subprocess.run(
+        [POSTROOM, "sqs", "create-queues"],
+        cwd=workdir,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert created.returncode == 0, created.stderr
+    assert "dead-letter queue:" in created.stdout, created.stdout
+
+
+def submit_in_waves(base: str, url: str) -> Submitted:
+    """EMAILS POSTs in waves of WAVE, each once at most BACKLOG accepted emails are unsent."""
+    total = Submitted()
+    began = time.monotonic()
+    with psycopg.connect(url, autocommit=True) as conn:
+        while (done := len(total.ids) + total.refused.total() + total.errors.total()) < EMAILS:
+            # Unsent ones left by the killed worker come back after the visibility timeout.
+            poll(
+                lambda: len(total.ids) - states(conn).get("sent", 0) <= BACKLOG,
+                120,
+                f"at most {BACKLOG} unsent before the next wave",
+            )
+            wave = submit(base, EMAIL, min(WAVE, EMAILS - done), CLIENT_CONNECTIONS)
+            total.ids += wave.ids
+            total.refused += wave.refused
+            total.errors += wave.errors
+    total.seconds = time.monotonic() - began
+    return total
+
+
+@pytest.mark.slow
+def test_3000_emails_sqs_queue_two_apis_three_workers_one_sigkill(
+    workdir: Path, database: str, moto_server: MotoServer
+) -> None:
+    """3,000 emails queued on SQS, stored in PostgreSQL, 2 API processes and 3 workers, one
+    SIGKILLed: none lost, duplicates only from sends in flight at the kill."""
+    url = database_url(database)
+    migrated = subprocess.run(
+        [POSTROOM, "migrate", "--database-url", url], capture_output=True, text=True, timeout=60
+    )
+    assert migrated.returncode == 0, migrated.stderr
+    queue_url = sqs_url(moto_server, "scale", wait=1)
+    create_queues(workdir, queue_url)
+    fake = FakeProvider(workdir, "--latency-ms", "5")
+    common = {
+        # Migrated above, as at a deploy: the serving processes only read the schema version.
+        "POSTROOM_DATABASE_URL": database_url(database, "migrate=off"),
+        "POSTROOM_QUEUE_URL": queue_url,
+        "POSTROOM_LOG_LEVEL": "warning",
+    }
+    api = server(workdir, common, command="api", args=["--processes", "2"]).start()
+    env = {
+        **api.env,
+        "POSTROOM_PROVIDERS": f"mailgun://key@mg.example.com?base_url={fake.url}",
+        "POSTROOM_CONCURRENCY": str(CONCURRENCY),
+        "POSTROOM_VISIBILITY_TIMEOUT": VISIBILITY,
+    }
+    workers = [start_worker(workdir, env) for _ in range(3)]
+    try:
+        with (
+            psycopg.connect(url, autocommit=True) as conn,
+            ThreadPoolExecutor(1) as pool,
+        ):
+            began = time.monotonic()
+            submitting = pool.submit(submit_in_waves, api.url, url)
+            poll(lambda: states(conn).get("sent", 0) >= KILL_AFTER, 120, f"{KILL_AFTER} sent")
+            intake_done_at_kill = submitting.done()
+            killed_at = time.monotonic() - began
+            workers[0].kill()
+            assert workers[0].wait(30) == -signal.SIGKILL
+            workers.append(start_worker(workdir, env))
+            submitted = submitting.result(timeout=240)
+            assert not submitted.refused, submitted.refused
+            assert not submitted.errors, submitted.errors
+            assert len(set(submitted.ids)) == EMAILS
+            poll(lambda: states(conn).get("sent", 0) >= EMAILS, 120, "every email sent")
+            all_sent_at = time.monotonic() - began
+            assert states(conn) == {"sent": EMAILS}  # none failed, dead-lettered or pending
+        counts = collections.Counter(ids_accepted(fake))
+        assert set(counts) == set(submitted.ids)  # lost = 0
+        duplicates = sum(n - 1 for n in counts.values())
+        assert duplicates <= CONCURRENCY, (
+            f"{duplicates} duplicates, more than the {CONCURRENCY} in flight in the killed worker"
+        )
+        for worker in workers[1:]:
+            worker.send_signal(signal.SIGTERM)
+        assert [worker.wait(60) for worker in workers[1:]] == [0, 0, 0]
+        print(
+            f"\nintake {submitted.per_second:,.0f}/s over {submitted.seconds:.0f} s; "
+            f"kill at {killed_at:.0f} s (intake finished by then: {intake_done_at_kill}); "
+            f"all sent at {all_sent_at:.0f} s; duplicates {duplicates}"
+        )
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+            worker.wait(30)
+        api.stop()
+        fake.stop()
+
+
+def statuses(base: str, ids: list[str]) -> collections.Counter[str]:
+    return collections.Counter(
+        request("GET", f"{base}/api/v1/email/{email_id}").json()["status"] for email_id in ids
+    )
+
+
+@pytest.mark.slow
+def test_serve_with_a_fifo_queue_sends_each_email_once(
+    workdir: Path, moto_server: MotoServer
+) -> None:
+    """`postroom serve` on a FIFO queue with a SQLite store: each email sent once, then `sent`."""
+    queue_url = sqs_url(moto_server, "serve.fifo", wait=1)
+    create_queues(workdir, queue_url)
+    fake = FakeProvider(workdir)
+    env = {
+        "POSTROOM_QUEUE_URL": queue_url,
+        "POSTROOM_PROVIDERS": f"mailgun://key@mg.example.com?base_url={fake.url}",
+        "POSTROOM_VISIBILITY_TIMEOUT": VISIBILITY,
+    }
+    app = server(workdir, env).start()
+    try:
+        ids = [post_email(app.url, EMAIL).json()["id"] for _ in range(10)]
+        wait_for(lambda: set(ids_accepted(fake)) == set(ids), 60, "every email to be sent")
+        wait_for(lambda: statuses(app.url, ids) == {"sent": 10}, 30, "every email `sent`")
+        # After a clean stop nothing is in flight: a second send would be on the record now.
+        assert app.stop() == 0
+        assert sorted(ids_accepted(fake)) == sorted(ids)
+    finally:
+        app.stop()
+        fake.stop()
