@@ -200,9 +200,11 @@ class SqsQueue:
             return first
         sizes = [min(MAX_BATCH, limit - n) for n in range(MAX_BATCH, limit, MAX_BATCH)]
         more = await asyncio.gather(
-            *(self._receive_batch(size, hidden, 0) for size in sizes[:_RECEIVE_CALLS])
+            *(self._receive_batch(size, hidden, 0) for size in sizes[:_RECEIVE_CALLS]),
+            return_exceptions=True,
         )
-        return first + [message for batch in more for message in batch]
+        # A failed extra call loses nothing: what the others received is used now.
+        return first + [m for batch in more if isinstance(batch, list) for m in batch]
 
     async def _receive_batch(self, count: int, hidden: int, wait: int) -> list[_Message]:
         async with self._sqs.call() as (client, url):
