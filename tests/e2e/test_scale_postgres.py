@@ -1,17 +1,11 @@
 """Proof at scale on PostgreSQL: two API processes, three workers, 20,000 emails, one SIGKILL."""
 
-import collections
-import signal
 import subprocess
-import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
-from tests.e2e.test_worker_processes import ids_accepted
 from tests.support.load import submit
 from tests.support.postgres import (
     admin_connection,
@@ -21,6 +15,7 @@ from tests.support.postgres import (
     unique_name,
 )
 from tests.support.processes import FakeProvider, start_worker
+from tests.support.scale import kill_one_worker_midway
 from tests.support.server import POSTROOM, server
 
 EMAILS = 20_000
@@ -42,22 +37,6 @@ def database() -> Iterator[str]:
     create_database(name)
     yield name
     drop_database(name)
-
-
-def states(conn: psycopg.Connection[tuple[object, ...]]) -> dict[str, int]:
-    """How many emails are in each state, read from the database directly."""
-    rows = conn.execute("SELECT state, count(*) FROM postroom_emails GROUP BY state").fetchall()
-    return {str(state): int(str(n)) for state, n in rows}
-
-
-def poll(condition: Callable[[], bool], timeout: float, what: str, every: float = 0.25) -> None:
-    """Check `condition` every `every` seconds (each check scans the table) until true; fail
-    after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(every)
 
 
 @pytest.mark.slow
@@ -83,38 +62,16 @@ def test_20000_emails_two_apis_three_workers_one_sigkill(workdir: Path, database
     }
     workers = [start_worker(workdir, env) for _ in range(3)]
     try:
-        with (
-            psycopg.connect(url, autocommit=True) as conn,
-            ThreadPoolExecutor(1) as pool,
-        ):
-            began = time.monotonic()
-            submitting = pool.submit(submit, api.url, EMAIL, EMAILS, CLIENT_CONNECTIONS)
-            poll(lambda: states(conn).get("sent", 0) >= KILL_AFTER, 180, "5,000 sent")
-            intake_done_at_kill = submitting.done()
-            killed_at = time.monotonic() - began
-            workers[0].kill()
-            assert workers[0].wait(30) == -signal.SIGKILL
-            workers.append(start_worker(workdir, env))
-            submitted = submitting.result(timeout=240)
-            assert not submitted.refused, submitted.refused
-            assert not submitted.errors, submitted.errors
-            assert len(set(submitted.ids)) == EMAILS
-            poll(lambda: states(conn).get("sent", 0) >= EMAILS, 240, "every email sent")
-            all_sent_at = time.monotonic() - began
-            assert states(conn) == {"sent": EMAILS}  # none failed, dead-lettered or pending
-        counts = collections.Counter(ids_accepted(fake))
-        assert set(counts) == set(submitted.ids)  # lost = 0
-        duplicates = sum(n - 1 for n in counts.values())
-        assert duplicates <= CONCURRENCY, (
-            f"{duplicates} duplicates, more than the {CONCURRENCY} in flight in the killed worker"
-        )
-        for worker in workers[1:]:
-            worker.send_signal(signal.SIGTERM)
-        assert [worker.wait(60) for worker in workers[1:]] == [0, 0, 0]
-        print(
-            f"\nintake {submitted.per_second:,.0f}/s over {submitted.seconds:.0f} s; "
-            f"kill at {killed_at:.0f} s (intake finished by then: {intake_done_at_kill}); "
-            f"all sent at {all_sent_at:.0f} s; duplicates {duplicates}"
+        kill_one_worker_midway(
+            database=url,
+            submit=lambda: submit(api.url, EMAIL, EMAILS, CLIENT_CONNECTIONS),
+            workers=workers,
+            restart=lambda: start_worker(workdir, env),
+            fake=fake,
+            emails=EMAILS,
+            kill_after=KILL_AFTER,
+            in_flight=CONCURRENCY,
+            timeout=240,
         )
     finally:
         for worker in workers:

@@ -3,23 +3,21 @@ size (two API processes, three workers, one SIGKILL), and `postroom serve` on a 
 
 import collections
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.e2e.test_scale_postgres import poll, states
 from tests.e2e.test_worker_processes import ids_accepted
 from tests.support.http import post_email, request
 from tests.support.load import Submitted, submit
 from tests.support.moto import MotoServer
 from tests.support.postgres import database_url, fresh_database
 from tests.support.processes import FakeProvider, start_worker, wait_for
+from tests.support.scale import kill_one_worker_midway, poll, states
 from tests.support.server import POSTROOM, server
 from tests.support.sqs import sqs_url
 
@@ -112,38 +110,16 @@ def test_3000_emails_sqs_queue_two_apis_three_workers_one_sigkill(
     }
     workers = [start_worker(workdir, env) for _ in range(3)]
     try:
-        with (
-            psycopg.connect(url, autocommit=True) as conn,
-            ThreadPoolExecutor(1) as pool,
-        ):
-            began = time.monotonic()
-            submitting = pool.submit(submit_in_waves, api.url, url)
-            poll(lambda: states(conn).get("sent", 0) >= KILL_AFTER, 120, f"{KILL_AFTER} sent")
-            intake_done_at_kill = submitting.done()
-            killed_at = time.monotonic() - began
-            workers[0].kill()
-            assert workers[0].wait(30) == -signal.SIGKILL
-            workers.append(start_worker(workdir, env))
-            submitted = submitting.result(timeout=240)
-            assert not submitted.refused, submitted.refused
-            assert not submitted.errors, submitted.errors
-            assert len(set(submitted.ids)) == EMAILS
-            poll(lambda: states(conn).get("sent", 0) >= EMAILS, 120, "every email sent")
-            all_sent_at = time.monotonic() - began
-            assert states(conn) == {"sent": EMAILS}  # none failed, dead-lettered or pending
-        counts = collections.Counter(ids_accepted(fake))
-        assert set(counts) == set(submitted.ids)  # lost = 0
-        duplicates = sum(n - 1 for n in counts.values())
-        assert duplicates <= CONCURRENCY, (
-            f"{duplicates} duplicates, more than the {CONCURRENCY} in flight in the killed worker"
-        )
-        for worker in workers[1:]:
-            worker.send_signal(signal.SIGTERM)
-        assert [worker.wait(60) for worker in workers[1:]] == [0, 0, 0]
-        print(
-            f"\nintake {submitted.per_second:,.0f}/s over {submitted.seconds:.0f} s; "
-            f"kill at {killed_at:.0f} s (intake finished by then: {intake_done_at_kill}); "
-            f"all sent at {all_sent_at:.0f} s; duplicates {duplicates}"
+        kill_one_worker_midway(
+            database=url,
+            submit=lambda: submit_in_waves(api.url, url),
+            workers=workers,
+            restart=lambda: start_worker(workdir, env),
+            fake=fake,
+            emails=EMAILS,
+            kill_after=KILL_AFTER,
+            in_flight=CONCURRENCY,
+            timeout=120,
         )
     finally:
         for worker in workers:
