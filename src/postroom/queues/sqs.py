@@ -122,6 +122,8 @@ class SqsQueue:
             log_event(log, "sqs.withdraw_failed", logging.WARNING, id=email_id)
 
     async def lease(self, limit: int, visibility: float) -> list[Lease]:
+        if limit < 1:
+            return []
         if self._store_down:
             await self._store.ping()  # receive nothing until the store can claim it
             self._store_down = False

@@ -96,8 +96,9 @@ class Worker:
         task, self._leasing = self._leasing, None
         try:
             leases = task.result()
-        except StorageUnavailableError:
-            log_event(log, "worker.storage_unavailable", logging.WARNING)
+        except StorageUnavailableError as error:
+            # The text names the cause (a timeout, a refused call, no schema), never content.
+            log_event(log, "worker.storage_unavailable", logging.WARNING, error=str(error))
             leases = []
         if not leases:
             self._idle_until = time.monotonic() + self._idle_wait
@@ -133,9 +134,9 @@ class Worker:
     async def _attempt(self, lease: Lease) -> None:
         try:
             await self._deliver(lease)
-        except StorageUnavailableError:
+        except StorageUnavailableError as error:
             # The outcome was not recorded; the lease lapses and the email comes back.
-            log_event(log, "worker.settle_failed", logging.WARNING, id=lease.id)
+            log_event(log, "worker.settle_failed", logging.WARNING, id=lease.id, error=str(error))
         except asyncio.CancelledError:
             raise
         except Exception:
