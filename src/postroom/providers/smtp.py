@@ -131,8 +131,10 @@ class SmtpProvider:
             async with asyncio.timeout(self.timeout):
                 await self._deliver(message, envelope)
         except ProviderError:
+            await asyncio.sleep(0)  # a dropped connection's socket closes in this step (_drop)
             raise
         except (SMTPException, OSError, TimeoutError, ValueError) as error:
+            await asyncio.sleep(0)
             raise classify(error) from None
         return Receipt(self.name, outgoing.message_id)
 
@@ -149,13 +151,13 @@ class SmtpProvider:
                 # its first command, before the server took anything: replace it once.
                 if not reused or not _gone(error):
                     raise
-                client.close()
+                _drop(client)
                 client = await self._connect()
                 data = await self._begin(client, message, envelope)
             await self._rcpt_all(client, envelope)
             await client.data(data)
         except BaseException:
-            client.close()
+            _drop(client)
             raise
         self._checkin(client)
 
@@ -183,7 +185,7 @@ class SmtpProvider:
                 except SMTPHeloError:
                     await client.helo()
         except BaseException:
-            client.close()  # a greeting or EHLO refused: do not leave the socket open
+            _drop(client)  # a greeting or EHLO refused: do not leave the socket open
             raise
         return client
 
@@ -240,6 +242,15 @@ class SmtpProvider:
                 pass  # the server is going away anyway; close below
             finally:
                 entry.client.close()
+
+
+def _drop(client: SMTP) -> None:
+    """Give up on a connection. Aborted rather than closed: a TLS connection's close waits for
+    a goodbye the peer may never send, and its socket stays open meanwhile; an abort closes the
+    socket at the event loop's next step."""
+    if isinstance(client.transport, asyncio.Transport):
+        client.transport.abort()
+    client.close()
 
 
 def _port(url: str) -> int | None:

@@ -17,6 +17,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from postroom.domain.message import Address, Attachment, Email
 from postroom.ports.provider import Outgoing
+from tests.support.processes import wait_for
 from tests.support.server import free_port
 from tests.support.tls import self_signed
 
@@ -128,6 +129,29 @@ class SmtpServer:
 StartSmtp = Callable[..., SmtpServer]
 
 
+class _Controller(Controller):
+    """Records each session, so a test's teardown can wait for every connection to end before
+    stopping the server's loop: a connection still open at the stop leaves its socket to the
+    garbage collector, which warns about it during some later test."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sessions: list[SMTP] = []
+
+    def factory(self) -> SMTP:
+        session = super().factory()
+        self.sessions.append(session)
+        return session  # type: ignore[no-any-return]
+
+    def stop_when_idle(self) -> None:
+        wait_for(
+            lambda: all(session.transport is None for session in self.sessions),
+            timeout=10,
+            what="the SMTP server's connections to end",
+        )
+        self.stop()
+
+
 @pytest.fixture
 def smtp_server() -> Iterator[StartSmtp]:
     """Start aiosmtpd servers: `smtp_server(auth=..., starttls=context, implicit=context, ...)`.
@@ -135,7 +159,7 @@ def smtp_server() -> Iterator[StartSmtp]:
     `auth=True` checks AUTH (SMTP_USER / SMTP_PASSWORD): required with TLS, offered in the clear
     (as a relay on a private network might). Every server started is stopped after the test.
     """
-    started: list[Controller] = []
+    started: list[_Controller] = []
 
     def start(
         *,
@@ -155,7 +179,7 @@ def smtp_server() -> Iterator[StartSmtp]:
             kwargs["auth_require_tls"] = tls
         if starttls is not None:
             kwargs |= {"tls_context": starttls, "require_starttls": True}
-        controller = Controller(
+        controller = _Controller(
             handler, hostname="127.0.0.1", port=port, ssl_context=implicit, **kwargs
         )
         controller.start()
@@ -166,7 +190,7 @@ def smtp_server() -> Iterator[StartSmtp]:
         yield start
     finally:
         for controller in started:
-            controller.stop()
+            controller.stop_when_idle()
 
 
 @dataclass(frozen=True)
