@@ -143,7 +143,7 @@ def _error(description: str) -> dict[str, Any]:
 
 
 _UNAVAILABLE = {
-    **_error("storage unreachable or full; nothing was stored"),
+    **_error("storage (or a separate queue, such as SQS) unreachable or full; nothing was stored"),
     "headers": {"Retry-After": {"schema": {"type": "integer"}}},
 }
 _ID_PARAMETER = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
