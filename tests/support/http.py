@@ -28,7 +28,7 @@ def request(
 ) -> Reply:
     """Send one request; `body` is sent as JSON unless `raw` bytes (or chunks) are given."""
     parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
     sent_headers = dict(headers or {})
     payload: bytes | Iterable[bytes] | None = raw
     if body is not None:

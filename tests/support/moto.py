@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.processes import free_port
+from tests.support.server import free_port
 
 LAUNCHER = Path(__file__).with_name("moto_clock.py")
 
