@@ -1,6 +1,5 @@
 """Proof at scale on PostgreSQL: two API processes, three workers, 20,000 emails, one SIGKILL."""
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,9 +13,7 @@ from tests.support.postgres import (
     drop_database,
     unique_name,
 )
-from tests.support.processes import FakeProvider, start_worker
-from tests.support.scale import kill_one_worker_midway
-from tests.support.server import POSTROOM, server
+from tests.support.scale import deployment, kill_one_worker_midway
 
 EMAILS = 20_000
 KILL_AFTER = 5_000  # emails sent before one worker is killed
@@ -43,40 +40,15 @@ def database() -> Iterator[str]:
 def test_20000_emails_two_apis_three_workers_one_sigkill(workdir: Path, database: str) -> None:
     """20,000 emails through 2 API processes and 3 workers, one SIGKILLed: none lost, few twice."""
     url = database_url(database)
-    migrated = subprocess.run(
-        [POSTROOM, "migrate", "--database-url", url], capture_output=True, text=True, timeout=60
-    )
-    assert migrated.returncode == 0, migrated.stderr
-    fake = FakeProvider(workdir, "--latency-ms", "5")
-    common = {
-        # Migrated above, as at a deploy: the serving processes only read the schema version.
-        "POSTROOM_DATABASE_URL": database_url(database, "migrate=off"),
-        "POSTROOM_LOG_LEVEL": "warning",
-    }
-    api = server(workdir, common, command="api", args=["--processes", "2"]).start()
-    env = {
-        **api.env,
-        "POSTROOM_PROVIDERS": f"mailgun://key@mg.example.com?base_url={fake.url}",
-        "POSTROOM_CONCURRENCY": str(CONCURRENCY),
-        "POSTROOM_VISIBILITY_TIMEOUT": "15",
-    }
-    workers = [start_worker(workdir, env) for _ in range(3)]
-    try:
+    with deployment(workdir, database, {}, CONCURRENCY, "15") as running:
         kill_one_worker_midway(
             database=url,
-            submit=lambda: submit(api.url, EMAIL, EMAILS, CLIENT_CONNECTIONS),
-            workers=workers,
-            restart=lambda: start_worker(workdir, env),
-            fake=fake,
+            submit=lambda: submit(running.api.url, EMAIL, EMAILS, CLIENT_CONNECTIONS),
+            workers=running.workers,
+            restart=running.start_worker,
+            fake=running.fake,
             emails=EMAILS,
             kill_after=KILL_AFTER,
             in_flight=CONCURRENCY,
             timeout=240,
         )
-    finally:
-        for worker in workers:
-            if worker.poll() is None:
-                worker.kill()
-            worker.wait(30)
-        api.stop()
-        fake.stop()

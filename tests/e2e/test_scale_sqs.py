@@ -16,8 +16,8 @@ from tests.support.http import post_email, request
 from tests.support.load import Submitted, submit
 from tests.support.moto import MotoServer
 from tests.support.postgres import database_url, fresh_database
-from tests.support.processes import FakeProvider, start_worker, wait_for
-from tests.support.scale import kill_one_worker_midway, poll, states
+from tests.support.processes import FakeProvider, wait_for
+from tests.support.scale import deployment, kill_one_worker_midway, poll, states
 from tests.support.server import POSTROOM, server
 from tests.support.sqs import sqs_url
 
@@ -88,46 +88,22 @@ def test_3000_emails_sqs_queue_two_apis_three_workers_one_sigkill(
     """3,000 emails queued on SQS, stored in PostgreSQL, 2 API processes and 3 workers, one
     SIGKILLed: none lost, duplicates only from sends in flight at the kill."""
     url = database_url(database)
-    migrated = subprocess.run(
-        [POSTROOM, "migrate", "--database-url", url], capture_output=True, text=True, timeout=60
-    )
-    assert migrated.returncode == 0, migrated.stderr
     queue_url = sqs_url(moto_server, "scale", wait=1)
     create_queues(workdir, queue_url)
-    fake = FakeProvider(workdir, "--latency-ms", "5")
-    common = {
-        # Migrated above, as at a deploy: the serving processes only read the schema version.
-        "POSTROOM_DATABASE_URL": database_url(database, "migrate=off"),
-        "POSTROOM_QUEUE_URL": queue_url,
-        "POSTROOM_LOG_LEVEL": "warning",
-    }
-    api = server(workdir, common, command="api", args=["--processes", "2"]).start()
-    env = {
-        **api.env,
-        "POSTROOM_PROVIDERS": f"mailgun://key@mg.example.com?base_url={fake.url}",
-        "POSTROOM_CONCURRENCY": str(CONCURRENCY),
-        "POSTROOM_VISIBILITY_TIMEOUT": VISIBILITY,
-    }
-    workers = [start_worker(workdir, env) for _ in range(3)]
-    try:
+    with deployment(
+        workdir, database, {"POSTROOM_QUEUE_URL": queue_url}, CONCURRENCY, VISIBILITY
+    ) as running:
         kill_one_worker_midway(
             database=url,
-            submit=lambda: submit_in_waves(api.url, url),
-            workers=workers,
-            restart=lambda: start_worker(workdir, env),
-            fake=fake,
+            submit=lambda: submit_in_waves(running.api.url, url),
+            workers=running.workers,
+            restart=running.start_worker,
+            fake=running.fake,
             emails=EMAILS,
             kill_after=KILL_AFTER,
             in_flight=CONCURRENCY,
             timeout=120,
         )
-    finally:
-        for worker in workers:
-            if worker.poll() is None:
-                worker.kill()
-            worker.wait(30)
-        api.stop()
-        fake.stop()
 
 
 def statuses(base: str, ids: list[str]) -> collections.Counter[str]:

@@ -3,17 +3,22 @@ deliver, one worker is SIGKILLed midway and replaced, and then every email must 
 lost, and the only duplicates those the killed worker had in flight."""
 
 import collections
+import contextlib
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 
 from tests.e2e.test_worker_processes import ids_accepted
 from tests.support.load import Submitted
-from tests.support.processes import FakeProvider
+from tests.support.postgres import database_url
+from tests.support.processes import FakeProvider, start_worker
+from tests.support.server import POSTROOM, Server, server
 
 
 def states(conn: psycopg.Connection[tuple[object, ...]]) -> dict[str, int]:
@@ -77,3 +82,50 @@ def kill_one_worker_midway(
         f"kill at {killed_at:.0f} s (intake finished by then: {intake_done_at_kill}); "
         f"all sent at {all_sent_at:.0f} s; duplicates {duplicates}"
     )
+
+
+@dataclass
+class Deployment:
+    api: Server
+    fake: FakeProvider
+    workers: list[subprocess.Popen[bytes]]
+    start_worker: Callable[[], subprocess.Popen[bytes]]
+
+
+@contextlib.contextmanager
+def deployment(
+    workdir: Path, database: str, extra: dict[str, str], concurrency: int, visibility: str
+) -> Iterator[Deployment]:
+    """Migrated as at a deploy, then 2 API processes, 3 workers and the simulator (5 ms);
+    every process stopped afterwards. `extra` is added to every process's environment."""
+    migrated = subprocess.run(
+        [POSTROOM, "migrate", "--database-url", database_url(database)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert migrated.returncode == 0, migrated.stderr
+    fake = FakeProvider(workdir, "--latency-ms", "5")
+    common = {
+        # The serving processes only read the schema version.
+        "POSTROOM_DATABASE_URL": database_url(database, "migrate=off"),
+        "POSTROOM_LOG_LEVEL": "warning",
+        **extra,
+    }
+    api = server(workdir, common, command="api", args=["--processes", "2"]).start()
+    env = {
+        **api.env,
+        "POSTROOM_PROVIDERS": f"mailgun://key@mg.example.com?base_url={fake.url}",
+        "POSTROOM_CONCURRENCY": str(concurrency),
+        "POSTROOM_VISIBILITY_TIMEOUT": visibility,
+    }
+    workers = [start_worker(workdir, env) for _ in range(3)]
+    try:
+        yield Deployment(api, fake, workers, lambda: start_worker(workdir, env))
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+            worker.wait(30)
+        api.stop()
+        fake.stop()
