@@ -1,7 +1,6 @@
 """Fixtures every suite shares: conformance data, a settable clock, the provider simulator."""
 
 import json
-import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,15 +14,12 @@ from postroom.simulator.behaviour import Simulator
 from tests.support.moto import MotoServer, running_moto, use_fake_aws_credentials
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFORMANCE = Path(os.environ.get("POSTROOM_CONFORMANCE", ROOT.parent / "shared" / "conformance"))
+CONFORMANCE = ROOT / "tests" / "data" / "conformance"
 
 
 def conformance(relative: str) -> Any:
-    """A file of the shared conformance data, parsed."""
-    path = CONFORMANCE / relative
-    if not path.exists():
-        pytest.fail(f"conformance data missing at {path}; set POSTROOM_CONFORMANCE")
-    return json.loads(path.read_text())
+    """A file of the conformance data in tests/data/conformance (sources in its SOURCES.md)."""
+    return json.loads((CONFORMANCE / relative).read_text())
 
 
 class ManualClock:

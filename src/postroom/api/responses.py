@@ -1,4 +1,4 @@
-"""JSON responses and the error envelope every error answer uses (DESIGN.md, seed contract)."""
+"""JSON responses and the error envelope every error answer uses (docs/design.md)."""
 
 from collections.abc import Mapping
 from typing import Any

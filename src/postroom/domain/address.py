@@ -1,6 +1,6 @@
 """Address policy: RFC 5321 mailboxes as providers' send APIs accept them.
 
-The policy (shared/conformance/README.md): dot-atom or quoted local part, a domain with at least
+The policy (docs/design.md, "Address policy"): dot-atom or quoted local part, a domain with at least
 one dot, internationalised addresses allowed; no IP literal, no comments, no obsolete syntax, no
 surrounding whitespace; local part <= 64 octets, whole address <= 254 octets.
 

@@ -16,7 +16,7 @@ class CircuitState(StrEnum):
 
 
 class Failure(StrEnum):
-    """How an attempt with a provider failed (DESIGN.md's error classes)."""
+    """How an attempt with a provider failed (docs/design.md's error classes)."""
 
     DOWN = "down"  # 5xx, timeout, connection error
     THROTTLED = "throttled"  # 429, SMTP 4xx

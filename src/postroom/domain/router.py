@@ -1,6 +1,6 @@
 """The failover decision, per attempt: which provider next, or what to do with the email.
 
-Table-driven and pure (DESIGN.md's error classes):
+Table-driven and pure (docs/design.md's error classes):
 
 | what just happened                         | decision                                        |
 |--------------------------------------------|-------------------------------------------------|

@@ -1,4 +1,4 @@
-"""Email states and the transitions between them (DESIGN.md, "States")."""
+"""Email states and the transitions between them (docs/design.md, "States")."""
 
 from enum import StrEnum
 

@@ -1,5 +1,5 @@
 """What the HTTP providers share: one pooled aiohttp session each, a bounded timeout, and the
-DESIGN.md error table from status codes to ProviderError classes."""
+error table of docs/design.md from status codes to ProviderError classes."""
 
 from dataclasses import dataclass
 from typing import Any
@@ -103,7 +103,7 @@ class HttpTransport:
 
 
 def raise_for_status(reply: HttpReply) -> None:
-    """DESIGN.md's table: return on 2xx, else raise the ProviderError the status means."""
+    """Return on 2xx, else raise the ProviderError the status means (docs/design.md)."""
     status = reply.status
     if 200 <= status < 300:
         return

@@ -342,7 +342,7 @@ def _has_duplicate(emails: Iterable[str]) -> bool:
 
 
 def parse_reply(reply: HttpReply) -> Receipt:
-    """A Receipt for 202; otherwise the ProviderError DESIGN.md's table gives the status, with
+    """A Receipt for 202; otherwise the ProviderError the status means (docs/design.md), with
     SendGrid's `errors[]` made readable as its detail."""
     try:
         raise_for_status(reply)

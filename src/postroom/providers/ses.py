@@ -236,7 +236,7 @@ def email_tags(email: Email) -> list[dict[str, str]]:
 
 
 def classify_client_error(error: ClientError) -> ProviderError:
-    """DESIGN.md's table for an error SES answered with: by error code, else by HTTP status."""
+    """The error class of an SES error (docs/design.md): by error code, else by HTTP status."""
     info = error.response.get("Error", {})
     name = str(info.get("Code", ""))
     status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))

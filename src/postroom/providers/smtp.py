@@ -290,8 +290,8 @@ def refusal(refused: list[SMTPRecipientRefused]) -> ProviderError:
 
 
 def by_reply(code: int, text: str) -> ProviderError:
-    """DESIGN.md's table for an SMTP reply code; the server's text (it may name addresses)
-    becomes the detail, never a log line."""
+    """The error class of an SMTP reply code (docs/design.md); the server's text (it may name
+    addresses) becomes the detail, never a log line."""
     detail = text[:_DETAIL_CHARS]
     if code in _AUTH_REPLIES:
         return MisconfiguredError(f"smtp_{code}", detail)

@@ -1,8 +1,8 @@
 """MailgunProvider against the provider simulator over real HTTP.
 
-The message → payload examples come from shared/conformance/providers/anymail_examples/mailgun.json
-(transcribed from django-anymail's Mailgun tests); each is mapped onto our Email and checked
-against what the simulator actually received.
+The message → payload examples come from
+tests/data/conformance/providers/anymail_examples/mailgun.json (transcribed from django-anymail's
+Mailgun tests); each is mapped onto our Email and checked against what the simulator received.
 """
 
 import base64

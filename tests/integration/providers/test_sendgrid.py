@@ -1,7 +1,7 @@
 """The SendGrid provider against the provider simulator over real HTTP: what SendGrid receives,
 and how each failure reaches the router.
 
-Examples of shared/conformance/providers/anymail_examples/sendgrid.json are run as payload
+Examples of tests/data/conformance/providers/anymail_examples/sendgrid.json are run as payload
 checks (PAYLOAD_CASES), tested on their own (OWN_TESTS), or skipped with the reason in SKIPPED.
 
 How the other examples' inputs are mapped onto our Email (to_outgoing / expected_for):

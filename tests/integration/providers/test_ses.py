@@ -336,7 +336,7 @@ async def test_missing_credentials_are_misconfigured(
 async def test_error_replies_map_to_provider_errors(
     recorder: SesRecorder, status: int, code: str, expected: type[ProviderError]
 ) -> None:
-    """Each SES error code (or, for an unknown one, its status) maps per DESIGN.md's table."""
+    """Each SES error code (or, for an unknown one, its status) maps per docs/design.md."""
     recorder.canned = (status, code, "Details for to@example.com")
     with pytest.raises(ProviderError) as caught:
         await send_via(url_for(recorder), simple())
