@@ -10,9 +10,14 @@ import logging
 import sys
 import time
 import traceback
+from contextvars import ContextVar
 from typing import Any
 
 LOGGER_NAME = "postroom"
+
+# The id of the HTTP request being served (X-Request-Id), set by the API for the request's
+# task, so every line logged while serving it can be joined with the client's report.
+REQUEST_ID: ContextVar[str | None] = ContextVar("postroom_request_id", default=None)
 
 
 class JsonLineFormatter(logging.Formatter):
@@ -23,6 +28,9 @@ class JsonLineFormatter(logging.Formatter):
             "logger": record.name,
             "event": _event_name(record),
         }
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            line["request_id"] = request_id
         line.update(getattr(record, "fields", {}))
         if record.exc_info and record.exc_info[1] is not None:
             line["error"] = _describe(record.exc_info[1])
