@@ -44,6 +44,7 @@ class Attempt:
     tried: frozenset[int] = frozenset()
     # The longest Retry-After a provider asked for during this attempt.
     retry_after: float = 0.0
+    # Each failed call of this attempt, "provider: reason", joined with "; " in order.
     last_reason: str = ""
     # Providers that said they cannot express this email at all.
     unsupported: frozenset[int] = frozenset()
@@ -64,7 +65,8 @@ def next_step(
     if len(attempt.unsupported) == len(circuits):
         return Decision(Action.FAIL, reason=f"no provider can express this email: {reason}")
     if policy.gives_up(attempt.number, attempt.age):
-        return Decision(Action.FAIL, reason=f"gave up after {attempt.number} attempts: {reason}")
+        noun = "attempt" if attempt.number == 1 else "attempts"
+        return Decision(Action.FAIL, reason=f"gave up after {attempt.number} {noun}: {reason}")
     delay = max(policy.delay(attempt.number, rand), attempt.retry_after)
     return Decision(Action.RETRY, at=now + delay, reason=reason)
 
@@ -72,11 +74,14 @@ def next_step(
 def after_failure(
     attempt: Attempt, provider: int, failure: Failure, reason: str, retry_after: float | None
 ) -> Attempt | Decision:
-    """Record a failed send. A permanent refusal ends the email; anything else fails over."""
+    """Record a failed send. A permanent refusal ends the email; anything else fails over.
+
+    Reasons accumulate, so a retry or a dead letter names every provider that failed."""
+    reasons = f"{attempt.last_reason}; {reason}" if attempt.last_reason else reason
     if failure is Failure.PERMANENT:
-        return Decision(Action.FAIL, provider=provider, reason=reason)
+        return Decision(Action.FAIL, provider=provider, reason=reasons)
     longest = max(attempt.retry_after, retry_after or 0.0)
     unsupported = attempt.unsupported | ({provider} if failure is Failure.UNSUPPORTED else set())
     return Attempt(
-        attempt.number, attempt.age, attempt.tried | {provider}, longest, reason, unsupported
+        attempt.number, attempt.age, attempt.tried | {provider}, longest, reasons, unsupported
     )

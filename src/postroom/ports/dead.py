@@ -9,8 +9,10 @@ class DeadLetter:
     id: str
     failed_at: float
     attempts: int
-    # The provider that refused it, or "" when every provider stayed unavailable.
+    # The provider of the last attempt, or "" when no provider was ever called.
     provider: str
+    # The outcome class of that attempt (permanent, down, throttled, ...), or "".
+    error: str = ""
 
 
 class DeadLetters(Protocol):

@@ -19,6 +19,19 @@ class Receipt:
     provider: str
     # The provider's own id for the email, for matching its webhooks later.
     message_id: str
+    # The provider's success status ("http_202", "smtp_250"), for the email's history.
+    code: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """What a read-only check of a provider found. `error` is the outcome class
+    ("misconfigured", "down", ...) when not ok; `cause` says why, naming host:port for a
+    connection failure, never a credential."""
+
+    ok: bool
+    error: str = ""
+    cause: str = ""
 
 
 class Provider(Protocol):
@@ -28,6 +41,11 @@ class Provider(Protocol):
         """Return once the provider has accepted the email; raise a ProviderError subclass
         (PermanentError, ThrottledError, MisconfiguredError, ProviderDownError) otherwise.
         Must return or raise within the provider's timeout."""
+        ...
+
+    async def probe(self) -> Probe:
+        """Check credentials and reachability without sending mail: an authenticated read-only
+        call where the provider has one. Never raises for the provider's answer."""
         ...
 
     async def close(self) -> None:

@@ -1,5 +1,6 @@
 """The queue port: SQS-like semantics over any durable engine."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -15,6 +16,10 @@ class Event:
     state: State
     provider: str = ""
     reason: str = ""
+    # Set on provider attempts only: the outcome class (sent, permanent, misconfigured,
+    # throttled, down, unsupported) and the provider's status code ("http_503", "smtp_550").
+    outcome: str = ""
+    code: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,16 +90,23 @@ class Queue(Protocol):
         """Keep the lease for `visibility` more seconds from now; False if it was lost."""
         ...
 
-    async def ack(self, lease: Lease, event: Event) -> bool:
-        """The email was sent: record the event and remove it from the queue for good."""
+    # Settling records `attempts` (the provider calls of this lease that did not end it, in
+    # order) and then `event`, in the same write as the change of state: a history never holds
+    # an attempt without its outcome, and delivery costs no extra round trip per attempt. A
+    # settle with a stale token records nothing.
+
+    async def ack(self, lease: Lease, event: Event, attempts: Sequence[Event] = ()) -> bool:
+        """The email was sent: record the events and remove it from the queue for good."""
         ...
 
-    async def retry(self, lease: Lease, at: float, event: Event) -> bool:
-        """Release the lease and hide the email until `at`."""
+    async def retry(
+        self, lease: Lease, at: float, event: Event, attempts: Sequence[Event] = ()
+    ) -> bool:
+        """Release the lease, record the events and hide the email until `at`."""
         ...
 
-    async def dead_letter(self, lease: Lease, event: Event) -> bool:
-        """Give up: record the final event and keep the email among the dead letters."""
+    async def dead_letter(self, lease: Lease, event: Event, attempts: Sequence[Event] = ()) -> bool:
+        """Give up: record the events and keep the email among the dead letters."""
         ...
 
     async def stats(self) -> QueueStats:

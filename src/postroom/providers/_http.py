@@ -11,8 +11,11 @@ from postroom.domain.errors import (
     MisconfiguredError,
     PermanentError,
     ProviderDownError,
+    ProviderError,
     ThrottledError,
+    UnsupportedError,
 )
+from postroom.ports.provider import Probe
 
 DEFAULT_TIMEOUT = 15.0
 # What a provider's error body may contribute to an email's events (never to a log).
@@ -97,9 +100,61 @@ class HttpTransport:
         except aiohttp.ClientError as error:
             raise ProviderDownError("connection", type(error).__name__) from None
 
+    async def get(self, url: str, **kwargs: Any) -> HttpReply:
+        """GET for a probe: like `post`, but a failure to connect names host:port and why."""
+        try:
+            async with self._client().get(url, **kwargs) as response:
+                body = await response.read()
+                return HttpReply(response.status, dict(response.headers), body)
+        except TimeoutError:
+            seconds = self._timeout.total
+            raise ProviderDownError("timeout", f"{_where(url)}: no answer in {seconds}s") from None
+        except aiohttp.ClientError as error:
+            raise ProviderDownError("connection", f"{_where(url)}: {_cause(error)}") from None
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+def _where(url: str) -> str:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.hostname}:{port}"
+
+
+def _cause(error: aiohttp.ClientError) -> str:
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return f"cannot connect ({error.os_error.strerror or type(error.os_error).__name__})"
+    return type(error).__name__
+
+
+def outcome_of(error: ProviderError) -> str:
+    """The error class a probe reports, as the email history names it."""
+    if isinstance(error, UnsupportedError):
+        return "unsupported"
+    if isinstance(error, PermanentError):
+        return "permanent"
+    if isinstance(error, ThrottledError):
+        return "throttled"
+    if isinstance(error, MisconfiguredError):
+        return "misconfigured"
+    return "down"
+
+
+def probe_failed(error: ProviderError) -> Probe:
+    """A Probe for a failed check: the class, the code and what was said (short)."""
+    cause = f"{error.code}: {error.detail}" if error.detail else error.code
+    return Probe(False, outcome_of(error), " ".join(cause.split())[:200])
+
+
+async def probe_get(transport: HttpTransport, url: str, headers: dict[str, str]) -> Probe:
+    """An authenticated read-only GET: ok on 2xx, else the class its status means."""
+    try:
+        raise_for_status(await transport.get(url, headers=headers))
+    except ProviderError as error:
+        return probe_failed(error)
+    return Probe(True)
 
 
 def raise_for_status(reply: HttpReply) -> None:

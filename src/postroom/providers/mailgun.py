@@ -16,13 +16,14 @@ import aiohttp
 
 from postroom.domain.errors import MisconfiguredError, PermanentError, UnsupportedError
 from postroom.domain.message import Address, Attachment, Email
-from postroom.ports.provider import Outgoing, Receipt
+from postroom.ports.provider import Outgoing, Probe, Receipt
 from postroom.providers._http import (
     DEFAULT_TIMEOUT,
     HttpReply,
     HttpTransport,
     ProviderUrl,
     parse_provider_url,
+    probe_get,
     raise_for_status,
 )
 from postroom.providers.mime import envelope_address
@@ -77,6 +78,8 @@ class MailgunProvider:
         # The domain is checked to be a DNS name, and quoted all the same: a '/' in it would
         # address another endpoint, which Mailgun answers 200 "Mailgun Magnificent API".
         self.endpoint = f"{settings.base_url}/v3/{quote(settings.domain, safe='')}/messages"
+        # Read-only and authenticated: 401 for a bad key, 404 for a domain not in the account.
+        self.probe_url = f"{settings.base_url}/v4/domains/{quote(settings.domain, safe='')}"
         self._headers = {"Authorization": basic_auth("api", settings.api_key)}
         self._http = HttpTransport(settings.timeout)
 
@@ -92,6 +95,10 @@ class MailgunProvider:
         payload = build_payload(outgoing)
         reply = await self._http.post(self.endpoint, data=to_form(payload), headers=self._headers)
         return parse_response(reply)
+
+    async def probe(self) -> Probe:
+        """GET /v4/domains/{domain}: the key and the sending domain, without sending."""
+        return await probe_get(self._http, self.probe_url, self._headers)
 
     async def close(self) -> None:
         await self._http.close()
@@ -281,7 +288,7 @@ def parse_response(reply: HttpReply) -> Receipt:
         # page ("Mailgun Magnificent API" is what Mailgun serves on a path it does not know).
         detail = reply.body[:_DETAIL_CHARS].decode("utf-8", "replace")
         raise MisconfiguredError("unexpected_response", detail)
-    return Receipt(MailgunProvider.name, message_id)
+    return Receipt(MailgunProvider.name, message_id, f"http_{reply.status}")
 
 
 def _queued_id(reply: HttpReply) -> str | None:

@@ -1,11 +1,21 @@
-"""RFC 5322 / MIME rendering of an Email, for the providers that take raw messages
-(outbox files, SMTP, SES raw)."""
+"""RFC 5322 / MIME rendering of an Email, the one builder of the providers that take raw
+messages (outbox files, SMTP, SES raw).
 
+`render` builds the message, `wire_bytes` turns it into the bytes that go on the wire: header
+values as RFC 2047 encoded words and non-ASCII attachment names as RFC 2231 parameters unless
+the transaction is SMTPUTF8 (only when an address needs it), bodies 8-bit or re-encoded to
+7-bit. Boundaries derive from the email id, so the same email and Date give the same bytes.
+"""
+
+import io
 import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.generator import BytesGenerator
 from email.headerregistry import Address as HeaderAddress
 from email.message import EmailMessage
-from email.policy import SMTPUTF8
-from email.utils import formatdate
+from email.policy import SMTP, SMTPUTF8
+from email.utils import format_datetime
 from typing import Any
 
 import idna
@@ -29,6 +39,35 @@ def envelope_address(email: str) -> str:
     return f"{local}@{ascii_domain(domain)}"
 
 
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """MAIL FROM and RCPT TO: to + cc + bcc, domains in A-labels."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    # A non-ASCII local part needs the server's SMTPUTF8 (RFC 6531); domains are A-labels.
+    utf8: bool
+
+
+def envelope(email: Email) -> Envelope:
+    """The SMTP envelope of an email; ValueError (idna's) for a domain with no A-label form."""
+    sender = envelope_address(email.sender.email)
+    recipients = tuple(envelope_address(a.email) for a in email.recipients())
+    return Envelope(sender, recipients, not all(a.isascii() for a in (sender, *recipients)))
+
+
+def wire_bytes(message: EmailMessage, *, utf8: bool, eight_bit: bool) -> bytes:
+    """The message as sent: raw UTF-8 headers only in an SMTPUTF8 transaction (encoded words
+    and RFC 2231 names otherwise); 8-bit bodies only when the server takes 8BITMIME. CRLF line
+    ends; Bcc never appears."""
+    policy = SMTPUTF8 if utf8 else SMTP
+    if not eight_bit:
+        policy = policy.clone(cte_type="7bit")
+    out = io.BytesIO()
+    BytesGenerator(out, policy=policy).flatten(message)
+    return out.getvalue()
+
+
 def _header_address(address: Address) -> HeaderAddress:
     local, _, domain = address.email.rpartition("@")
     # HeaderAddress quotes the local part itself when it needs quoting; given the quoted form
@@ -49,21 +88,37 @@ def render(outgoing: Outgoing, now: float) -> EmailMessage:
     if email.reply_to:
         message["Reply-To"] = [_header_address(a) for a in email.reply_to]
     message["Subject"] = email.subject
-    message["Date"] = formatdate(now, localtime=False)
+    # "+0000", not formatdate's "-0000", which RFC 5322 reserves for "local time unknown".
+    message["Date"] = format_datetime(datetime.fromtimestamp(now, UTC))
     message["Message-ID"] = outgoing.message_id
     for name, value in email.headers:
         message[name] = value
     _set_body(message, email)
+    _fix_boundaries(message, outgoing.id)
     return message
 
 
+def _fix_boundaries(message: EmailMessage, email_id: str) -> None:
+    # The email package picks random boundaries when flattening; fixed ones make the outbox
+    # file and the SMTP DATA byte for byte the same. "=_" never occurs in base64 or
+    # quoted-printable text.
+    parts = (part for part in message.walk() if part.is_multipart())
+    for n, part in enumerate(parts):
+        part.set_boundary(f"=_{email_id.replace('-', '')}_{n}")
+
+
 def _set_body(message: EmailMessage, email: Email) -> None:
-    message.set_content(email.text or "")
-    if email.html:
-        message.add_alternative(email.html, subtype="html")
+    # An HTML-only email arrives here with a generated text part (services/deliver.py); a
+    # caller that skipped that gets a lone text/html part, never an empty text/plain one.
+    if email.text or not email.html:
+        message.set_content(email.text)
+        if email.html:
+            message.add_alternative(email.html, subtype="html")
+    else:
+        message.set_content(email.html, subtype="html")
     inline = [a for a in email.attachments if a.content_id]
     if inline and email.html:
-        html_part = message.get_payload()[-1]  # type: ignore[index]
+        html_part = message.get_payload()[-1] if message.is_multipart() else message  # type: ignore[index]
         assert isinstance(html_part, EmailMessage)
         for attachment in inline:
             _attach(

@@ -1,21 +1,37 @@
-"""The development provider: each email becomes an .eml file in a folder, written atomically."""
+"""The development provider: each email becomes an .eml file in a folder, with its envelope.
+
+The .eml holds exactly the bytes the SMTP provider sends (providers/mime.py) to a server that
+offers 8BITMIME and SMTPUTF8: 8-bit bodies, header values as RFC 2047 encoded words and
+non-ASCII file names as RFC 2231 parameters unless an address has a non-ASCII local part (then
+the message is SMTPUTF8, raw UTF-8 headers). `<id>.json` beside it holds what the message
+itself does not: the envelope sender, every recipient (bcc included), tags and metadata.
+
+Both files are written aside, fsynced and renamed into place, the .json first: a reader that
+waits for `<id>.eml` always finds its `<id>.json`, and never half of either.
+"""
 
 import asyncio
+import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from postroom.domain.errors import ProviderDownError
-from postroom.ports.provider import Outgoing, Receipt
-from postroom.providers.mime import render
+from postroom.domain.errors import PermanentError, ProviderDownError
+from postroom.ports.provider import Outgoing, Probe, Receipt
+from postroom.providers.mime import Envelope, envelope, render, wire_bytes
 
 
 class OutboxProvider:
     name = "outbox"
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, clock: Callable[[], float] = time.time) -> None:
         self.folder = folder
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return f"OutboxProvider({self.folder})"
 
     @classmethod
     def from_url(cls, url: str) -> "OutboxProvider":
@@ -27,24 +43,63 @@ class OutboxProvider:
         return cls(Path(path))
 
     async def send(self, outgoing: Outgoing) -> Receipt:
-        data = render(outgoing, time.time()).as_bytes()
         try:
-            await asyncio.to_thread(self._write, outgoing.id, data)
+            wire = envelope(outgoing.email)
+            data = wire_bytes(render(outgoing, self._clock()), utf8=wire.utf8, eight_bit=True)
+        except ValueError as error:  # a header or domain the wire cannot carry
+            raise PermanentError("invalid_message", type(error).__name__) from None
+        side = envelope_json(outgoing, wire)
+        try:
+            await asyncio.to_thread(self._write, outgoing.id, side, data)
         except OSError as error:
             raise ProviderDownError("outbox_write", type(error).__name__) from None
         return Receipt(self.name, f"{outgoing.id}.eml")
 
-    def _write(self, email_id: str, data: bytes) -> None:
-        # Write aside, fsync, then rename: a reader never sees half a file, and a resend of the
-        # same id replaces the file instead of adding a second one.
+    def _write(self, email_id: str, side: bytes, data: bytes) -> None:
+        # A resend of the same id replaces both files instead of adding a second pair.
         self.folder.mkdir(parents=True, exist_ok=True)
-        final = self.folder / f"{email_id}.eml"
-        temporary = self.folder / f".{email_id}.eml.tmp"
-        with open(temporary, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, final)
+        _put(self.folder, f"{email_id}.json", side)
+        _put(self.folder, f"{email_id}.eml", data)
+
+    async def probe(self) -> Probe:
+        """The folder exists (or can be made) and takes a file."""
+        try:
+            await asyncio.to_thread(self._try_write)
+        except OSError as error:
+            cause = error.strerror or type(error).__name__
+            return Probe(False, "outbox_write", f"{self.folder}: {cause}")
+        return Probe(True)
+
+    def _try_write(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        check = self.folder / f".probe-{os.getpid()}.tmp"
+        check.write_bytes(b"")
+        check.unlink()
 
     async def close(self) -> None:
         return None
+
+
+def envelope_json(outgoing: Outgoing, wire: Envelope) -> bytes:
+    """The envelope file: what receivers see only from the SMTP transaction, and ours."""
+    email = outgoing.email
+    body = {
+        "id": outgoing.id,
+        "messageId": outgoing.message_id,
+        "sender": wire.sender,
+        "recipients": list(wire.recipients),
+        "bcc": [wire.recipients[len(email.to) + len(email.cc) + n] for n in range(len(email.bcc))],
+        "tags": list(email.tags),
+        "metadata": dict(email.metadata),
+    }
+    return json.dumps(body, ensure_ascii=False, indent=2).encode() + b"\n"
+
+
+def _put(folder: Path, name: str, data: bytes) -> None:
+    """Write aside, fsync, rename: the file appears whole or not at all."""
+    temporary = folder / f".{name}.tmp"
+    with open(temporary, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, folder / name)

@@ -21,12 +21,13 @@ from postroom.domain.errors import (
     UnsupportedError,
 )
 from postroom.domain.message import Address, Attachment, Email
-from postroom.ports.provider import Outgoing, Receipt
+from postroom.ports.provider import Outgoing, Probe, Receipt
 from postroom.providers._http import (
     HttpReply,
     HttpTransport,
     ProviderUrl,
     parse_provider_url,
+    probe_get,
     raise_for_status,
     retry_after,
 )
@@ -80,6 +81,8 @@ class PostmarkProvider:
     ) -> None:
         self._token = token
         self._endpoint = f"{base_url.rstrip('/')}/email"
+        # Read-only with the server token: the server's settings; 401 for a bad token.
+        self.probe_url = f"{base_url.rstrip('/')}/server"
         self._message_stream = message_stream
         self._transport = HttpTransport(timeout)
 
@@ -103,7 +106,12 @@ class PostmarkProvider:
     async def send(self, outgoing: Outgoing) -> Receipt:
         body = encode(build_payload(outgoing.email, outgoing.message_id, self._message_stream))
         reply = await self._transport.post(self._endpoint, data=body, headers=self._headers())
-        return Receipt(self.name, parse_reply(reply))
+        return Receipt(self.name, parse_reply(reply), f"http_{reply.status}")
+
+    async def probe(self) -> Probe:
+        """GET /server: the server token, without sending."""
+        headers = {"X-Postmark-Server-Token": self._token, "Accept": "application/json"}
+        return await probe_get(self._transport, self.probe_url, headers)
 
     async def close(self) -> None:
         await self._transport.close()

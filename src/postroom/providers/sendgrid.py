@@ -20,17 +20,20 @@ import msgspec
 
 from postroom.domain.errors import MisconfiguredError, ProviderError, UnsupportedError
 from postroom.domain.message import Address, Attachment, Email
-from postroom.ports.provider import Outgoing, Receipt
+from postroom.ports.provider import Outgoing, Probe, Receipt
 from postroom.providers._http import (
     DEFAULT_TIMEOUT,
     HttpReply,
     HttpTransport,
     parse_provider_url,
+    probe_failed,
     raise_for_status,
 )
 
 DEFAULT_BASE_URL = "https://api.sendgrid.com"
 SEND_PATH = "/v3/mail/send"
+# Read-only: the scopes of the key that asks; 401 for a bad key.
+PROBE_PATH = "/v3/scopes"
 _OPTIONS = frozenset({"base_url", "timeout"})
 
 # Headers SendGrid sets itself; a request carrying one in `headers` is refused with a 400
@@ -73,6 +76,7 @@ class SendgridProvider:
     ) -> None:
         self._api_key = api_key
         self._endpoint = base_url.rstrip("/") + SEND_PATH
+        self.probe_url = base_url.rstrip("/") + PROBE_PATH
         self._transport = HttpTransport(timeout)
 
     def __repr__(self) -> str:
@@ -95,6 +99,18 @@ class SendgridProvider:
         headers = {"Authorization": f"Bearer {self._api_key}", "Content-Type": "application/json"}
         reply = await self._transport.post(self._endpoint, data=body, headers=headers)
         return parse_reply(reply)
+
+    async def probe(self) -> Probe:
+        """GET /v3/scopes with the key; a key without mail.send is misconfigured too."""
+        headers = {"Authorization": f"Bearer {self._api_key}"}
+        try:
+            reply = await self._transport.get(self.probe_url, headers=headers)
+            raise_for_status(reply)
+        except ProviderError as error:
+            return probe_failed(error)
+        if b'"mail.send"' not in reply.body:
+            return Probe(False, "misconfigured", "the API key lacks the mail.send scope")
+        return Probe(True)
 
     async def close(self) -> None:
         await self._transport.close()
@@ -353,7 +369,7 @@ def parse_reply(reply: HttpReply) -> Receipt:
         # 200 means "valid, but not queued to be delivered" (sandbox mode only, per the errors
         # page); we never ask for sandbox mode, so this is an account or proxy problem.
         raise MisconfiguredError(f"http_{reply.status}", "SendGrid did not queue the email")
-    return Receipt("sendgrid", _reply_header(reply.headers, "x-message-id"))
+    return Receipt("sendgrid", _reply_header(reply.headers, "x-message-id"), "http_202")
 
 
 def error_detail(body: bytes) -> str:

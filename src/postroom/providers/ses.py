@@ -10,7 +10,6 @@ import asyncio
 import re
 import time
 from contextlib import AsyncExitStack
-from email.policy import SMTP
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,13 +35,10 @@ from postroom.domain.errors import (
     UnsupportedError,
 )
 from postroom.domain.message import Email
-from postroom.ports.provider import Outgoing, Receipt
-from postroom.providers._http import parse_provider_url
-from postroom.providers.mime import envelope_address, render
+from postroom.ports.provider import Outgoing, Probe, Receipt
+from postroom.providers._http import parse_provider_url, probe_failed
+from postroom.providers.mime import envelope_address, render, wire_bytes
 
-# SES wants a 7-bit message with lines <= 1000 octets: encoded words in headers,
-# quoted-printable or base64 bodies (https://docs.aws.amazon.com/ses/latest/dg/send-email-raw.html).
-_SEVEN_BIT = SMTP.clone(cte_type="7bit")
 # MessageTag names and values (https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_MessageTag.html).
 _TAG_TEXT = re.compile(r"[A-Za-z0-9_-]{1,256}")
 # A value for a tag that is only a name: SES needs one, and "true" reads well in event filters.
@@ -142,7 +138,29 @@ class SesProvider:
             raise classify_botocore_error(error) from None
         except TimeoutError:
             raise ProviderDownError("timeout") from None
-        return Receipt(self.name, str(reply["MessageId"]))
+        status = reply.get("ResponseMetadata", {}).get("HTTPStatusCode", 200)
+        return Receipt(self.name, str(reply["MessageId"]), f"http_{status}")
+
+    async def probe(self) -> Probe:
+        """GetAccount: the credentials, the region and whether sending is enabled, read-only."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                client = await self._session_client()
+                account = await client.get_account()
+        except ClientError as error:
+            return probe_failed(classify_client_error(error))
+        except BotoCoreError as error:
+            return probe_failed(_with_where(classify_botocore_error(error), self._where()))
+        except TimeoutError:
+            return Probe(False, "down", f"timeout: {self._where()}: no answer in {self.timeout}s")
+        if account.get("SendingEnabled") is False:
+            return Probe(False, "misconfigured", "sending is paused for this account")
+        return Probe(True)
+
+    def _where(self) -> str:
+        url = self.endpoint_url or f"https://email.{self.region}.amazonaws.com"
+        parts = urlsplit(url)
+        return f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
 
     async def _session_client(self) -> Any:
         # One client (one connection pool, one credential cache) for the provider's life,
@@ -190,7 +208,11 @@ def build_request(outgoing: Outgoing, now: float, configuration_set: str = "") -
     request: dict[str, Any] = {
         "FromEmailAddress": envelope_address(email.sender.email),
         "Destination": _destination(email),
-        "Content": {"Raw": {"Data": render(outgoing, now).as_bytes(policy=_SEVEN_BIT)}},
+        # SES wants 7-bit with lines <= 1000 octets: encoded words in headers, RFC 2231 file
+        # names, quoted-printable or base64 bodies (SES developer guide, "send-email-raw").
+        "Content": {
+            "Raw": {"Data": wire_bytes(render(outgoing, now), utf8=False, eight_bit=False)}
+        },
     }
     tags = email_tags(email)
     if tags:
@@ -266,6 +288,12 @@ def classify_botocore_error(error: BotoCoreError) -> ProviderError:
     if isinstance(error, ConnectTimeoutError | ReadTimeoutError):
         return ProviderDownError("timeout", kind)
     return ProviderDownError("connection", kind)
+
+
+def _with_where(error: ProviderError, where: str) -> ProviderError:
+    if error.code == "connection":
+        error.detail = f"{where}: {error.detail}"
+    return error
 
 
 def _safe(name: str) -> str:

@@ -9,6 +9,7 @@ are kept for reuse for a short while. docs/providers/smtp.md has the URL and the
 import asyncio
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from urllib.parse import urlsplit
@@ -23,7 +24,6 @@ from aiosmtplib import (
     SMTPResponseException,
     SMTPServerDisconnected,
 )
-from aiosmtplib.email import flatten_message
 
 from postroom.domain.errors import (
     MisconfiguredError,
@@ -33,9 +33,9 @@ from postroom.domain.errors import (
     ThrottledError,
     UnsupportedError,
 )
-from postroom.ports.provider import Outgoing, Receipt
-from postroom.providers._http import parse_provider_url
-from postroom.providers.mime import envelope_address, render
+from postroom.ports.provider import Outgoing, Probe, Receipt
+from postroom.providers._http import outcome_of, parse_provider_url
+from postroom.providers.mime import Envelope, envelope, render, wire_bytes
 
 DEFAULT_PORTS = {"starttls": 587, "implicit": 465, "none": 25}
 _OPTIONS = frozenset({"tls", "timeout", "ca_file"})
@@ -48,14 +48,6 @@ _AUTH_REPLIES = frozenset({530, 534, 535, 538})
 _MAX_IDLE = 8
 _IDLE_SECONDS = 30.0
 _DETAIL_CHARS = 500
-
-
-@dataclass(frozen=True, slots=True)
-class _Envelope:
-    sender: str
-    recipients: tuple[str, ...]
-    # A non-ASCII local part needs the server's SMTPUTF8 (RFC 6531); domains are A-labels.
-    utf8: bool
 
 
 @dataclass(slots=True)
@@ -77,6 +69,7 @@ class SmtpProvider:
         password: str = "",
         timeout: float = 15.0,
         ca_file: str = "",
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.host = host
         self.port = port
@@ -89,6 +82,7 @@ class SmtpProvider:
         self._idle: list[_Idle] = []
         self._closed = False
         self._helo_name: str | None = None
+        self._clock = clock  # the Date header's
 
     def __repr__(self) -> str:
         return f"SmtpProvider({self.host}:{self.port}, tls={self.tls})"
@@ -126,19 +120,39 @@ class SmtpProvider:
     async def send(self, outgoing: Outgoing) -> Receipt:
         email = outgoing.email
         try:
-            envelope = _envelope(email.sender.email, [a.email for a in email.recipients()])
-            message = render(outgoing, time.time())
+            wire = envelope(email)
+            message = render(outgoing, self._clock())
             async with asyncio.timeout(self.timeout):
-                await self._deliver(message, envelope)
+                code = await self._deliver(message, wire)
         except ProviderError:
             await asyncio.sleep(0)  # a dropped connection's socket closes in this step (_drop)
             raise
         except (SMTPException, OSError, TimeoutError, ValueError) as error:
             await asyncio.sleep(0)
             raise classify(error) from None
-        return Receipt(self.name, outgoing.message_id)
+        return Receipt(self.name, outgoing.message_id, f"smtp_{code}")
 
-    async def _deliver(self, message: EmailMessage, envelope: _Envelope) -> None:
+    async def probe(self) -> Probe:
+        """Connect, EHLO, STARTTLS when configured, AUTH when credentials are given, QUIT:
+        everything a send does before MAIL FROM."""
+        client: SMTP | None = None
+        try:
+            async with asyncio.timeout(self.timeout):
+                client = await self._connect()
+                await client.quit()
+        except (SMTPException, OSError, TimeoutError, ValueError) as error:
+            failed = classify(error)
+            cause = failed.detail or failed.code
+            if failed.code in ("connection", "timeout"):
+                cause = f"{failed.code}: {str(error) or type(error).__name__}"
+            return Probe(False, outcome_of(failed), f"{self.host}:{self.port}: {cause}"[:200])
+        finally:
+            if client is not None:
+                _drop(client)
+            await asyncio.sleep(0)
+        return Probe(True)
+
+    async def _deliver(self, message: EmailMessage, envelope: Envelope) -> int:
         client = self._checkout()
         reused = client is not None
         if client is None:
@@ -155,11 +169,12 @@ class SmtpProvider:
                 client = await self._connect()
                 data = await self._begin(client, message, envelope)
             await self._rcpt_all(client, envelope)
-            await client.data(data)
+            reply = await client.data(data)
         except BaseException:
             _drop(client)
             raise
         self._checkin(client)
+        return reply.code
 
     async def _connect(self) -> SMTP:
         client = SMTP(
@@ -189,7 +204,7 @@ class SmtpProvider:
             raise
         return client
 
-    async def _begin(self, client: SMTP, message: EmailMessage, envelope: _Envelope) -> bytes:
+    async def _begin(self, client: SMTP, message: EmailMessage, envelope: Envelope) -> bytes:
         """MAIL FROM with the options this server offers; the message flattened to match."""
         data = _flatten(client, message, envelope)
         options = []
@@ -205,7 +220,7 @@ class SmtpProvider:
         await client.mail(envelope.sender, options=options, encoding=_encoding(envelope))
         return data
 
-    async def _rcpt_all(self, client: SMTP, envelope: _Envelope) -> None:
+    async def _rcpt_all(self, client: SMTP, envelope: Envelope) -> None:
         refused: list[SMTPRecipientRefused] = []
         for recipient in envelope.recipients:
             try:
@@ -260,20 +275,15 @@ def _port(url: str) -> int | None:
         raise ValueError("smtp: the port must be a number from 1 to 65535") from None
 
 
-def _envelope(sender: str, recipients: list[str]) -> _Envelope:
-    addresses = (envelope_address(sender), *(envelope_address(r) for r in recipients))
-    return _Envelope(addresses[0], addresses[1:], not all(a.isascii() for a in addresses))
-
-
-def _encoding(envelope: _Envelope) -> str:
+def _encoding(envelope: Envelope) -> str:
     return "utf-8" if envelope.utf8 else "ascii"
 
 
-def _flatten(client: SMTP, message: EmailMessage, envelope: _Envelope) -> bytes:
-    # Without 8BITMIME, bodies are re-encoded to quoted-printable/base64; without SMTPUTF8,
-    # headers use encoded words.
-    cte_type = "8bit" if client.supports_extension("8bitmime") else "7bit"
-    return bytes(flatten_message(message, utf8=envelope.utf8, cte_type=cte_type))
+def _flatten(client: SMTP, message: EmailMessage, envelope: Envelope) -> bytes:
+    # Without 8BITMIME, bodies are re-encoded to quoted-printable/base64; outside an SMTPUTF8
+    # transaction, headers use encoded words (the outbox writes the 8BITMIME form).
+    eight_bit = client.supports_extension("8bitmime")
+    return wire_bytes(message, utf8=envelope.utf8, eight_bit=eight_bit)
 
 
 def _gone(error: SMTPException) -> bool:

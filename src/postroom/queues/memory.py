@@ -2,6 +2,7 @@
 held to the same contract suite as the durable backends."""
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from postroom.domain.states import FINAL, WAITING, State
@@ -96,21 +97,26 @@ class MemoryQueue:
             row.available_at = self._clock.now() + visibility
         return row is not None
 
-    async def ack(self, lease: Lease, event: Event) -> bool:
-        return self._settle(lease, event, None, dead=False)
+    async def ack(self, lease: Lease, event: Event, attempts: Sequence[Event] = ()) -> bool:
+        return self._settle(lease, (*attempts, event), None, dead=False)
 
-    async def retry(self, lease: Lease, at: float, event: Event) -> bool:
-        return self._settle(lease, event, at, dead=False)
+    async def retry(
+        self, lease: Lease, at: float, event: Event, attempts: Sequence[Event] = ()
+    ) -> bool:
+        return self._settle(lease, (*attempts, event), at, dead=False)
 
-    async def dead_letter(self, lease: Lease, event: Event) -> bool:
-        return self._settle(lease, event, None, dead=True)
+    async def dead_letter(self, lease: Lease, event: Event, attempts: Sequence[Event] = ()) -> bool:
+        return self._settle(lease, (*attempts, event), None, dead=True)
 
-    def _settle(self, lease: Lease, event: Event, available_at: float | None, dead: bool) -> bool:
+    def _settle(
+        self, lease: Lease, events: tuple[Event, ...], available_at: float | None, dead: bool
+    ) -> bool:
         row = self._held(lease)
         if row is None:
             return False
-        row.state, row.available_at, row.token, row.dead = event.state, available_at, None, dead
-        row.events.append(event)
+        state = events[-1].state
+        row.state, row.available_at, row.token, row.dead = state, available_at, None, dead
+        row.events.extend(events)
         return True
 
     async def stats(self) -> QueueStats:
@@ -151,10 +157,7 @@ class MemoryQueue:
         rows = sorted(
             (r for r in self._rows.values() if r.dead and r.id > after), key=lambda r: r.id
         )
-        return [
-            DeadLetter(r.id, r.events[-1].at, r.attempts, r.events[-1].provider)
-            for r in rows[:limit]
-        ]
+        return [_dead_letter(r) for r in rows[:limit]]
 
     async def redrive(self, ids: list[str]) -> list[str]:
         now = self._clock.now()
@@ -260,3 +263,10 @@ class MemoryQueue:
         rows = sorted(r.id for r in self._rows.values() if r.available_at is not None)
         page = [i for i in rows if i > after][:limit]
         return [(i, self._rows[i].available_at or 0.0) for i in page]
+
+
+def _dead_letter(row: _Row) -> DeadLetter:
+    """The last provider attempt names the provider and the error class."""
+    tried = [e for e in row.events if e.outcome]
+    last = tried[-1] if tried else row.events[-1]
+    return DeadLetter(row.id, row.events[-1].at, row.attempts, last.provider, last.outcome)

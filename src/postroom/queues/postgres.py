@@ -10,7 +10,7 @@ postgres_migrations/, the design in docs/postgres.md.
 import asyncio
 import contextlib
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import Any
 
@@ -31,6 +31,7 @@ from postroom.queues import postgres_migrate
 from postroom.queues.coalesce import Coalescer
 from postroom.queues.postgres_connections import (
     PoolOptions,
+    connect_failure,
     masked,
     parse_url,
     storage_errors,
@@ -46,7 +47,12 @@ Pool = AsyncConnectionPool[AsyncConnection[Row]]
 _RECONNECT_TIMEOUT = 10.0
 # The array parameters of insert_emails and settle, in the order of a row's values.
 _NEW_COLUMNS = ("ids", "states", "created", "not_before", "owners", "payloads")
-_SETTLE_COLUMNS = ("ids", "tokens", "states", "available", "dead", "providers", "ats", "reasons")
+_SETTLE_COLUMNS = (
+    *("ids", "tokens", "states", "available", "dead", "providers", "ats", "reasons"),
+    *("outcomes", "codes"),
+)
+# A settle's provider attempts, one array per column; `a_n` is the position of its lease's row.
+_ATTEMPT_COLUMNS = ("a_n", "a_ats", "a_providers", "a_reasons", "a_outcomes", "a_codes")
 
 
 def _parse_queries(text: str) -> dict[str, bytes]:
@@ -142,6 +148,14 @@ class PostgresQueue:
             async with (await self._ready()).connection() as conn:
                 return await _rows(conn, query, params)
 
+    async def probe(self) -> None:
+        """Connect once outside the pool, for start-up: a failure names host:port and why."""
+        try:
+            conn = await psycopg.AsyncConnection.connect(self._conninfo, connect_timeout=5)
+        except psycopg.Error as error:
+            raise connect_failure(self._conninfo, error) from None
+        await conn.close()
+
     def _check_open(self) -> None:
         if self._closed:
             raise StorageUnavailableError("storage is closed")
@@ -210,25 +224,42 @@ class PostgresQueue:
         params = {"until": until, "id": lease.id, "token": lease.token}
         return bool(await self._fetch("extend", params))
 
-    async def ack(self, lease: Lease, event: Event) -> bool:
-        return await self._settle(lease, event, available_at=None, dead=False)
+    async def ack(self, lease: Lease, event: Event, attempts: Sequence[Event] = ()) -> bool:
+        return await self._settle(lease, event, attempts, available_at=None, dead=False)
 
-    async def retry(self, lease: Lease, at: float, event: Event) -> bool:
-        return await self._settle(lease, event, available_at=at, dead=False)
+    async def retry(
+        self, lease: Lease, at: float, event: Event, attempts: Sequence[Event] = ()
+    ) -> bool:
+        return await self._settle(lease, event, attempts, available_at=at, dead=False)
 
-    async def dead_letter(self, lease: Lease, event: Event) -> bool:
-        return await self._settle(lease, event, available_at=None, dead=True)
+    async def dead_letter(self, lease: Lease, event: Event, attempts: Sequence[Event] = ()) -> bool:
+        return await self._settle(lease, event, attempts, available_at=None, dead=True)
 
     async def _settle(
-        self, lease: Lease, event: Event, available_at: float | None, dead: bool
+        self,
+        lease: Lease,
+        event: Event,
+        attempts: Sequence[Event],
+        available_at: float | None,
+        dead: bool,
     ) -> bool:
         self._check_open()
         held = (lease.id, lease.token, State(event.state).value, available_at, dead)
-        row = (*held, event.provider, event.at, event.reason)
-        return bool(await self._settles.submit(row))
+        row = (*held, event.provider, event.at, event.reason, event.outcome, event.code)
+        return bool(await self._settles.submit((*row, tuple(attempts))))
 
     async def _settle_batch(self, rows: list[Row]) -> list[bool]:
-        settled = {n for (n,) in await self._fetch("settle", _columns(_SETTLE_COLUMNS, rows))}
+        params = _columns(_SETTLE_COLUMNS, [row[:-1] for row in rows])
+        attempts = [
+            (n, a.at, a.provider, a.reason, a.outcome, a.code)
+            for n, row in enumerate(rows, 1)
+            for a in row[-1]
+        ]
+        if attempts:
+            params.update(_columns(_ATTEMPT_COLUMNS, attempts))
+        else:
+            params.update({name: [] for name in _ATTEMPT_COLUMNS})
+        settled = {n for (n,) in await self._fetch("settle", params)}
         return [position in settled for position in range(1, len(rows) + 1)]
 
     async def stats(self) -> QueueStats:
@@ -273,8 +304,8 @@ class PostgresQueue:
         state, created_at, send_at, attempts, owner = rows[0][:5]
         first = Event(created_at, State.SCHEDULED if send_at > created_at else State.QUEUED)
         later = [
-            Event(at, State(s), provider, reason)
-            for *_, at, s, provider, reason in rows
+            Event(at, State(s), provider, reason, outcome, code)
+            for *_, at, s, provider, reason, outcome, code in rows
             if at is not None
         ]
         history = (first, *later)

@@ -83,12 +83,21 @@ RETURNING id
 
 -- name: settle
 -- Ack, retry and dead-letter for a batch of leases: only rows whose lease token still matches
--- change, and the result names (by position) the leases that did.
+-- change, and the result names (by position) the leases that did. A settled lease's provider
+-- attempts (the a_ arrays, tied to their lease by position) are written before its own event.
 WITH v AS (
     SELECT * FROM unnest(
         %(ids)s::text[], %(tokens)s::text[], %(states)s::text[], %(available)s::float8[],
-        %(dead)s::bool[], %(providers)s::text[], %(ats)s::float8[], %(reasons)s::text[]
-    ) WITH ORDINALITY AS v (id, token, state, available_at, dead, provider, at, reason, n)
+        %(dead)s::bool[], %(providers)s::text[], %(ats)s::float8[], %(reasons)s::text[],
+        %(outcomes)s::text[], %(codes)s::text[]
+    ) WITH ORDINALITY AS v (
+        id, token, state, available_at, dead, provider, at, reason, outcome, code, n
+    )
+), attempts AS (
+    SELECT * FROM unnest(
+        %(a_n)s::int8[], %(a_ats)s::float8[], %(a_providers)s::text[], %(a_reasons)s::text[],
+        %(a_outcomes)s::text[], %(a_codes)s::text[]
+    ) WITH ORDINALITY AS a (n, at, provider, reason, outcome, code, k)
 ), held AS MATERIALIZED (
     -- Locked in id order: two batches that share emails (a lapsed lease and its successor
     -- settling at once) then wait for each other instead of deadlocking.
@@ -101,10 +110,15 @@ WITH v AS (
         provider = v.provider, updated_at = v.at, lease_token = NULL
     FROM v
     WHERE e.id = v.id AND e.lease_token = v.token AND e.id IN (SELECT id FROM held)
-    RETURNING v.n, e.id, v.at, v.state, v.provider, v.reason
+    RETURNING v.n, e.id, v.at, v.state, v.provider, v.reason, v.outcome, v.code
 ), events AS (
-    INSERT INTO postroom_events (email_id, at, state, provider, reason)
-    SELECT id, at, state, provider, reason FROM settled ORDER BY n
+    INSERT INTO postroom_events (email_id, at, state, provider, reason, outcome, code)
+    SELECT id, at, state, provider, reason, outcome, code FROM (
+        SELECT s.n, a.k, s.id, a.at, 'sending' AS state, a.provider, a.reason, a.outcome, a.code
+        FROM attempts a JOIN settled s ON s.n = a.n
+        UNION ALL
+        SELECT n, NULL, id, at, state, provider, reason, outcome, code FROM settled
+    ) x ORDER BY n, k NULLS LAST
 )
 SELECT n FROM settled
 
@@ -121,7 +135,7 @@ WHERE available_at IS NOT NULL
 -- name: status
 -- The email and its events in one round trip; the first event is read from the email's row.
 SELECT e.state, e.created_at, e.send_at, e.attempts, e.owner,
-    v.at, v.state, v.provider, v.reason
+    v.at, v.state, v.provider, v.reason, v.outcome, v.code
 FROM postroom_emails e LEFT JOIN postroom_events v ON v.email_id = e.id
 WHERE e.id = %(id)s
 ORDER BY v.seq
@@ -146,9 +160,15 @@ SELECT count(*) FROM postroom_emails WHERE owner = %(owner)s AND created_at >= %
 SELECT state FROM postroom_emails WHERE id = %(id)s
 
 -- name: dead
-SELECT id, updated_at, attempts, provider FROM postroom_emails
-WHERE dead AND id > %(after)s
-ORDER BY id
+-- The last provider attempt names the provider and the error class.
+SELECT e.id, e.updated_at, e.attempts, coalesce(a.provider, e.provider), coalesce(a.outcome, '')
+FROM postroom_emails e
+LEFT JOIN LATERAL (
+    SELECT provider, outcome FROM postroom_events
+    WHERE email_id = e.id AND outcome <> '' ORDER BY seq DESC LIMIT 1
+) a ON true
+WHERE e.dead AND e.id > %(after)s
+ORDER BY e.id
 LIMIT %(limit)s
 
 -- name: redrive

@@ -37,14 +37,20 @@ _NEW_EMAIL = BulkInsert(
     ("id", "state", "created_at", "updated_at", "send_at", "available_at", "owner", "payload"),
 )
 _EVENTS = BulkInsert("events", ("email_id", "at", "state", "provider", "reason"))
+# Settling events: provider attempts carry an outcome class and a status code.
+_SETTLE_EVENTS = BulkInsert(
+    "events", ("email_id", "at", "state", "provider", "reason", "outcome", "code")
+)
+_EVENT_CHUNK = 4000  # rows of 7 values: under SQLite's 32766 bound variables
 
 
 class _SettleLeases:
     """Ack, retry and dead-letter for a whole batch in two statements: one UPDATE that only
-    touches rows whose lease token still matches, one INSERT of events for those rows."""
+    touches rows whose lease token still matches, one INSERT of events for those rows (the
+    lease's provider attempts first, then the settling event)."""
 
     single_statement = False
-    _COLUMNS = 8  # id, token, state, available_at, dead, provider, at, reason
+    _COLUMNS = 8  # id, token, state, available_at, dead, provider, at, reason; then attempts
 
     def run(self, conn: sqlite3.Connection, rows: Sequence[Row]) -> list[Any]:
         updated = {
@@ -55,13 +61,34 @@ class _SettleLeases:
                 f" FROM (VALUES {values_sql(len(rows), self._COLUMNS)}) AS v"
                 " WHERE emails.id = v.column1 AND emails.lease_token = v.column2"
                 " RETURNING emails.id",
-                flatten(rows),
+                flatten([row[: self._COLUMNS] for row in rows]),
             )
         }
-        events = [(r[0], r[6], r[2], r[5], r[7]) for r in rows if r[0] in updated]
-        if events:
-            _EVENTS.run(conn, events)
+        events = [event for row in rows if row[0] in updated for event in _settle_events(row)]
+        # Chunked: a batch with many failovers must stay under SQLite's variable limit.
+        for start in range(0, len(events), _EVENT_CHUNK):
+            _SETTLE_EVENTS.run(conn, events[start : start + _EVENT_CHUNK])
         return [row[0] in updated for row in rows]
+
+
+def _settle_events(row: Row) -> list[Row]:
+    email_id, outcome, code = row[0], row[9], row[10]
+    attempts: Sequence[Event] = row[8]
+    rows: list[Row] = [_event_row(email_id, attempt) for attempt in attempts]
+    rows.append((email_id, row[6], row[2], row[5], row[7], outcome, code))
+    return rows
+
+
+def _event_row(email_id: str, event: Event) -> Row:
+    return (
+        email_id,
+        event.at,
+        event.state,
+        event.provider,
+        event.reason,
+        event.outcome,
+        event.code,
+    )
 
 
 class SqliteQueue:
@@ -216,27 +243,31 @@ class SqliteQueue:
 
         return await self._writer.run(extend)
 
-    async def ack(self, lease: Lease, event: Event) -> bool:
-        return await self._settle(lease, event, available_at=None, dead=0)
+    async def ack(self, lease: Lease, event: Event, attempts: Sequence[Event] = ()) -> bool:
+        return await self._settle(lease, event, attempts, available_at=None, dead=0)
 
-    async def retry(self, lease: Lease, at: float, event: Event) -> bool:
-        return await self._settle(lease, event, available_at=at, dead=0)
+    async def retry(
+        self, lease: Lease, at: float, event: Event, attempts: Sequence[Event] = ()
+    ) -> bool:
+        return await self._settle(lease, event, attempts, available_at=at, dead=0)
 
-    async def dead_letter(self, lease: Lease, event: Event) -> bool:
-        return await self._settle(lease, event, available_at=None, dead=1)
+    async def dead_letter(self, lease: Lease, event: Event, attempts: Sequence[Event] = ()) -> bool:
+        return await self._settle(lease, event, attempts, available_at=None, dead=1)
 
     async def _settle(
-        self, lease: Lease, event: Event, available_at: float | None, dead: int
+        self,
+        lease: Lease,
+        event: Event,
+        attempts: Sequence[Event],
+        available_at: float | None,
+        dead: int,
     ) -> bool:
         row = (
-            lease.id,
-            lease.token,
-            event.state,
-            available_at,
-            dead,
-            event.provider,
-            event.at,
-            event.reason,
+            *(lease.id, lease.token, event.state, available_at, dead),
+            *(event.provider, event.at, event.reason),
+            tuple(attempts),
+            event.outcome,
+            event.code,
         )
         return bool(await self._writer.bulk("settle", row))
 
@@ -445,7 +476,7 @@ class SqliteQueue:
             self._local_reader = None
 
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -485,10 +516,7 @@ def _initial_state(email: NewEmail) -> State:
 
 
 def _event(conn: sqlite3.Connection, email_id: str, event: Event) -> None:
-    conn.execute(
-        "INSERT INTO events (email_id, at, state, provider, reason) VALUES (?, ?, ?, ?, ?)",
-        (email_id, event.at, event.state, event.provider, event.reason),
-    )
+    _SETTLE_EVENTS.run(conn, [_event_row(email_id, event)])
 
 
 def _status(conn: sqlite3.Connection, email_id: str) -> EmailStatus | None:
@@ -499,11 +527,12 @@ def _status(conn: sqlite3.Connection, email_id: str) -> EmailStatus | None:
         return None
     state, created_at, send_at, attempts, owner = row
     events = conn.execute(
-        "SELECT at, state, provider, reason FROM events WHERE email_id = ? ORDER BY rowid",
+        "SELECT at, state, provider, reason, outcome, code FROM events WHERE email_id = ?"
+        " ORDER BY rowid",
         (email_id,),
     ).fetchall()
     first = Event(created_at, State.SCHEDULED if send_at > created_at else State.QUEUED)
-    later = (Event(at, State(s), provider, reason) for at, s, provider, reason in events)
+    later = (Event(at, State(s), *rest) for at, s, *rest in events)
     history = (first, *later)
     return EmailStatus(email_id, State(state), created_at, send_at, attempts, history, owner)
 
@@ -556,8 +585,12 @@ def _keys(conn: sqlite3.Connection, where: str) -> list[tuple[Any, ...]]:
 
 def _dead(conn: sqlite3.Connection, limit: int, after: str) -> list[tuple[Any, ...]]:
     return conn.execute(
-        "SELECT id, updated_at, attempts, provider FROM emails WHERE dead = 1 AND id > ?"
-        " ORDER BY id LIMIT ?",
+        # The last provider attempt names the provider and the error class.
+        "SELECT id, updated_at, attempts,"
+        " coalesce(a.provider, emails.provider), coalesce(a.outcome, '')"
+        " FROM emails LEFT JOIN events a ON a.rowid = ("
+        "  SELECT max(rowid) FROM events WHERE email_id = emails.id AND outcome != '')"
+        " WHERE dead = 1 AND id > ? ORDER BY id LIMIT ?",
         (after, limit),
     ).fetchall()
 

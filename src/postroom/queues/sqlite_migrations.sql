@@ -14,3 +14,8 @@ CREATE TABLE IF NOT EXISTS api_keys (
 -- name: 3
 -- Daily quotas count a key's emails of the day.
 CREATE INDEX IF NOT EXISTS emails_owner ON emails (owner, created_at);
+
+-- name: 4
+-- Provider attempts are events with an outcome class and a status code.
+ALTER TABLE events ADD COLUMN outcome TEXT NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN code TEXT NOT NULL DEFAULT '';

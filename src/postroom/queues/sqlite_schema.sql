@@ -25,7 +25,10 @@ CREATE TABLE IF NOT EXISTS events (
     at REAL NOT NULL,
     state TEXT NOT NULL,
     provider TEXT NOT NULL DEFAULT '',
-    reason TEXT NOT NULL DEFAULT ''
+    reason TEXT NOT NULL DEFAULT '',
+    -- Provider attempts only: the outcome class and the provider's status code.
+    outcome TEXT NOT NULL DEFAULT '',
+    code TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS events_email ON events (email_id);
 

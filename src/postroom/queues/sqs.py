@@ -21,6 +21,7 @@ import logging
 import math
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -165,15 +166,17 @@ class SqsQueue:
                 await self._quietly("extend", self._hide(message.receipt, visibility))
         return True
 
-    async def ack(self, lease: Lease, event: Event) -> bool:
-        return await self._finish(lease, await self._store.ack(lease, event))
+    async def ack(self, lease: Lease, event: Event, attempts: Sequence[Event] = ()) -> bool:
+        return await self._finish(lease, await self._store.ack(lease, event, attempts))
 
-    async def dead_letter(self, lease: Lease, event: Event) -> bool:
+    async def dead_letter(self, lease: Lease, event: Event, attempts: Sequence[Event] = ()) -> bool:
         # The store keeps dead letters (`postroom dead`); the SQS DLQ is for poison messages.
-        return await self._finish(lease, await self._store.dead_letter(lease, event))
+        return await self._finish(lease, await self._store.dead_letter(lease, event, attempts))
 
-    async def retry(self, lease: Lease, at: float, event: Event) -> bool:
-        settled = await self._store.retry(lease, at, event)
+    async def retry(
+        self, lease: Lease, at: float, event: Event, attempts: Sequence[Event] = ()
+    ) -> bool:
+        settled = await self._store.retry(lease, at, event, attempts)
         message = self._held.pop((lease.id, lease.token), None)
         if settled and message is not None:
             await self._quietly("postpone", self._postpone(message, at))

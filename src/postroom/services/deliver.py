@@ -1,14 +1,21 @@
 """Delivery of one leased email: lease → attempt (with failover) → settle.
 
 The decisions are the pure router's (domain/router.py); this module only performs them:
-calls the provider, keeps the lease alive, records the outcome.
+calls the provider, keeps the lease alive, records the outcome. Every provider call becomes an
+event in the email's history; the events travel with the settle call, so recording them costs
+no database round trip of its own.
 """
 
 import logging
+import mimetypes
 import random
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
+from inscriptis import get_text  # type: ignore[import-untyped]
+
+from postroom.domain.attempts import scrub, summary
 from postroom.domain.circuit import Failure
 from postroom.domain.errors import (
     CipherError,
@@ -19,6 +26,7 @@ from postroom.domain.errors import (
     UnsupportedError,
 )
 from postroom.domain.ids import message_id_header
+from postroom.domain.message import Attachment, Email
 from postroom.domain.retry import RetryPolicy
 from postroom.domain.router import Action, Attempt, Decision, after_failure, next_step
 from postroom.domain.states import State
@@ -35,6 +43,8 @@ log = get_logger("deliver")
 # Extend a lease when less than this is left before a provider call (the longest a call may
 # take plus a margin), so a slow failover chain never lets the email reappear mid-send.
 LEASE_MARGIN = 5.0
+# What validation stores for an attachment given without contentType.
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 
 def classify(error: BaseException) -> Failure:
@@ -47,6 +57,45 @@ def classify(error: BaseException) -> Failure:
     if isinstance(error, MisconfiguredError):
         return Failure.MISCONFIGURED
     return Failure.DOWN  # ProviderDownError, and any bug inside an adapter
+
+
+def prepare(email: Email) -> Email:
+    """The email as every provider receives it: an HTML-only email gains a text alternative
+    generated from its HTML, an attachment left as application/octet-stream gains the type its
+    file name implies. Done once per delivery, before the first provider call, so every
+    provider of a failover chain (and every retry) sends the same parts."""
+    if email.html and (not email.text or email.text.isspace()):
+        email = replace(email, text=text_alternative(email.html))
+    if any(a.content_type == DEFAULT_CONTENT_TYPE for a in email.attachments):
+        email = replace(email, attachments=tuple(_typed(a) for a in email.attachments))
+    return email
+
+
+def text_alternative(html: str) -> str:
+    """Readable plain text for an HTML body (inscriptis: layout-aware, scripts and styles
+    dropped); never empty, since an empty text/plain part is what this replaces."""
+    return get_text(html).strip() or " "
+
+
+def _typed(attachment: Attachment) -> Attachment:
+    if attachment.content_type != DEFAULT_CONTENT_TYPE:
+        return attachment
+    guessed, encoding = mimetypes.guess_type(attachment.filename, strict=False)
+    if guessed is None or encoding is not None:  # "x.tar.gz" is not a gzip-encoded tar here
+        return attachment
+    return replace(attachment, content_type=guessed)
+
+
+@dataclass(slots=True)
+class _Run:
+    """One lease's delivery: the router's view and the attempt events it has produced."""
+
+    lease: Lease
+    outgoing: Outgoing
+    attempt: Attempt
+    events: list[Event] = field(default_factory=list)
+    # The provider the last call failed through, until it is known whether there is a next.
+    failed_from: str = ""
 
 
 class DeliverEmail:
@@ -78,48 +127,49 @@ class DeliverEmail:
     async def __call__(self, lease: Lease) -> None:
         """Send the leased email through the first provider that takes it, then settle."""
         try:
-            email = self._content.open_email(lease.payload, lease.id)
+            email = prepare(self._content.open_email(lease.payload, lease.id))
         except CipherError as error:
             # Never guess: an email that does not open is dead-lettered, not sent as garbage.
             await self._give_back(lease, Decision(Action.FAIL, reason=f"cannot decrypt: {error}"))
             return
         domain = email.sender.email.rpartition("@")[2]
         outgoing = Outgoing(lease.id, email, message_id_header(lease.id, domain))
-        attempt = Attempt(lease.attempt, self._clock.now() - lease.created_at)
+        run = _Run(lease, outgoing, Attempt(lease.attempt, self._clock.now() - lease.created_at))
         while True:
             now = self._clock.now()
-            decision = next_step(attempt, self._health.circuits(), now, self._policy, self._rand())
+            decision = next_step(
+                run.attempt, self._health.circuits(), now, self._policy, self._rand()
+            )
             if decision.action is not Action.SEND:
-                await self._give_back(lease, decision)
+                await self._give_back(run.lease, decision, run.events)
                 return
-            lease = await self._keep(lease)
-            outcome = await self._try(lease, outgoing, attempt, decision.provider)
-            if isinstance(outcome, Attempt):
-                attempt = outcome
-                continue
+            if run.failed_from:
+                # Counted only now that there is somewhere to fail over to.
+                self._metrics.failover(run.failed_from)
+                run.failed_from = ""
+            run.lease = await self._keep(run.lease)
+            outcome = await self._try(run, decision.provider)
             if isinstance(outcome, Decision):
-                await self._give_back(lease, outcome)
-            return
+                await self._give_back(run.lease, outcome, run.events)
+            if outcome is not None:
+                return
 
-    async def _try(
-        self, lease: Lease, outgoing: Outgoing, attempt: Attempt, index: int
-    ) -> Attempt | Decision | None:
-        """One provider call: None when sent and settled, else what to do next."""
+    async def _try(self, run: _Run, index: int) -> Decision | bool | None:
+        """One provider call: None to go on (run.attempt updated), True when sent and
+        settled, a Decision when the email must be given back."""
         provider = self._providers[index]
         self._health.attempt(index, self._clock.now())
         started = time.perf_counter()
         try:
-            receipt = await provider.send(outgoing)
+            receipt = await provider.send(run.outgoing)
         except Exception as error:
-            return self._failed(lease, attempt, index, error, time.perf_counter() - started)
+            return self._failed(run, index, error, time.perf_counter() - started)
         self._metrics.provider_call(provider.name, "sent", time.perf_counter() - started)
         self._health.success(index)
-        await self._sent(lease, receipt)
-        return None
+        await self._sent(run, receipt)
+        return True
 
-    def _failed(
-        self, lease: Lease, attempt: Attempt, index: int, error: Exception, seconds: float
-    ) -> Attempt | Decision:
+    def _failed(self, run: _Run, index: int, error: Exception, seconds: float) -> Decision | None:
         name = self._providers[index].name
         failure = classify(error)
         code = error.code if isinstance(error, ProviderError) else f"bug:{type(error).__name__}"
@@ -130,15 +180,29 @@ class DeliverEmail:
             log,
             "provider.failed",
             logging.WARNING,
-            id=lease.id,
+            id=run.lease.id,
             provider=name,
             failure=failure,
             code=code,
         )
-        result = after_failure(attempt, index, failure, f"{name}: {_reason(error)}", retry_after)
-        if isinstance(result, Attempt):
-            self._metrics.failover(name)
-        return result
+        run.events.append(self._attempt_event(run, name, failure, code, error))
+        result = after_failure(
+            run.attempt, index, failure, summary(name, failure, code), retry_after
+        )
+        if isinstance(result, Decision):
+            return result
+        run.attempt, run.failed_from = result, name
+        return None
+
+    def _attempt_event(
+        self, run: _Run, name: str, failure: Failure, code: str, error: Exception
+    ) -> Event:
+        """The failed call as history: what the provider said, scrubbed and sealed."""
+        email = run.outgoing.email
+        private = (email.subject, *(a.name for a in (email.sender, *email.recipients())))
+        reason = scrub(_reason(error), private)
+        sealed = self._content.seal_text(reason, run.lease.id)
+        return Event(self._clock.now(), State.SENDING, name, sealed, str(failure), code)
 
     async def _keep(self, lease: Lease) -> Lease:
         """Extend the lease if the next call could outlast it."""
@@ -155,20 +219,30 @@ class DeliverEmail:
             now + self._visibility,
         )
 
-    async def _sent(self, lease: Lease, receipt: Receipt) -> None:
-        event = Event(self._clock.now(), State.SENT, receipt.provider, receipt.message_id)
-        if await self._queue.ack(lease, event):
+    async def _sent(self, run: _Run, receipt: Receipt) -> None:
+        lease = run.lease
+        event = Event(
+            self._clock.now(),
+            State.SENT,
+            receipt.provider,
+            receipt.message_id,
+            "sent",
+            receipt.code,
+        )
+        if await self._queue.ack(lease, event, run.events):
             self._metrics.settled("sent", receipt.provider)
             log_event(
                 log, "email.sent", id=lease.id, provider=receipt.provider, attempt=lease.attempt
             )
 
-    async def _give_back(self, lease: Lease, decision: Decision) -> None:
+    async def _give_back(
+        self, lease: Lease, decision: Decision, attempts: Sequence[Event] = ()
+    ) -> None:
         now = self._clock.now()
         reason = self._content.seal_text(decision.reason, lease.id)
         if decision.action is Action.RETRY:
             event = Event(now, State.RETRYING, "", reason)
-            if await self._queue.retry(lease, decision.at, event):
+            if await self._queue.retry(lease, decision.at, event, attempts):
                 self._metrics.settled("retried")
                 log_event(
                     log,
@@ -180,7 +254,7 @@ class DeliverEmail:
             return
         provider = self._providers[decision.provider].name if decision.provider >= 0 else ""
         event = Event(now, State.FAILED, provider, reason)
-        if await self._queue.dead_letter(lease, event):
+        if await self._queue.dead_letter(lease, event, attempts):
             self._metrics.settled("failed" if provider else "dead_lettered", provider)
             log_event(
                 log,
@@ -194,5 +268,5 @@ class DeliverEmail:
 
 def _reason(error: Exception) -> str:
     if isinstance(error, ProviderError):
-        return f"{error.code}: {error.detail}" if error.detail else error.code
+        return error.detail
     return f"internal error ({type(error).__name__})"

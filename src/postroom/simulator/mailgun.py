@@ -43,10 +43,11 @@ class Form:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/v3/{domain}/messages", send_message)
+    app.router.add_get("/v4/domains/{domain}", get_domain)
 
 
-async def send_message(request: web.Request) -> web.StreamResponse:
-    """Switches first, then auth, then the form; record and queue what passes."""
+async def _refused(request: web.Request) -> web.StreamResponse | None:
+    """The simulator's switches first, then the key: the answer that stops a request, if any."""
     sim = simulator_of(request)
     disturbed = await sim.disturb(PROVIDER)
     if disturbed is not None:
@@ -54,6 +55,28 @@ async def send_message(request: web.Request) -> web.StreamResponse:
     if not sim.accepts_key(api_key(request)):
         # Mailgun answers a missing or wrong key with plain text, not JSON.
         return web.Response(status=401, text="Forbidden")
+    return None
+
+
+async def get_domain(request: web.Request) -> web.StreamResponse:
+    """`GET /v4/domains/{name}`, read-only: the same switches and auth as sending; every
+    domain exists here, active."""
+    refused = await _refused(request)
+    if refused is not None:
+        return refused
+    name = request.match_info["domain"]
+    domain = {"name": name, "state": "active", "type": "custom", "spam_action": "disabled"}
+    return web.json_response(
+        {"domain": domain, "receiving_dns_records": [], "sending_dns_records": []}
+    )
+
+
+async def send_message(request: web.Request) -> web.StreamResponse:
+    """Switches first, then auth, then the form; record and queue what passes."""
+    refused = await _refused(request)
+    if refused is not None:
+        return refused
+    sim = simulator_of(request)
     form = await read_form(request)
     problem = find_problem(form)
     if problem:

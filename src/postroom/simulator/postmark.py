@@ -35,18 +35,33 @@ INVALID_CREDENTIAL_MESSAGE = "Request does not contain a valid Server token."
 NO_BODY = "Provide either email TextBody or HtmlBody or both."
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_post("/email", send_email)
+async def get_server(request: web.Request) -> web.Response:
+    """`GET /server`, read-only: the server the token belongs to."""
+    refused = await _refused(request)
+    if refused is not None:
+        return refused
+    return web.json_response({"ID": 1, "Name": "Simulator", "Color": "blue"})
 
 
-async def send_email(request: web.Request) -> web.Response:
+async def _refused(request: web.Request) -> web.Response | None:
+    """The simulator's switches first, then the token: the answer that stops a request, if any."""
     sim = simulator_of(request)
     disturbed = await sim.disturb("postmark")
     if disturbed is not None:
         return disturbed
-    refused = _check_token(sim, request.headers.get("X-Postmark-Server-Token"))
+    return _check_token(sim, request.headers.get("X-Postmark-Server-Token"))
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/email", send_email)
+    app.router.add_get("/server", get_server)
+
+
+async def send_email(request: web.Request) -> web.Response:
+    refused = await _refused(request)
     if refused is not None:
         return refused
+    sim = simulator_of(request)
     payload, refused = await _read_json(request)
     if refused is not None:
         return refused

@@ -38,9 +38,19 @@ _BAD_GRANT = "The provided authorization grant is invalid, expired, or revoked"
 
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/v3/mail/send", _mail_send)
+    app.router.add_get("/v3/scopes", _scopes)
 
 
-async def _mail_send(request: web.Request) -> web.Response:
+async def _scopes(request: web.Request) -> web.Response:
+    """`GET /v3/scopes`, read-only: the scopes of the key that asks (here, a send-only key)."""
+    refused = await _refused(request)
+    if refused is not None:
+        return refused
+    return web.json_response({"scopes": ["mail.send"]})
+
+
+async def _refused(request: web.Request) -> web.Response | None:
+    """The simulator's switches first, then the key: the answer that stops a request, if any."""
     simulator = simulator_of(request)
     disturbed = await simulator.disturb("sendgrid")
     if disturbed is not None:
@@ -50,6 +60,14 @@ async def _mail_send(request: web.Request) -> web.Response:
         # No header: "authorization required"; a wrong key: the grant message.
         text = "authorization required" if key is None else _BAD_GRANT
         return _errors(401, [_error(text)])
+    return None
+
+
+async def _mail_send(request: web.Request) -> web.Response:
+    refused = await _refused(request)
+    if refused is not None:
+        return refused
+    simulator = simulator_of(request)
     if request.content_type != "application/json":
         return _errors(415, [_error("Content-Type should be application/json.")])
     raw = await request.read()

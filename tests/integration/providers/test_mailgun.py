@@ -221,7 +221,7 @@ async def test_anymail_example(
         return
     receipt = await mailgun.send(outgoing)
     got = only_accepted(simulator)
-    assert receipt == Receipt("mailgun", got["id"])
+    assert receipt == Receipt("mailgun", got["id"], "http_200")
     _check_fields(got["payload"], expected.get("form_fields", {}))
     for key in expected.get("absent_fields", []):
         assert _received(got["payload"], key) is None, key
@@ -342,7 +342,7 @@ async def test_thousand_recipients_fit_in_one_request(
 async def test_success_returns_mailguns_id(mailgun: MailgunProvider) -> None:
     """The receipt carries the id Mailgun returned, for matching its webhooks later."""
     receipt = await mailgun.send(_outgoing(simple()))
-    assert receipt == Receipt("mailgun", f"<sim-00000001@{DOMAIN}>")
+    assert receipt == Receipt("mailgun", f"<sim-00000001@{DOMAIN}>", "http_200")
 
 
 # -- refused before any request
