@@ -1,7 +1,11 @@
 """The HTTP API as a client sees it, against a real `postroom api` process and SQLite file."""
 
 import base64
+import json
+import re
 import threading
+import time
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import jsonschema
@@ -9,6 +13,7 @@ import pytest
 from openapi_spec_validator import validate as validate_openapi
 
 from tests.support.http import Reply, post_email, request
+from tests.support.processes import wait_for
 from tests.support.server import Server
 
 EMAIL = {
@@ -77,8 +82,6 @@ def test_unknown_id_is_404(api: Server, email_id: str) -> None:
 
 def test_scheduled_email(api: Server) -> None:
     """A future sendAt is answered as scheduled."""
-    import time
-
     reply = post_email(api.url, {**EMAIL, "sendAt": int(time.time()) + 3600})
     assert (reply.status, reply.json()["status"]) == (202, "scheduled")
 
@@ -255,3 +258,137 @@ def test_unknown_route_and_method(api: Server) -> None:
     assert request("GET", f"{api.url}/nope").json()["status"] == "NOT_FOUND"
     reply = request("GET", f"{api.url}/api/v1/email")
     assert (reply.status, reply.json()["status"]) == (405, "METHOD_NOT_ALLOWED")
+
+
+RFC3339_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
+
+
+def _status_of(api: Server, email_id: str) -> dict[str, Any]:
+    reply = request("GET", f"{api.url}/api/v1/email/{email_id}")
+    assert reply.status == 200
+    return reply.json()  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("offset", ["Z", "+02:00"])
+def test_send_at_takes_an_rfc3339_time(api: Server, offset: str) -> None:
+    """sendAt as an RFC 3339 string schedules the email for that instant."""
+    due = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
+    local = due.astimezone(timezone(timedelta(hours=2))) if offset != "Z" else due
+    text = local.strftime("%Y-%m-%dT%H:%M:%S") + offset
+    reply = post_email(api.url, {**EMAIL, "sendAt": text})
+    assert (reply.status, reply.json()["status"]) == (202, "scheduled")
+    status = _status_of(api, reply.json()["id"])
+    assert status["sendAt"] == due.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+@pytest.mark.parametrize("bad", ["2026-12-01T10:00:00", "tomorrow", "2026-13-01T10:00:00Z"])
+def test_send_at_string_without_offset_or_malformed_is_400(api: Server, bad: str) -> None:
+    """A date-time without an offset, or not a date-time at all, is refused and explained."""
+    reply = post_email(api.url, {**EMAIL, "sendAt": bad})
+    assert reply.status == 400
+    assert "RFC 3339" in reply.json()["errors"]["sendAt"]
+
+
+def test_send_at_in_milliseconds_is_400_saying_so(api: Server) -> None:
+    """A sendAt in milliseconds gets a 400 that says it looks like milliseconds."""
+    reply = post_email(api.url, {**EMAIL, "sendAt": int(time.time() * 1000) + 60_000})
+    assert reply.status == 400
+    message = reply.json()["errors"]["sendAt"]
+    assert "milliseconds" in message
+    assert "seconds" in message.replace("milliseconds", "")
+
+
+def test_status_uses_rfc3339_utc_for_every_time(api: Server) -> None:
+    """createdAt, sendAt and every event's time are RFC 3339 UTC strings."""
+    email_id = post_email(api.url, {**EMAIL, "sendAt": int(time.time()) + 600}).json()["id"]
+    request("DELETE", f"{api.url}/api/v1/email/{email_id}")
+    status = _status_of(api, email_id)
+    times = [status["createdAt"], status["sendAt"], *(e["at"] for e in status["events"])]
+    assert len(times) == 4
+    assert all(RFC3339_UTC.fullmatch(t) for t in times), times
+
+
+def test_unknown_fields_are_accepted_with_a_warning(api: Server) -> None:
+    """A misspelt field is ignored, still 202, and named in warnings with a suggestion."""
+    reply = post_email(api.url, {**EMAIL, "htlm": "<p>Hi</p>"})
+    assert reply.status == 202
+    [warning] = reply.json()["warnings"]
+    assert "htlm" in warning
+    assert "'html'" in warning
+    conforms(api, "/api/v1/email", "post", reply)
+
+
+def test_email_with_neither_subject_nor_body_is_accepted_with_a_warning(api: Server) -> None:
+    """No subject and no body: 202, and a warning saying so."""
+    reply = post_email(api.url, {"from": "shop@example.com", "to": "ann@example.org"})
+    assert reply.status == 202
+    assert any("neither subject nor body" in w for w in reply.json()["warnings"])
+
+
+def test_plain_email_has_no_warnings(api: Server) -> None:
+    """An ordinary email's answer has no warnings field at all."""
+    assert "warnings" not in post_email(api.url, EMAIL).json()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("GET", "/api/v1/email", "POST"),
+        ("PUT", "/api/v1/email", "POST"),
+        ("POST", "/api/v1/email/0190ffff-0000-7000-8000-000000000000", "DELETE, GET, HEAD"),
+        ("PATCH", "/api/v1/email/nope", "DELETE, GET, HEAD"),
+        ("POST", "/healthz", "GET, HEAD"),
+        ("DELETE", "/readyz", "GET, HEAD"),
+        ("POST", "/docs", "GET, HEAD"),
+        ("PUT", "/openapi.json", "GET, HEAD"),
+        ("POST", "/metrics", "GET, HEAD"),
+        ("POST", "/", "GET, HEAD"),
+    ],
+)
+def test_wrong_method_is_405_with_allow(api: Server, method: str, path: str, allow: str) -> None:
+    """A method a path does not take is a 405 whose Allow lists the methods it does take."""
+    reply = request(method, f"{api.url}{path}", raw=b"{}")
+    assert (reply.status, reply.json()["status"]) == (405, "METHOD_NOT_ALLOWED")
+    assert reply.headers["allow"] == allow
+
+
+def test_root_redirects_to_docs(api: Server) -> None:
+    """/ sends a browser to the readable API page."""
+    reply = request("GET", f"{api.url}/")
+    assert reply.status == 307
+    assert reply.headers["location"] == "/docs"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/email", "/healthz", "/api/v1/email/nope", "/nope"])
+def test_sane_request_id_is_echoed(api: Server, path: str) -> None:
+    """An incoming X-Request-Id of safe characters comes back unchanged, on every route."""
+    method = "POST" if path == "/api/v1/email" else "GET"
+    reply = request(method, f"{api.url}{path}", EMAIL, {"X-Request-Id": "req-42.A_b"})
+    assert reply.headers["x-request-id"] == "req-42.A_b"
+
+
+@pytest.mark.parametrize("incoming", [None, "has space", "x" * 129, "semi;colon"])
+@pytest.mark.parametrize("path", ["/api/v1/email", "/healthz"])
+def test_other_request_ids_are_replaced(api: Server, path: str, incoming: str | None) -> None:
+    """Without a usable X-Request-Id, each answer carries a new one of its own."""
+    method = "POST" if path == "/api/v1/email" else "GET"
+    headers = {"X-Request-Id": incoming} if incoming else {}
+    first = request(method, f"{api.url}{path}", EMAIL, headers).headers["x-request-id"]
+    second = request(method, f"{api.url}{path}", EMAIL, headers).headers["x-request-id"]
+    assert first != second
+    assert all(re.fullmatch(r"[A-Za-z0-9._-]{1,128}", rid) for rid in (first, second))
+
+
+def test_log_lines_carry_the_request_id(api: Server) -> None:
+    """The server's log line for an accepted email carries the request's id."""
+    reply = post_email(api.url, EMAIL, **{"X-Request-Id": "trace-7781"})
+    email_id = reply.json()["id"]
+
+    def logged() -> bool:
+        for line in api.output().splitlines():
+            if line.startswith("{") and email_id in line:
+                entry = json.loads(line)
+                return entry.get("request_id") == "trace-7781"
+        return False
+
+    wait_for(logged, 10, "the email.accepted line with its request_id")

@@ -1,7 +1,9 @@
 """Property-based fuzzing of the running API: no 5xx, no hang, and every 202 keeps its promise."""
 
 import json
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -9,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.http import request
+from tests.support.schema_strategy import from_schema
 from tests.support.server import Server, server
 
 _text = st.text(max_size=40)
@@ -98,6 +101,48 @@ def test_arbitrary_bodies(api: Server, raw: bytes) -> None:
     reply = _post(api, raw)
     assert 400 <= reply.status < 500 or reply.status == 202
     assert reply.json()["status"]
+
+
+def _send_at() -> st.SearchStrategy[Any]:
+    """sendAt inside the window the API takes: the schema cannot state "at most 30 days from
+    now", so this one field is drawn from that window rather than from the schema."""
+    now = time.time()
+    seconds = st.floats(min_value=now - 10 * 86400, max_value=now + 29 * 86400)
+    return st.one_of(
+        st.none(),
+        seconds,
+        seconds.map(lambda t: datetime.fromtimestamp(t, UTC).isoformat()),
+    )
+
+
+@pytest.fixture(scope="module")
+def schema_emails(api: Server) -> st.SearchStrategy[Any]:
+    """Email requests drawn from the EmailRequest schema the running server publishes."""
+    document = request("GET", f"{api.url}/openapi.json").json()
+    schema = document["components"]["schemas"]["EmailRequest"]
+    return from_schema(schema, document, {"sendAt": _send_at()})
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+    ],
+)
+@given(data=st.data())
+def test_requests_generated_from_the_schema_are_accepted(
+    api: Server, schema_emails: st.SearchStrategy[Any], data: st.DataObject
+) -> None:
+    """Every request valid against the published schema is accepted with 202 and stored."""
+    email = data.draw(schema_emails, label="email")
+    reply = _post(api, json.dumps(email).encode())
+    assert reply.status == 202, reply.body
+    status = request("GET", f"{api.url}/api/v1/email/{reply.json()['id']}")
+    assert status.status == 200
+    assert status.json()["status"] in ("queued", "scheduled")
 
 
 def test_fuzzing_left_the_server_healthy(api: Server) -> None:

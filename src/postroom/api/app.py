@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from postroom.api import emails, openapi
@@ -23,8 +23,9 @@ def create_app(container: Container) -> IntakeRoute:
     """The ASGI app: POST /api/v1/email on its own fast path, the rest on Starlette."""
     routes = [
         Route("/api/v1/email", _method_not_allowed, methods=["GET", "PUT", "PATCH", "DELETE"]),
-        Route("/api/v1/email/{id}", emails.status, methods=["GET"]),
-        Route("/api/v1/email/{id}", emails.cancel, methods=["DELETE"]),
+        # One route for both methods, so a 405 here lists both in Allow.
+        Route("/api/v1/email/{id}", emails.status_or_cancel, methods=["GET", "DELETE"]),
+        Route("/", home, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/openapi.json", openapi_document, methods=["GET"]),
@@ -38,6 +39,11 @@ def create_app(container: Container) -> IntakeRoute:
     )
     app.state.container = container
     return IntakeRoute(app, container)
+
+
+async def home(request: Request) -> Response:
+    """The readable API description is the only page there is."""
+    return RedirectResponse("/docs", 307)
 
 
 async def _method_not_allowed(request: Request) -> Response:
@@ -103,8 +109,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         return error_response(404, "Not found", "No such route.")
     if exc.status_code == 405:
-        return error_response(405, "Method not allowed", "This route does not take that method.")
+        allow = _allow((exc.headers or {}).get("Allow", ""))
+        return error_response(
+            405,
+            "Method not allowed",
+            f"This route takes {allow}.",
+            headers={"Allow": allow},
+        )
     return error_response(exc.status_code, "Request refused", str(exc.detail))
+
+
+def _allow(methods: str) -> str:
+    """Starlette's Allow header in a stable order (it comes from a set)."""
+    return ", ".join(sorted(m.strip() for m in methods.split(",") if m.strip()))
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:

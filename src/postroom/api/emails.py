@@ -54,6 +54,11 @@ async def owned(request: Request) -> EmailStatus | Response:
     return found
 
 
+async def status_or_cancel(request: Request) -> Response:
+    """/api/v1/email/{id} takes GET and DELETE on one route, so its 405 lists both."""
+    return await (cancel(request) if request.method == "DELETE" else status(request))
+
+
 async def status(request: Request) -> Response:
     """GET /api/v1/email/{id}: state and events, never content; only for the key that sent it."""
     found = await owned(request)
@@ -63,11 +68,12 @@ async def status(request: Request) -> Response:
 
 
 def status_body(found: EmailStatus, open_text: Callable[[str, str], str]) -> dict[str, object]:
+    """Every time in it is an RFC 3339 UTC string with milliseconds (docs/api.md)."""
     return {
         "id": found.id,
         "status": found.state,
         "createdAt": iso(found.created_at),
-        "sendAt": round(found.send_at, 3),
+        "sendAt": iso(found.send_at),
         "attempts": found.attempts,
         "events": [
             {
@@ -75,6 +81,8 @@ def status_body(found: EmailStatus, open_text: Callable[[str, str], str]) -> dic
                 "status": e.state,
                 "provider": e.provider or None,
                 "reason": _opened(open_text, e.reason, found.id) or None,
+                "outcome": e.outcome or None,
+                "code": e.code or None,
             }
             for e in found.events
         ],
@@ -117,5 +125,6 @@ def _opened(open_text: Callable[[str, str], str], text: str, email_id: str) -> s
 
 
 def iso(timestamp: float) -> str:
+    """RFC 3339 in UTC with milliseconds: `2026-11-28T18:46:45.813Z`."""
     moment = datetime.fromtimestamp(timestamp, UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -8,6 +8,7 @@ directly. Every other route, and every other method on this path, goes to the St
 import asyncio
 import logging
 import math
+import os
 import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -23,7 +24,8 @@ from postroom.api.responses import (
     storage_unavailable_body,
 )
 from postroom.domain.errors import InvalidEmailError, StorageUnavailableError
-from postroom.logs import get_logger, log_event
+from postroom.domain.validation import warnings
+from postroom.logs import REQUEST_ID, get_logger, log_event, log_rarely
 from postroom.ports.queue import PutOutcome
 from postroom.services.submit import IdempotencyConflictError
 
@@ -36,6 +38,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 PATH = "/api/v1/email"
 STATUS_PATH = PATH + "/{}"
 _IDEMPOTENCY_KEY = re.compile(r"[!-~]{1,255}")
+# An incoming X-Request-Id is echoed only when it cannot break a log line or a header.
+_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
 _json = msgspec.json.Decoder()
 _encode = msgspec.json.encode
 log = get_logger("api")
@@ -53,19 +57,57 @@ class Reply(Exception):
         self.status, self.body, self.headers = status, body, headers or []
 
 
+Headers = tuple[bytes | None, int | None, str | None, str | None, bytes | None]
+
+
 class IntakeRoute:
-    """Wraps the app: takes POST /api/v1/email, hands everything else on."""
+    """Wraps the app: takes POST /api/v1/email, hands everything else on. Every answer carries
+    X-Request-Id, and REQUEST_ID is set while a request is served, so its log lines carry it."""
 
     def __init__(self, app: ASGIApp, container: Container) -> None:
         self.app = app
         self.container = container
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
-            return
+        elif scope["path"] != PATH or scope["method"] != "POST":
+            await self.other(scope, receive, send)
+        else:
+            fields = _headers(scope["headers"])
+            request_id = fields[4] or new_request_id()
+            token = REQUEST_ID.set(request_id.decode())
+            try:
+                status = await self.intake(scope, receive, send, fields, request_id)
+            finally:
+                REQUEST_ID.reset(token)
+            self.container.metrics.request(PATH, status)
+
+    async def other(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Any other route, through the Starlette app, with the request id and the metric."""
+        request_id = _request_id(scope["headers"]) or new_request_id()
+        answered = 500  # what the client sees if the app fails before it answers
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal answered
+            if message["type"] == "http.response.start":
+                answered = message["status"]
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id)]
+            await send(message)
+
+        token = REQUEST_ID.set(request_id.decode())
         try:
-            status, body, headers = await self.submit(scope, receive)
+            await self.app(scope, receive, send_with_id)
+        finally:
+            REQUEST_ID.reset(token)
+            self.container.metrics.request(route_template(scope), answered)
+
+    async def intake(
+        self, scope: Scope, receive: Receive, send: Send, fields: Headers, request_id: bytes
+    ) -> int:
+        """Answer one POST /api/v1/email; the status it answered."""
+        try:
+            status, body, headers = await self.submit(scope, receive, fields)
         except Reply as reply:
             status, body, headers = reply.status, reply.body, reply.headers
         except Exception as error:
@@ -77,13 +119,21 @@ class IntakeRoute:
                 ),
                 [],
             )
-        await _respond(send, status, body, headers)
+        await _respond(send, status, body, [*headers, (b"x-request-id", request_id)])
+        return status
 
     async def submit(
-        self, scope: Scope, receive: Receive
+        self, scope: Scope, receive: Receive, fields: Headers
     ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         started = time.perf_counter()
-        content_type, length, key, authorization = _headers(scope["headers"])
+        content_type, length, key, authorization, _ = fields
+        if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
+            raise _rejected(
+                400,
+                "Bad Idempotency-Key",
+                "Send 1 to 255 visible ASCII characters.",
+                {"Idempotency-Key": "must be 1 to 255 visible ASCII characters"},
+            )
         owner = await self.owner(authorization)
         if self.container.limit is not None:
             await self.within_limits(owner)
@@ -165,7 +215,7 @@ class IntakeRoute:
                 "This Idempotency-Key was used in the last 24 hours for a different email.",
             ) from None
         except StorageUnavailableError as error:
-            log_event(log, "email.storage_unavailable", logging.ERROR, error=type(error).__name__)
+            log_rarely(log, "email.storage_unavailable", logging.ERROR, error=type(error).__name__)
             raise Reply(
                 503,
                 storage_unavailable_body(),
@@ -182,14 +232,37 @@ class IntakeRoute:
             ms=round((time.perf_counter() - started) * 1000, 2),
         )
         url = STATUS_PATH.format(result.id)
-        body = _encode({"id": result.id, "status": result.state, "statusUrl": url})
-        return (202 if created else 200), body, [(b"location", url.encode())]
+        answer = {"id": result.id, "status": result.state, "statusUrl": url}
+        notes = warnings(data)
+        if notes:
+            answer["warnings"] = notes  # type: ignore[assignment]
+        return (202 if created else 200), _encode(answer), [(b"location", url.encode())]
 
 
-def _headers(
-    raw: list[tuple[bytes, bytes]],
-) -> tuple[bytes | None, int | None, str | None, str | None]:
-    content_type = length = key = authorization = None
+def new_request_id() -> bytes:
+    """16 random hex digits: unique enough to find one request in a day of logs."""
+    return os.urandom(8).hex().encode()
+
+
+def _request_id(raw: list[tuple[bytes, bytes]]) -> bytes | None:
+    for name, value in raw:
+        if name == b"x-request-id":
+            return value if _REQUEST_ID.fullmatch(value) else None
+    return None
+
+
+def route_template(scope: Scope) -> str:
+    """The route Starlette matched, as its template (`/api/v1/email/{id}`), or "unmatched":
+    a raw path would make one series per email id."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
+
+
+def _headers(raw: list[tuple[bytes, bytes]]) -> Headers:
+    """Content-Type, Content-Length, Idempotency-Key, Authorization and a usable X-Request-Id,
+    in one pass over the headers."""
+    content_type = length = key = authorization = request_id = None
     for name, value in raw:
         if name == b"content-type":
             content_type = value
@@ -199,14 +272,9 @@ def _headers(
             authorization = value.decode("latin-1")
         elif name == b"idempotency-key":
             key = value.decode("latin-1")
-            if not _IDEMPOTENCY_KEY.fullmatch(key):
-                raise _rejected(
-                    400,
-                    "Bad Idempotency-Key",
-                    "1 to 255 visible ASCII characters.",
-                    {"Idempotency-Key": "must be 1 to 255 visible ASCII characters"},
-                )
-    return content_type, length, key, authorization
+        elif name == b"x-request-id" and _REQUEST_ID.fullmatch(value):
+            request_id = value
+    return content_type, length, key, authorization, request_id
 
 
 def _is_json(content_type: bytes | None) -> bool:

@@ -1,152 +1,331 @@
-"""The OpenAPI 3.1 description of the API, and a self-contained HTML page rendered from it.
+"""The OpenAPI 3.1 description of the API (the readable page is rendered from it in docs_page.py).
 
-Written by hand next to the handlers; tests validate real responses against these schemas, so
-the document cannot drift from what the API does.
+Written by hand next to the handlers; tests validate real responses against these schemas and
+send requests generated from them, so the document cannot drift from what the API does.
 """
 
-import html
 from functools import cache
 from typing import Any
 
 from postroom import __version__
-from postroom.domain.states import State
+from postroom.api.docs_page import render
+from postroom.api.schemas import (
+    ACCEPTED,
+    ADDRESS,
+    CANCELLED,
+    EMAIL_REQUEST,
+    PRODUCED_STATES,
+)
 
-_ADDRESS = {
-    "oneOf": [
-        {
-            "type": "string",
-            "description": "addr-spec or `Name <addr-spec>`",
-            "examples": ["Ann Lee <ann@example.com>"],
-        },
-        {
-            "type": "object",
-            "required": ["email"],
-            "properties": {"email": {"type": "string"}, "name": {"type": "string"}},
-        },
-    ]
-}
-_ADDRESSES = {"oneOf": [{"type": "array", "items": _ADDRESS}, _ADDRESS]}
-
-_EMAIL_REQUEST = {
-    "type": "object",
-    "required": ["from", "to"],
-    "description": "Unknown fields are ignored.",
-    "properties": {
-        "from": _ADDRESS,
-        "to": {
-            **_ADDRESSES,
-            "description": "at least one; at most 1,000 recipients across to, cc, bcc",
-        },
-        "cc": _ADDRESSES,
-        "bcc": _ADDRESSES,
-        "replyTo": _ADDRESSES,
-        "subject": {"type": "string", "maxLength": 998, "description": "one line"},
-        "body": {"type": "string", "description": "the text part (origin field; same as `text`)"},
-        "text": {"type": "string"},
-        "html": {"type": "string"},
-        "sendAt": {
-            "type": ["number", "null"],
-            "description": "Unix seconds. Omitted or past: send now. At most 30 days ahead.",
-        },
-        "headers": {
-            "type": "object",
-            "additionalProperties": {"type": "string"},
-            "description": "custom headers, at most 50; From, To, Subject, Content-Type and other "
-            "headers the service sets are refused",
-        },
-        "attachments": {
-            "type": "array",
-            "maxItems": 100,
-            "items": {
-                "type": "object",
-                "required": ["filename", "content"],
-                "properties": {
-                    "filename": {"type": "string"},
-                    "contentType": {"type": "string", "default": "application/octet-stream"},
-                    "content": {"type": "string", "contentEncoding": "base64"},
-                    "contentId": {"type": "string", "description": "makes the part inline (cid:)"},
-                },
-            },
-        },
-        "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 10},
-        "metadata": {
-            "type": "object",
-            "additionalProperties": {"type": "string"},
-            "maxProperties": 50,
-        },
-    },
-}
-
-_STATES = [state.value for state in State]
-
-_ACCEPTED = {
-    "type": "object",
-    "required": ["id", "status", "statusUrl"],
-    "properties": {
-        "id": {"type": "string", "format": "uuid"},
-        "status": {"type": "string", "enum": _STATES},
-        "statusUrl": {"type": "string"},
-    },
-}
-
-_CANCELLED = {
-    "type": "object",
-    "required": ["id", "status"],
-    "properties": {"id": {"type": "string"}, "status": {"type": "string", "enum": ["cancelled"]}},
+_STATES = PRODUCED_STATES
+_TIME = {
+    "type": "string",
+    "format": "date-time",
+    "description": "RFC 3339 in UTC with milliseconds",
+    "examples": ["2026-11-28T18:46:45.813Z"],
 }
 
 _EVENT = {
     "type": "object",
     "required": ["at", "status"],
+    "description": "One step in the email's history.",
     "properties": {
-        "at": {"type": "string", "format": "date-time"},
-        "status": {"type": "string", "enum": _STATES},
-        "provider": {"type": ["string", "null"]},
-        "reason": {"type": ["string", "null"]},
+        "at": {**_TIME, "description": "when it happened (RFC 3339, UTC)"},
+        "status": {
+            "type": "string",
+            "enum": _STATES,
+            "description": "the state entered; `sending` events also record each provider call",
+            "examples": ["sent"],
+        },
+        "provider": {
+            "type": ["string", "null"],
+            "description": "the provider involved, or null",
+            "examples": ["mailgun"],
+        },
+        "reason": {
+            "type": ["string", "null"],
+            "description": "for `sent`, the provider's message id; for a failure, the provider's "
+            "error (it may quote the provider's words); else null",
+            "examples": ["<20261128184645.1.ABC@mg.example.com>"],
+        },
+        # Provider attempts only; null on every other event.
+        "outcome": {
+            "type": ["string", "null"],
+            "enum": [
+                "sent",
+                "permanent",
+                "misconfigured",
+                "throttled",
+                "down",
+                "unsupported",
+                None,
+            ],
+            "description": "for a provider call, how it ended: `sent` or a failure class; "
+            "null on other events",
+            "examples": ["down"],
+        },
+        "code": {
+            "type": ["string", "null"],
+            "description": "for a provider call, the provider's or protocol's code; null on "
+            "other events",
+            "examples": ["http_503", "smtp_550"],
+        },
     },
 }
 
 _STATUS = {
     "type": "object",
     "required": ["id", "status", "createdAt", "sendAt", "attempts", "events"],
+    "description": "An email's state and history, never its content. Every time is an RFC 3339 "
+    "UTC string.",
     "properties": {
-        "id": {"type": "string"},
-        "status": {"type": "string", "enum": _STATES},
-        "createdAt": {"type": "string", "format": "date-time"},
-        "sendAt": {"type": "number"},
-        "attempts": {"type": "integer"},
-        "events": {"type": "array", "items": _EVENT},
+        "id": {"type": "string", "format": "uuid", "description": "the email's id"},
+        "status": {
+            "type": "string",
+            "enum": _STATES,
+            "description": "the current state",
+            "examples": ["sent"],
+        },
+        "createdAt": {**_TIME, "description": "when the API accepted it"},
+        "sendAt": {**_TIME, "description": "when it is (or was) due to be sent"},
+        "attempts": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "delivery attempts so far",
+            "examples": [1],
+        },
+        "events": {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/Event"},
+            "description": "the history, oldest first",
+        },
     },
 }
 
 _ERROR = {
     "type": "object",
     "required": ["status", "message", "errors"],
+    "description": "The one envelope of every error answer.",
     "properties": {
-        "status": {"type": "string", "examples": ["BAD_REQUEST"]},
+        "status": {
+            "type": "string",
+            "description": "the status as a name",
+            "examples": ["BAD_REQUEST"],
+        },
         "message": {
             "type": "object",
             "required": ["short", "long"],
-            "properties": {"short": {"type": "string"}, "long": {"type": "string"}},
+            "description": "what went wrong, in a few words and in a sentence",
+            "properties": {
+                "short": {
+                    "type": "string",
+                    "description": "a title",
+                    "examples": ["Invalid email"],
+                },
+                "long": {
+                    "type": "string",
+                    "description": "what to do about it",
+                    "examples": ["Some fields are invalid; see errors."],
+                },
+            },
         },
-        "errors": {"type": "object", "additionalProperties": {"type": "string"}},
+        "errors": {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "description": "field path (`to[2]`, `attachments[0].content`) to reason; may be empty",
+            "examples": [{"to[2]": "not a valid email address: no @"}],
+        },
     },
 }
+
+_SCHEMAS = {
+    "EmailRequest": EMAIL_REQUEST,
+    "Address": ADDRESS,
+    "Accepted": ACCEPTED,
+    "EmailStatus": _STATUS,
+    "Event": _EVENT,
+    "Cancelled": CANCELLED,
+    "Error": _ERROR,
+}
+
+_REQUEST_ID_HEADER = {"$ref": "#/components/headers/RequestId"}
+_OPEN: list[dict[str, list[str]]] = []  # `security: []`: no API key needed
 
 
 def _json(schema_name: str) -> dict[str, Any]:
     return {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}}
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": _json("Error")}
+def _answer(
+    description: str, schema: str | None = None, headers: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "description": description,
+        "headers": {"X-Request-Id": _REQUEST_ID_HEADER, **(headers or {})},
+    }
+    if schema is not None:
+        answer["content"] = _json(schema)
+    return answer
 
 
-_UNAVAILABLE = {
-    **_error("storage (or a separate queue, such as SQS) unreachable or full; nothing was stored"),
-    "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    return _answer(description, "Error", headers)
+
+
+_RETRY_AFTER = {
+    "Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait before a retry"}
 }
-_ID_PARAMETER = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+_UNAVAILABLE = _error(
+    "storage (or a separate queue, such as SQS) unreachable or full; nothing was stored",
+    _RETRY_AFTER,
+)
+_UNAUTHORIZED = _error(
+    "missing, wrong or revoked API key",
+    {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "`Bearer`"}},
+)
+_ID_PARAMETER = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "description": "the id from the 202 answer",
+    "schema": {"type": "string", "examples": ["019a2237-5c1e-7b3a-9d2f-6a1b2c3d4e5f"]},
+}
+_PARAMETERS = [{"$ref": "#/components/parameters/RequestId"}]
+
+
+def _operation(
+    operation_id: str, summary: str, responses: dict[str, Any], **more: Any
+) -> dict[str, Any]:
+    """An operation with its answers in status order and the X-Request-Id parameter."""
+    parameters = [*more.pop("parameters", []), *_PARAMETERS]
+    ordered = {code: responses[code] for code in sorted(responses)}
+    return {
+        "operationId": operation_id,
+        "summary": summary,
+        "parameters": parameters,
+        **more,
+        "responses": ordered,
+    }
+
+
+def _submit() -> dict[str, Any]:
+    return _operation(
+        "sendEmail",
+        "Submit an email",
+        {
+            "202": _answer(
+                "stored; it will be sent",
+                "Accepted",
+                {"Location": {"schema": {"type": "string"}, "description": "the statusUrl"}},
+            ),
+            "200": _answer("an Idempotency-Key repeat: the original email", "Accepted"),
+            "400": _error("invalid field(s) or malformed JSON; `errors` lists every bad field"),
+            "401": _UNAUTHORIZED,
+            "408": _error("the body arrived too slowly"),
+            "409": _error("Idempotency-Key reused for a different email"),
+            "413": _error("body larger than the configured limit (10 MiB by default)"),
+            "415": _error("content type is not application/json"),
+            "429": _error(
+                "the API key is over its rate limit or daily quota",
+                {**_RETRY_AFTER, "RateLimit-Limit": {"schema": {"type": "integer"}}},
+            ),
+            "503": _UNAVAILABLE,
+        },
+        description="Answers 202 only once the email is durably stored. Send it as "
+        "`application/json`.",
+        parameters=[
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "pattern": "^[!-~]{1,255}$", "examples": ["order-42"]},
+                "description": "1 to 255 visible ASCII characters. The same key and the same "
+                "email within 24 h: the original id (200). The same key, another email: 409.",
+            }
+        ],
+        requestBody={"required": True, "content": _json("EmailRequest")},
+    )
+
+
+def _status() -> dict[str, Any]:
+    return _operation(
+        "getEmail",
+        "An email's state and history (never its content)",
+        {
+            "200": _answer("found", "EmailStatus"),
+            "401": _UNAUTHORIZED,
+            "404": _error("no such email (or another key's)"),
+            "503": _UNAVAILABLE,
+        },
+        parameters=[_ID_PARAMETER],
+    )
+
+
+def _cancel() -> dict[str, Any]:
+    return _operation(
+        "cancelEmail",
+        "Cancel an email no worker has taken yet",
+        {
+            "200": _answer("cancelled (also when it already was)", "Cancelled"),
+            "401": _UNAUTHORIZED,
+            "404": _error("no such email (or another key's)"),
+            "409": _error("too late: being sent, sent or failed"),
+            "503": _UNAVAILABLE,
+        },
+        parameters=[_ID_PARAMETER],
+    )
+
+
+def _open_page(operation_id: str, summary: str, description: str, media: str) -> dict[str, Any]:
+    answer = {**_answer(description), "content": {media: {}}}
+    return _operation(operation_id, summary, {"200": answer}, security=_OPEN)
+
+
+def _paths() -> dict[str, Any]:
+    return {
+        "/api/v1/email": {"post": _submit()},
+        "/api/v1/email/{id}": {"get": _status(), "delete": _cancel()},
+        "/healthz": {
+            "get": _operation(
+                "getHealth",
+                "The process is alive",
+                {"200": _answer("alive")},
+                security=_OPEN,
+            )
+        },
+        "/readyz": {
+            "get": _operation(
+                "getReadiness",
+                "Storage is reachable",
+                {"200": _answer("ready"), "503": _UNAVAILABLE},
+                security=_OPEN,
+            )
+        },
+        "/metrics": {
+            "get": _operation(
+                "getMetrics",
+                "Prometheus metrics of this process and the queue",
+                {
+                    "200": {**_answer("the text exposition format"), "content": {"text/plain": {}}},
+                    "401": _UNAUTHORIZED,
+                },
+            )
+        },
+        "/openapi.json": {
+            "get": _open_page(
+                "getOpenApi", "This document", "OpenAPI 3.1 as JSON", "application/json"
+            )
+        },
+        "/docs": {"get": _open_page("getDocs", "The readable API page", "HTML", "text/html")},
+        "/": {
+            "get": _operation(
+                "getHome",
+                "Redirects to /docs",
+                {"307": _answer("to /docs", headers={"Location": {"schema": {"type": "string"}}})},
+                security=_OPEN,
+            )
+        },
+    }
 
 
 @cache
@@ -156,149 +335,42 @@ def document() -> dict[str, Any]:
         "info": {
             "title": "Postroom",
             "version": __version__,
-            "description": "Transactional email: durable intake, delivery with failover.",
+            "description": "Transactional email: durable intake, delivery with failover. Every "
+            "route needs an API key (`Authorization: Bearer KEY`) except the ones marked open.",
         },
-        "paths": {
-            "/api/v1/email": {"post": _submit()},
-            "/api/v1/email/{id}": {"get": _status(), "delete": _cancel()},
-            "/healthz": {
-                "get": {
-                    "summary": "The process is alive",
-                    "security": [],
-                    "responses": {"200": {"description": "alive"}},
-                }
-            },
-            "/readyz": {
-                "get": {
-                    "summary": "Storage is reachable",
-                    "security": [],
-                    "responses": {"200": {"description": "ready"}, "503": _UNAVAILABLE},
-                }
-            },
-            "/metrics": {
-                "get": {
-                    "summary": "Prometheus metrics of this process and the queue",
-                    "responses": {
-                        "200": {
-                            "description": "the exposition format",
-                            "content": {"text/plain": {}},
-                        },
-                        "401": _error("missing, wrong or revoked API key"),
-                    },
-                }
-            },
-        },
+        "paths": _paths(),
         "security": [{"bearer": []}],
         "components": {
             "securitySchemes": {
                 "bearer": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "an API key from `postroom keys create`",
+                    "description": "an API key from `postroom keys create --name NAME` (or the "
+                    "one `postroom serve` prints on a fresh data directory)",
                 }
             },
-            "schemas": {
-                "EmailRequest": _EMAIL_REQUEST,
-                "Accepted": _ACCEPTED,
-                "EmailStatus": _STATUS,
-                "Cancelled": _CANCELLED,
-                "Event": _EVENT,
-                "Error": _ERROR,
+            "parameters": {
+                "RequestId": {
+                    "name": "X-Request-Id",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,128}$"},
+                    "description": "your id for the request; echoed in the answer and in every "
+                    "log line about it. Without one (or a malformed one) a new id is made.",
+                }
             },
-        },
-    }
-
-
-def _submit() -> dict[str, Any]:
-    return {
-        "summary": "Submit an email",
-        "description": "Answers 202 only once the email is durably stored.",
-        "parameters": [
-            {
-                "name": "Idempotency-Key",
-                "in": "header",
-                "required": False,
-                "schema": {"type": "string", "maxLength": 255},
-                "description": "Same key and same email within 24 h: the original id (200). "
-                "Same key, other email: 409.",
-            }
-        ],
-        "requestBody": {"required": True, "content": _json("EmailRequest")},
-        "responses": {
-            "202": {"description": "stored; will be sent", "content": _json("Accepted")},
-            "200": {
-                "description": "an Idempotency-Key repeat: the original email",
-                "content": _json("Accepted"),
+            "headers": {
+                "RequestId": {
+                    "schema": {"type": "string"},
+                    "description": "the request's id (yours when it was well-formed)",
+                }
             },
-            "400": _error("invalid field(s) or malformed JSON; `errors` lists every bad field"),
-            "401": _error("missing, wrong or revoked API key"),
-            "408": _error("the body arrived too slowly"),
-            "409": _error("Idempotency-Key reused for a different email"),
-            "429": _error("the API key is over its rate limit or daily quota (see Retry-After)"),
-            "413": _error("body larger than the configured limit"),
-            "415": _error("content type is not application/json"),
-            "503": _UNAVAILABLE,
-        },
-    }
-
-
-def _status() -> dict[str, Any]:
-    return {
-        "summary": "An email's state and history (never its content)",
-        "parameters": [_ID_PARAMETER],
-        "responses": {
-            "200": {"description": "found", "content": _json("EmailStatus")},
-            "401": _error("missing, wrong or revoked API key"),
-            "404": _error("no such email (or another key's)"),
-            "503": _UNAVAILABLE,
-        },
-    }
-
-
-def _cancel() -> dict[str, Any]:
-    return {
-        "summary": "Cancel an email no worker has taken yet",
-        "parameters": [_ID_PARAMETER],
-        "responses": {
-            "200": {
-                "description": "cancelled (also when it already was)",
-                "content": _json("Cancelled"),
-            },
-            "401": _error("missing, wrong or revoked API key"),
-            "404": _error("no such email (or another key's)"),
-            "409": _error("too late: being sent, sent or failed"),
-            "503": _UNAVAILABLE,
+            "schemas": _SCHEMAS,
         },
     }
 
 
 @cache
 def html_page() -> str:
-    """A readable page of the routes, their answers and the request fields; no external assets."""
-    doc = document()
-    sections = []
-    for path, methods in doc["paths"].items():
-        for method, op in methods.items():
-            answers = "".join(
-                f"<li><code>{code}</code> {html.escape(r['description'])}</li>"
-                for code, r in op["responses"].items()
-            )
-            sections.append(
-                f"<h2><code>{method.upper()} {html.escape(path)}</code></h2>"
-                f"<p>{html.escape(op.get('summary', ''))}. "
-                f"{html.escape(op.get('description', ''))}</p>"
-                f"<ul>{answers}</ul>"
-            )
-    fields = "".join(
-        f"<tr><td><code>{name}</code></td>"
-        f"<td>{html.escape(str(spec.get('description', '')))}</td></tr>"
-        for name, spec in _EMAIL_REQUEST["properties"].items()  # type: ignore[attr-defined]
-    )
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Postroom API</title>"
-        "<style>body{font-family:sans-serif;max-width:50rem;margin:2rem auto}"
-        "td{padding:.2rem .6rem;border-bottom:1px solid #ddd}</style></head><body>"
-        f"<h1>Postroom API {__version__}</h1><p>Machine-readable: <a href='/openapi.json'>"
-        "/openapi.json</a>.</p>" + "".join(sections) + "<h2>Email request fields</h2>"
-        f"<table>{fields}</table></body></html>"
-    )
+    """A readable page of the routes, their answers and every field; no external assets."""
+    return render(document())

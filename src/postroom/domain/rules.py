@@ -3,6 +3,7 @@ Submission they produce and how sendAt is read."""
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from postroom.domain.message import Email, Limits
@@ -43,6 +44,11 @@ HEADER_NAME = re.compile(r"[!-9;-~]{1,76}")
 CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # controls, tab allowed
 
 
+def counted(number: int, noun: str, plural: str = "") -> str:
+    """ "1 day", "30 days": error messages name limits that a deployment may set to one."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
+
+
 @dataclass(frozen=True, slots=True)
 class Submission:
     email: Email
@@ -50,13 +56,41 @@ class Submission:
     send_at: float | None
 
 
+# RFC 3339 date-time with an explicit offset; a time without one would be read in some zone.
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})"
+)
+# Unix seconds reach 10^11 in the year 5138; a value this large is milliseconds sent by mistake.
+MILLISECONDS_FROM = 10**11
+
+
 def schedule(value: Any, now: float, limits: Limits) -> tuple[float | None, str]:
-    """(send time, "") for a sendAt value, None meaning now; (None, reason) when invalid."""
+    """(send time, "") for a sendAt value, None meaning now; (None, reason) when invalid.
+
+    sendAt is Unix seconds (a number) or an RFC 3339 date-time string with an offset."""
     if value is None:
         return None, ""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None, "must be a Unix time in seconds"
+    if type(value) is str:
+        seconds = rfc3339_seconds(value)
+        if seconds is None:
+            return None, "must be Unix seconds or an RFC 3339 date-time like 2026-12-01T10:00:00Z"
+        value = seconds
+    elif isinstance(value, bool) or not isinstance(value, int | float):
+        return None, "must be Unix seconds or an RFC 3339 date-time string"
+    elif MILLISECONDS_FROM <= value < MILLISECONDS_FROM * 1000:
+        return None, "looks like milliseconds; send Unix seconds (milliseconds / 1000)"
     if value > now + limits.max_schedule_seconds:
-        return None, f"must be at most {limits.max_schedule_seconds // 86400} days ahead"
+        return None, f"must be at most {counted(limits.max_schedule_seconds // 86400, 'day')} ahead"
     # A time in the past means "now", as the origin API did.
     return (float(value) if value > now else None), ""
+
+
+def rfc3339_seconds(text: str) -> float | None:
+    """Unix seconds of an RFC 3339 date-time with an offset; None when it is not one."""
+    if not _RFC3339.fullmatch(text):
+        return None
+    try:
+        moment = datetime.fromisoformat(text.upper().replace(" ", "T").replace("Z", "+00:00"))
+    except ValueError:  # month 13, hour 25, ...
+        return None
+    return moment.timestamp()

@@ -1,11 +1,12 @@
 """From a decoded JSON request to an Email, listing every bad field at once.
 
 Field paths in errors follow the request: `to[2]`, `attachments[0].content`, `headers.X-Id`.
-Unknown top-level fields are ignored, as the origin API did.
+Unknown top-level fields are ignored, as the origin API did; `warnings` names them.
 """
 
 import binascii
 import re
+from difflib import get_close_matches
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 from typing import Any
@@ -14,11 +15,59 @@ from postroom.domain.address import AddressError, FullParser, fast_mailbox, pars
 from postroom.domain.errors import InvalidEmailError
 from postroom.domain.message import Address, Attachment, Email, Limits
 from postroom.domain.quick import quick_submission
-from postroom.domain.rules import CONTROL, HEADER_NAME, RESERVED_HEADERS, Submission, schedule
+from postroom.domain.rules import (
+    CONTROL,
+    HEADER_NAME,
+    RESERVED_HEADERS,
+    Submission,
+    counted,
+    schedule,
+)
 
 _CONTENT_TYPE = re.compile(r"[A-Za-z0-9][\w!#$&^.+-]{0,126}/[A-Za-z0-9][\w!#$&^.+-]{0,126}")
 _CONTENT_ID = re.compile(r"[!-;=?-~]{1,200}")  # visible ASCII without < and >
 _LINE_BREAK = re.compile(r"[\r\n\x00]")
+
+
+# Every top-level field the API reads; anything else is ignored and named in `warnings`.
+FIELDS = frozenset(
+    (
+        "from",
+        "to",
+        "cc",
+        "bcc",
+        "replyTo",
+        "subject",
+        "body",
+        "text",
+        "html",
+        "sendAt",
+        "headers",
+        "attachments",
+        "tags",
+        "metadata",
+    )
+)
+_MAX_WARNINGS = 10
+
+
+def warnings(data: dict[str, Any]) -> list[str]:
+    """What an accepted request holds that does nothing: unknown fields (often a misspelt one,
+    which is ignored as the origin API did) and an email with neither subject nor body.
+
+    Reads only the decoded request the validator accepted; costs a set difference when there is
+    nothing to say."""
+    found = [_unknown(name) for name in sorted(data.keys() - FIELDS)[:_MAX_WARNINGS]]
+    get = data.get
+    if not get("subject") and not (get("body") or get("text") or get("html")):
+        found.append("neither subject nor body: the email is sent empty")
+    return found
+
+
+def _unknown(name: str) -> str:
+    close = get_close_matches(name, FIELDS, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown field {name[:64]!r} ignored{hint}"
 
 
 class _Errors:
@@ -65,7 +114,8 @@ class _Checker:
         reply_to = self.address_list("replyTo", data.get("replyTo"))
         if len(to) + len(cc) + len(bcc) > self.limits.max_recipients:
             self.errors.add(
-                "to", f"at most {self.limits.max_recipients} recipients across to, cc, bcc"
+                "to",
+                f"at most {counted(self.limits.max_recipients, 'recipient')} across to, cc, bcc",
             )
         email = Email(
             sender=sender or Address(""),
@@ -100,7 +150,9 @@ class _Checker:
         if required and not items:
             self.errors.add(path, "needs at least one address")
         if len(items) > self.limits.max_recipients:
-            self.errors.add(path, f"at most {self.limits.max_recipients} addresses")
+            self.errors.add(
+                path, f"at most {counted(self.limits.max_recipients, 'address', 'addresses')}"
+            )
             return ()
         found = []
         for i, item in enumerate(items):
@@ -154,7 +206,9 @@ class _Checker:
             self.errors.add(path, "name must not contain line breaks")
             return None
         if len(decoded) > self.limits.max_name_chars:
-            self.errors.add(path, f"name longer than {self.limits.max_name_chars} characters")
+            self.errors.add(
+                path, f"name longer than {counted(self.limits.max_name_chars, 'character')}"
+            )
             return None
         return decoded
 
@@ -182,7 +236,7 @@ class _Checker:
 
     def single_line(self, path: str, value: str, max_chars: int) -> None:
         if len(value) > max_chars:
-            self.errors.add(path, f"longer than {max_chars} characters")
+            self.errors.add(path, f"longer than {counted(max_chars, 'character')}")
         elif _has_line_break(value):
             self.errors.add(path, "must not contain line breaks, raw or encoded")
 
@@ -193,7 +247,7 @@ class _Checker:
             self.errors.add("headers", "must be an object of header name to string value")
             return ()
         if len(value) > self.limits.max_headers:
-            self.errors.add("headers", f"at most {self.limits.max_headers} headers")
+            self.errors.add("headers", f"at most {counted(self.limits.max_headers, 'header')}")
             return ()
         return tuple(pair for pair in (self.header(k, v) for k, v in value.items()) if pair)
 
@@ -217,7 +271,9 @@ class _Checker:
             self.errors.add("attachments", "must be a list")
             return ()
         if len(value) > self.limits.max_attachments:
-            self.errors.add("attachments", f"at most {self.limits.max_attachments} attachments")
+            self.errors.add(
+                "attachments", f"at most {counted(self.limits.max_attachments, 'attachment')}"
+            )
             return ()
         found = (self.attachment(f"attachments[{i}]", item) for i, item in enumerate(value))
         return tuple(a for a in found if a is not None)
@@ -256,14 +312,16 @@ class _Checker:
             self.errors.add(path, "is required and must be a non-empty string")
             return ""
         if CONTROL.search(value) or len(value) > max_chars:
-            self.errors.add(path, f"must be one line of at most {max_chars} characters")
+            self.errors.add(path, f"must be one line of at most {counted(max_chars, 'character')}")
         return value
 
     def tags(self, value: Any) -> tuple[str, ...]:
         if value is None:
             return ()
         if not isinstance(value, list) or len(value) > self.limits.max_tags:
-            self.errors.add("tags", f"must be a list of at most {self.limits.max_tags} strings")
+            self.errors.add(
+                "tags", f"must be a list of at most {counted(self.limits.max_tags, 'string')}"
+            )
             return ()
         max_chars = self.limits.max_tag_chars
         return tuple(self.required_line(f"tags[{i}]", t, max_chars) for i, t in enumerate(value))
@@ -273,15 +331,18 @@ class _Checker:
             return ()
         if not isinstance(value, dict) or len(value) > self.limits.max_metadata:
             self.errors.add(
-                "metadata", f"must be an object of at most {self.limits.max_metadata} keys"
+                "metadata",
+                f"must be an object of at most {counted(self.limits.max_metadata, 'key')}",
             )
             return ()
         pairs = []
         for key, item in value.items():
             self.required_line(f"metadata.{key}", key, 128)
-            if not isinstance(item, str) or len(item) > self.limits.max_metadata_chars:
+            most = self.limits.max_metadata_chars
+            if not isinstance(item, str) or len(item) > most:
                 self.errors.add(
-                    f"metadata.{key}", "value must be a string of at most 1000 characters"
+                    f"metadata.{key}",
+                    f"value must be a string of at most {counted(most, 'character')}",
                 )
             pairs.append((key, item))
         return tuple(pairs)

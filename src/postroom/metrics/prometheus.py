@@ -1,19 +1,50 @@
-"""Prometheus metrics (prometheus-client), one registry per process."""
+"""Prometheus metrics (prometheus-client), one registry per process.
 
+No label is ever empty ("none" stands for no value), and the exposition has no `*_created`
+series: they double the series count and nothing here reads them. prometheus-client can only turn
+them off for the whole process, so this registry leaves them out of its own exposition instead.
+"""
+
+from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics_core import Metric
 
 from postroom.ports.queue import QueueStats
 
 _CIRCUIT_STATES = ("closed", "half_open", "open")
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+NONE = "none"
+
+
+class WithoutCreated(CollectorRegistry):
+    """A registry whose collect() leaves out the `*_created` samples of counters and histograms."""
+
+    def collect(self) -> Iterable[Metric]:
+        for metric in super().collect():
+            samples = [s for s in metric.samples if not s.name.endswith("_created")]
+            if len(samples) != len(metric.samples):
+                metric = _copy(metric, samples)
+            yield metric
+
+
+def _copy(metric: Metric, samples: list[Any]) -> Metric:
+    copy = Metric(metric.name, metric.documentation, metric.type, metric.unit)
+    copy.samples = samples
+    return copy
 
 
 class PrometheusMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry or CollectorRegistry()
+        self.registry = registry or WithoutCreated()
         r = self.registry
+        self._requests = Counter(
+            "postroom_http_requests",
+            "HTTP requests answered, by route template and status class",
+            ["route", "status"],
+            registry=r,
+        )
         self._accepted = Counter("postroom_emails_accepted", "Emails stored by the API", registry=r)
         self._intake = Histogram(
             "postroom_intake_seconds",
@@ -57,9 +88,17 @@ class PrometheusMetrics:
             registry=r,
         )
         self._children: dict[tuple[Any, ...], Any] = {}
+        self._by_status: dict[tuple[str, int], Any] = {}
         self._sending = Gauge(
             "postroom_worker_in_flight", "Sends in flight in this process", registry=r
         )
+
+    def request(self, route: str, status: int) -> None:
+        key = (route, status)  # one dict look-up a request once the child exists
+        child = self._by_status.get(key)
+        if child is None:
+            child = self._by_status[key] = self._requests.labels(route, f"{status // 100}xx")
+        child.inc()
 
     def accepted(self, seconds: float) -> None:
         self._accepted.inc()
@@ -69,7 +108,7 @@ class PrometheusMetrics:
         self._child(self._calls, provider, outcome).observe(seconds)
 
     def settled(self, outcome: str, provider: str = "") -> None:
-        self._child(self._settled, outcome, provider).inc()
+        self._child(self._settled, outcome, provider or NONE).inc()
 
     def _child(self, metric: Any, *labels: str) -> Any:
         # `labels()` takes a lock and builds a key on every call; once per delivery that shows

@@ -7,6 +7,10 @@ from postroom.ports.queue import QueueStats
 
 
 class Metrics(Protocol):
+    def request(self, route: str, status: int) -> None:
+        """An HTTP request was answered; `route` is its template (`/api/v1/email/{id}`), never
+        the raw path, or "unmatched"."""
+
     def accepted(self, seconds: float) -> None:
         """An email was stored; `seconds` is the intake latency."""
 
@@ -14,7 +18,8 @@ class Metrics(Protocol):
         """One send attempt through a provider ended ("sent" or a failure class)."""
 
     def settled(self, outcome: str, provider: str = "") -> None:
-        """An attempt ended the email's turn: "sent", "retried", "failed" or "dead_lettered"."""
+        """An attempt ended the email's turn: "sent", "retried", "failed" or "dead_lettered";
+        `provider` is "" when none did (a retry after every provider failed)."""
 
     def failover(self, provider: str) -> None:
         """An attempt moved on from `provider` to the next one."""
@@ -27,6 +32,9 @@ class Metrics(Protocol):
 
 
 class NullMetrics:
+    def request(self, route: str, status: int) -> None:
+        pass
+
     def accepted(self, seconds: float) -> None:
         pass
 

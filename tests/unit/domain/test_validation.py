@@ -11,7 +11,7 @@ from postroom.domain.errors import InvalidEmailError
 from postroom.domain.message import Address, Limits
 from postroom.domain.quick import quick_submission
 from postroom.domain.rules import Submission
-from postroom.domain.validation import validate_fully, validate_submission
+from postroom.domain.validation import validate_fully, validate_submission, warnings
 
 NOW = 1_800_000_000.0
 LIMITS = Limits()
@@ -133,6 +133,65 @@ def test_send_at_refused(send_at: Any) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2027-01-15T09:00:00Z", NOW + 3600),
+        ("2027-01-15T11:00:00+02:00", NOW + 3600),
+        ("2027-01-15t09:00:00.000z", NOW + 3600),
+        ("2027-01-15 09:00:00.5Z", NOW + 3600.5),
+        ("2020-01-01T00:00:00Z", None),
+    ],
+)
+def test_send_at_takes_rfc3339_strings(text: str, expected: float | None) -> None:
+    """An RFC 3339 date-time with Z or an offset is the same instant as its Unix seconds."""
+    assert validate(minimal(sendAt=text)).send_at == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["2027-01-15T08:00:00", "2027-01-15", "2027-02-30T08:00:00Z", "2027-01-15T08:00Z"]
+)
+def test_send_at_strings_without_offset_or_impossible_are_refused(text: str) -> None:
+    """No offset (which zone?), no time, or no such day: refused, naming the formats."""
+    assert "RFC 3339" in errors_of(minimal(sendAt=text))["sendAt"]
+
+
+@pytest.mark.parametrize("send_at", [NOW * 1000, NOW * 1000 + 0.5, 10**11])
+def test_send_at_in_milliseconds_is_refused_as_such(send_at: float) -> None:
+    """A millisecond timestamp is refused with a message that says to send seconds."""
+    message = errors_of(minimal(sendAt=send_at))["sendAt"]
+    assert message.startswith("looks like milliseconds")
+    assert "send Unix seconds" in message
+
+
+def test_limit_messages_use_the_singular_for_one() -> None:
+    """A limit of one reads "1 day", "1 header", never "1 days"."""
+    one = Limits(max_schedule_seconds=86400, max_headers=1, max_tags=1)
+    with pytest.raises(InvalidEmailError) as caught:
+        validate_fully(
+            minimal(sendAt=NOW + 2 * 86400, headers={"X-A": "a", "X-B": "b"}, tags=["a", "b"]),
+            now=NOW,
+            limits=one,
+            full_parser=parse_with_email_validator,
+        )
+    assert caught.value.errors == {
+        "sendAt": "must be at most 1 day ahead",
+        "headers": "at most 1 header",
+        "tags": "must be a list of at most 1 string",
+    }
+
+
+def test_warnings_name_unknown_fields_and_an_empty_email() -> None:
+    """Unknown fields are named (with the likely intended one); so is an email with no text."""
+    assert warnings(minimal(subject="Hi")) == []
+    assert warnings(minimal(body="Hello")) == []
+    assert warnings(minimal(subject="Hi", htlm="<p>x</p>", zzz=1)) == [
+        "unknown field 'htlm' ignored; did you mean 'html'?",
+        "unknown field 'zzz' ignored",
+    ]
+    assert warnings(minimal()) == ["neither subject nor body: the email is sent empty"]
+
+
+@pytest.mark.parametrize(
     ("data", "field"),
     [
         ({"to": []}, "to"),
@@ -195,7 +254,13 @@ _requests = st.fixed_dictionaries(
         ),
         "tags": st.lists(_strings, max_size=3),
         "metadata": st.dictionaries(st.sampled_from(["k", ""]), _strings, max_size=2),
-        "sendAt": st.one_of(st.none(), st.floats(allow_nan=False), st.booleans(), st.integers()),
+        "sendAt": st.one_of(
+            st.none(),
+            st.floats(allow_nan=False),
+            st.booleans(),
+            st.integers(),
+            st.sampled_from(["2027-01-15T08:00:00Z", "2027-01-15T08:00:00", "soon"]),
+        ),
     },
 )
 
