@@ -25,10 +25,12 @@ async def list_dead(backend: Backend, limit: int) -> int:
         rows = await backend.dead(limit)
     finally:
         await backend.close()
-    print(f"{'id':36}  {'failed at (UTC)':19}  {'attempts':>8}  provider")
+    # provider and error: the last provider attempt and its class (permanent, down, ...).
+    print(f"{'id':36}  {'failed at (UTC)':19}  {'attempts':>8}  {'provider':12}  error")
     for row in rows:
         when = datetime.fromtimestamp(row.failed_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
-        print(f"{row.id:36}  {when:19}  {row.attempts:>8}  {row.provider or '-'}")
+        provider = row.provider or "-"
+        print(f"{row.id:36}  {when:19}  {row.attempts:>8}  {provider:12}  {row.error or '-'}")
     return 0
 
 
@@ -36,6 +38,9 @@ async def redrive_dead(backend: Backend, ids: list[str] | None, dry_run: bool) -
     """Redrive the given ids, or every dead letter page by page with a progress line."""
     try:
         if ids:
+            if (unknown := await _not_dead(backend, ids)) is not None:
+                print(f"postroom: no such dead letter: {unknown}", file=sys.stderr)
+                return 1
             if dry_run:
                 print(f"would redrive: {await _count_failed(backend, ids)}")
             else:
@@ -47,6 +52,18 @@ async def redrive_dead(backend: Backend, ids: list[str] | None, dry_run: bool) -
         return 0
     finally:
         await backend.close()
+
+
+async def _not_dead(backend: Backend, ids: list[str]) -> str | None:
+    """The first id that names no dead letter (unknown, or in another state), else None:
+    checked before anything is redriven, so a typo changes nothing."""
+    for email_id in ids:
+        status = await backend.status(email_id)
+        if status is None:
+            return email_id
+        if status.state is not State.FAILED:
+            return f"{email_id} (it is {status.state.value})"
+    return None
 
 
 async def _count_failed(backend: Backend, ids: list[str]) -> int:
@@ -90,8 +107,18 @@ async def create_key(backend: Backend, name: str) -> str:
     return token
 
 
-async def create_key_and_close(backend: Backend, name: str) -> str:
+class KeyNameError(ValueError):
+    """The name given to a new key is empty or already names a key in use."""
+
+
+async def create_named_key(backend: Backend, name: str) -> str:
+    """A new key for `keys create`: KeyNameError for an empty name or one a key not revoked
+    already has (a revoked key's name may be used again, as when a key is replaced)."""
     try:
+        if not name.strip():
+            raise KeyNameError("a key needs a name (what it is for)")
+        if any(key.name == name and key.revoked_at is None for key in await backend.list_keys()):
+            raise KeyNameError(f"a key named {name!r} exists; revoke it first or pick another name")
         return await create_key(backend, name)
     finally:
         await backend.close()
@@ -141,12 +168,28 @@ async def list_keys(backend: Backend) -> int:
 
 
 async def revoke_key(backend: Backend, id_or_prefix: str) -> int:
+    """Revoke the one key whose id or shown prefix starts with `id_or_prefix`; exit 1 when
+    none or several match, or when that key is already revoked."""
     try:
-        key = await backend.revoke_key(id_or_prefix)
+        wanted = id_or_prefix.strip()
+        keys = await backend.list_keys()
+        found = [
+            k for k in keys if wanted and (k.id.startswith(wanted) or k.prefix.startswith(wanted))
+        ]
+        if len(found) != 1:
+            many = f"{len(found)} keys; give more of the id" if found else "no key"
+            print(f"postroom: {id_or_prefix!r} matches {many}", file=sys.stderr)
+            return 1
+        if found[0].revoked_at is not None:
+            print(
+                f"postroom: key {found[0].id} ({found[0].name}) is already revoked", file=sys.stderr
+            )
+            return 1
+        key = await backend.revoke_key(found[0].id)
     finally:
         await backend.close()
-    if key is None:
-        print(f"postroom: no key {id_or_prefix!r}", file=sys.stderr)
+    if key is None:  # deleted between the listing and the revoke
+        print(f"postroom: {id_or_prefix!r} matches no key", file=sys.stderr)
         return 1
     print(f"revoked {key.id} ({key.name})")
     return 0

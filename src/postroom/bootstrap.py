@@ -2,6 +2,8 @@
 
 import asyncio
 import contextlib
+import os
+import tempfile
 from dataclasses import dataclass
 
 from postroom import providers as provider_registry
@@ -12,13 +14,13 @@ from postroom.api.container import Container
 from postroom.api.intake import IntakeRoute
 from postroom.ciphers.aesgcm import AesGcmCipher, parse_keys
 from postroom.clocks import SystemClock
-from postroom.domain.errors import CipherError
+from postroom.domain.errors import CipherError, StorageUnavailableError
 from postroom.domain.retry import RetryPolicy
 from postroom.logs import get_logger
 from postroom.metrics.prometheus import PrometheusMetrics
 from postroom.ports.backend import Backend
 from postroom.ports.cipher import Cipher
-from postroom.ports.provider import Provider
+from postroom.ports.provider import Probe, Provider
 from postroom.services.auth import Authenticator
 from postroom.services.content import Content, NoCipher
 from postroom.services.deliver import DeliverEmail
@@ -54,6 +56,90 @@ def open_backend(settings: Settings) -> Backend:
         raise ConfigError(f"POSTROOM_QUEUE_URL: {error}") from None
 
 
+class StorageStartError(Exception):
+    """Storage cannot work at start-up: one line naming the variable, the file or host:port,
+    and the cause. Start-up stops (exit 1); an outage after start is a 503 instead."""
+
+
+async def check_storage(settings: Settings, backend: Backend, queue: bool = True) -> None:
+    """Prove the store works before anything is created in it: StorageStartError if not. With
+    `queue`, a queue apart from it (SQS) must answer too; start-up leaves that out, so an API
+    can run before `postroom sqs create-queues` (it answers 503 until the queue exists)."""
+    store = getattr(backend, "store", backend)  # with SQS, the database beside it
+    path = sqlite_path(store)
+    if path is not None and (problem := _sqlite_problem(path)) is not None:
+        raise StorageStartError(f"POSTROOM_DATABASE_URL: cannot use {path}: {problem}")
+    try:
+        probe = getattr(store, "probe", None)  # PostgreSQL: one connection, its real cause
+        if probe is not None:
+            await probe()
+        await store.ping()
+    except StorageUnavailableError as error:
+        where = f"cannot use {path}: " if path else ""
+        raise StorageStartError(f"POSTROOM_DATABASE_URL: {where}{error}") from None
+    if queue and store is not backend:
+        try:
+            await backend.ping()
+        except StorageUnavailableError as error:
+            raise StorageStartError(f"POSTROOM_QUEUE_URL: {error}") from None
+
+
+@dataclass(frozen=True)
+class Started:
+    first_key: str | None  # the token of the key just created, to print once
+    sqlite_file: str | None  # the database file, for the banner
+
+
+async def prepare_start(settings: Settings, first_key: bool) -> Started:
+    """Everything checked before anything is created: provider URLs (parsed, nothing sent),
+    storage (opened and written), stored content against the configured keys (ConfigError,
+    StorageStartError). Only then, with `first_key`, a store without API keys gets one."""
+    from postroom.admin import create_key
+
+    for provider in open_providers(settings):
+        await provider.close()
+    backend = open_backend(settings)
+    try:
+        await check_storage(settings, backend, queue=False)
+        await check_keys_open_stored_content(backend, open_cipher(settings))
+        token = None
+        if first_key and not settings.insecure_no_auth and not await backend.list_keys():
+            token = await create_key(backend, "default")
+        return Started(token, sqlite_path(getattr(backend, "store", backend)))
+    finally:
+        await backend.close()
+
+
+def sqlite_path(store: object) -> str | None:
+    """The absolute path of an SQLite store's file; None for other stores."""
+    from postroom.queues.sqlite import SqliteQueue
+
+    return os.path.abspath(store.path) if isinstance(store, SqliteQueue) else None
+
+
+def _sqlite_problem(path: str) -> str | None:
+    """Why SQLite could not write at `path`, in words; None when it can. SQLite itself only
+    says "unable to open database file", whatever the reason."""
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):
+        return f"directory {folder} does not exist"
+    if os.path.isdir(path):
+        return "it is a directory"
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o644))  # as SQLite would
+    except OSError as error:
+        return f"cannot write the file ({error.strerror})"
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        return (
+            f"directory {folder} is not writable ({error.strerror}); "
+            "SQLite keeps its -wal and -shm files beside the database"
+        )
+    return None
+
+
 def open_cipher(settings: Settings) -> Cipher:
     if not settings.encryption_keys:
         return NoCipher()
@@ -70,7 +156,9 @@ async def check_keys_open_stored_content(backend: Backend, cipher: Cipher) -> No
     try:
         cipher.open(payload, email_id.encode())
     except CipherError as error:
-        raise ConfigError(f"POSTROOM_ENCRYPTION_KEYS: stored content {error}") from None
+        raise ConfigError(
+            f"POSTROOM_ENCRYPTION_KEYS: cannot open stored content: {error}"
+        ) from None
 
 
 def open_providers(settings: Settings) -> list[Provider]:
@@ -78,6 +166,26 @@ def open_providers(settings: Settings) -> list[Provider]:
         return [provider_registry.open_provider(url) for url in settings.providers]
     except provider_registry.ProviderConfigError as error:
         raise ConfigError(f"POSTROOM_PROVIDERS: {error}") from None
+
+
+async def probe_providers(settings: Settings) -> list[tuple[str, str, Probe]]:
+    """Each configured provider's read-only check (nothing is sent), in the configured order:
+    (name, masked URL, result). A probe that raises counts as the provider being down."""
+    from postroom.logs import mask_url
+
+    def result(found: Probe | BaseException) -> Probe:
+        return found if isinstance(found, Probe) else Probe(False, "down", type(found).__name__)
+
+    providers = open_providers(settings)
+    try:
+        found = await asyncio.gather(*(p.probe() for p in providers), return_exceptions=True)
+    finally:
+        for provider in providers:
+            await provider.close()
+    urls = settings.providers
+    return [
+        (p.name, mask_url(url), result(r)) for p, url, r in zip(providers, urls, found, strict=True)
+    ]
 
 
 @dataclass

@@ -16,10 +16,13 @@ from prometheus_client import start_http_server
 from postroom import __version__, logs
 from postroom.bootstrap import (
     ConfigError,
+    StorageStartError,
     build_worker,
-    check_keys_open_stored_content,
+    check_storage,
     open_backend,
     open_cipher,
+    prepare_start,
+    probe_providers,
     purge_periodically,
     refresh_periodically,
 )
@@ -51,6 +54,10 @@ _WORKER_FLAGS = (
     "providers",
     "concurrency",
     "max_attempts",
+    "visibility_timeout",
+    "metrics_port",
+    "encryption_keys",
+    "retention_days",
     "log_level",
 )
 
@@ -67,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SettingsError, ConfigError) as error:
         print(f"postroom: error: {error}", file=sys.stderr)
         return 2
+    except StorageStartError as error:
+        print(f"postroom: error: {error}", file=sys.stderr)
+        return 1
     except StorageUnavailableError as error:
         # An operator command that lost storage midway: one line, no traceback.
         print(f"postroom: storage unavailable: {error}", file=sys.stderr)
@@ -91,16 +101,22 @@ def _parser() -> argparse.ArgumentParser:
         "serve",
         cmd_serve,
         "run the API and a worker in one process",
-        (*_SERVER_FLAGS, "concurrency", "max_attempts"),
+        (*_SERVER_FLAGS, "concurrency", "max_attempts", "visibility_timeout"),
     )
     _command(commands, "api", cmd_api, "run the API only", (*_SERVER_FLAGS, "processes"))
     _command(commands, "worker", cmd_worker, "run a delivery worker only", _WORKER_FLAGS)
-    _command(
+    check = _command(
         commands,
         "check",
         cmd_check,
         "check that storage is reachable (exit 1 if not)",
         ("database_url", "queue_url", "log_level"),
+    )
+    check.add_argument(
+        "--providers",
+        dest="probe_providers",
+        action="store_true",
+        help="also probe each provider of POSTROOM_PROVIDERS without sending mail",
     )
     _command(
         commands,
@@ -228,51 +244,43 @@ def _command(
 ) -> argparse.ArgumentParser:
     sub = commands.add_parser(name, help=help_text, description=help_text)
     defaults = Settings()
-    for flag in flags:
+    # Every command that logs takes the log format beside the log level.
+    for flag in (*flags, "log_format") if "log_level" in flags else flags:
         option = options()[flag]
         default = getattr(defaults, flag)
         shown = ",".join(default) if isinstance(default, tuple) else default
+        shown = "(none)" if shown == "" else shown
         text = f"{option.help} [env {option.env}; default {shown!s}]"
         name = f"--{flag.replace('_', '-')}"
         if isinstance(default, bool):
             sub.add_argument(name, dest=flag, action="store_const", const="true", help=text)
         else:
-            sub.add_argument(name, dest=flag, metavar="VALUE", help=text)
+            sub.add_argument(name, dest=flag, metavar=option.metavar, help=text)
     sub.set_defaults(run=run, needs_settings=settings)
     return sub
 
 
-def _preflight(settings: Settings, first_key: bool) -> None:
-    """Before serving: stored content must open with the configured keys (ConfigError if not);
-    with `first_key`, a data directory without any API key gets one, printed once."""
-    from postroom.admin import create_key
+def _preflight(settings: Settings, command: str) -> None:
+    """Start-up checks (bootstrap.prepare_start), then the first key if one was made, then the
+    banner."""
+    from postroom.serving import banner
 
-    async def check() -> str | None:
-        backend = open_backend(settings)
-        try:
-            await check_keys_open_stored_content(backend, open_cipher(settings))
-            if first_key and not settings.insecure_no_auth and not await backend.list_keys():
-                return await create_key(backend, "default")
-            return None
-        except StorageUnavailableError:
-            return None  # serve anyway: /readyz and intake answer 503 until storage is back
-        finally:
-            await backend.close()
-
-    token = asyncio.run(check())
-    if token:
+    started = asyncio.run(prepare_start(settings, first_key=command == "serve"))
+    if started.first_key:
         print(
-            f"Created the first API key (shown once, store it now):\n\n    {token}\n\n"
-            "Send it as: Authorization: Bearer <key>. More: postroom keys create --name NAME",
+            f"Created the first API key (shown once, store it now):\n\n    {started.first_key}\n\n"
+            "Send it as: Authorization: Bearer <key>. More: postroom keys create --name NAME\n",
             flush=True,
         )
+    text = logs.use_text(settings.log_format, sys.stderr)
+    print(banner(settings, command, text, started.sqlite_file), flush=True)
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from postroom.serving import serve
 
-    logs.configure(settings.log_level)
-    _preflight(settings, first_key=True)
+    logs.configure(settings.log_level, settings.log_format)
+    _preflight(settings, "serve")
     serve(settings, with_worker=True)
     return 0
 
@@ -280,8 +288,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
     from postroom.serving import serve_processes
 
-    logs.configure(settings.log_level)
-    _preflight(settings, first_key=False)
+    logs.configure(settings.log_level, settings.log_format)
+    _preflight(settings, "api")
     serve_processes(settings)
     return 0
 
@@ -291,8 +299,8 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
     from postroom.serving import tune_interpreter
 
-    logs.configure(settings.log_level)
-    _preflight(settings, first_key=False)
+    logs.configure(settings.log_level, settings.log_format)
+    _preflight(settings, "worker")
     tune_interpreter()
     uvloop.run(_run_worker(settings))
     return 0
@@ -321,14 +329,19 @@ def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     async def check() -> int:
         backend = open_backend(settings)
         try:
-            await backend.ping()
-        except StorageUnavailableError as error:
-            print(f"postroom: storage unreachable: {error}", file=sys.stderr)
-            return 1
+            await check_storage(settings, backend)  # StorageStartError: exit 1, as at start-up
         finally:
             await backend.close()
         print("storage ok")
-        return 0
+        return await check_providers() if args.probe_providers else 0
+
+    async def check_providers() -> int:
+        failed = 0
+        for name, url, probe in await probe_providers(settings):
+            verdict = "ok" if probe.ok else f"{probe.error}: {probe.cause}"
+            print(f"provider {name} {url}: {verdict}")
+            failed += not probe.ok
+        return 1 if failed else 0
 
     return asyncio.run(check())
 
@@ -396,9 +409,13 @@ def cmd_fake_provider(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_keys_create(settings: Settings, args: argparse.Namespace) -> int:
-    from postroom.admin import create_key_and_close
+    from postroom.admin import KeyNameError, create_named_key
 
-    print(asyncio.run(create_key_and_close(open_backend(settings), args.name)))
+    try:
+        print(asyncio.run(create_named_key(open_backend(settings), args.name)))
+    except KeyNameError as error:
+        print(f"postroom: error: --name: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

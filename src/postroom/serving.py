@@ -1,16 +1,66 @@
 """Running the API: uvicorn in this process, or N processes sharing one listening socket."""
 
 import multiprocessing
+import os
+import shutil
 import signal
 import socket
 import sys
 from types import FrameType
+from urllib.parse import urlsplit
 
 import uvicorn
 
-from postroom import logs
+from postroom import __version__, logs
 from postroom.bootstrap import build_app
 from postroom.settings import Settings
+
+
+def banner(settings: Settings, command: str, log_text: bool, sqlite_file: str | None) -> str:
+    """What a new user needs at start: where to send, where emails are kept and go, how to run
+    the CLI. Every URL is masked (logs.mask_url): the banner never shows a secret."""
+    rows: list[tuple[str, str]] = []
+    if command != "worker":
+        base = _base_url(settings.host, settings.port, bool(settings.tls_cert))
+        rows += [("API", f"{base}/api/v1/email"), ("API docs", f"{base}/docs")]
+    elif settings.metrics_port:
+        rows.append(
+            ("Metrics", f"{_base_url(settings.host, settings.metrics_port, False)}/metrics")
+        )
+    storage = logs.mask_url(settings.database_url)
+    rows.append(("Storage", f"{storage}   (file {sqlite_file})" if sqlite_file else storage))
+    if settings.queue_url:
+        rows.append(("Queue", logs.mask_url(settings.queue_url)))
+    rows += [("Outbox", folder) for folder in _outboxes(settings.providers)]
+    for number, url in enumerate(settings.providers, 1):
+        rows.append(("Providers" if number == 1 else "", f"{number}. {logs.mask_url(url)}"))
+    rows.append(("CLI", f"{_cli()} keys list   (same POSTROOM_* settings)"))
+    rows.append(("Logs", "text lines on stderr" if log_text else "JSON lines on stderr"))
+    head = f"postroom {__version__}: {command}"
+    return "\n".join([head, *(f"  {label:10} {value}" for label, value in rows)])
+
+
+def _base_url(host: str, port: int, tls: bool) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"{'https' if tls else 'http'}://{shown}:{port}"
+
+
+def _outboxes(urls: tuple[str, ...]) -> list[str]:
+    parts = [urlsplit(url) for url in urls]
+    return [os.path.abspath(p.netloc + p.path) for p in parts if p.scheme.lower() == "outbox"]
+
+
+def _cli() -> str:
+    """The command as this user can type it: `postroom` when on PATH, else the path the
+    process was started by, relative to here when inside it (`.venv/bin/postroom`)."""
+    started = os.path.abspath(sys.argv[0])
+    if os.path.basename(started) != "postroom":
+        return f"{sys.executable} -m postroom"
+    on_path = shutil.which("postroom")
+    if on_path is not None and os.path.abspath(on_path) == started:
+        return "postroom"
+    relative = os.path.relpath(started)
+    return relative if not relative.startswith("..") else started
 
 
 def _config(settings: Settings, with_worker: bool) -> uvicorn.Config:
@@ -83,7 +133,7 @@ def serve_processes(settings: Settings) -> None:
 
 
 def _child(settings: Settings, sock: socket.socket) -> None:
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     _exit_quietly_after_stop()
     tune_interpreter()
     uvicorn.Server(_config(settings, with_worker=False)).run(sockets=[sock])

@@ -15,6 +15,7 @@ class SettingsError(ValueError):
 class Option:
     env: str
     help: str
+    metavar: str
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,15 @@ class Settings:
         },
     )
     log_level: str = field(
-        default="info", metadata={"env": "POSTROOM_LOG_LEVEL", "help": "debug, info, warning"}
+        default="info",
+        metadata={"env": "POSTROOM_LOG_LEVEL", "help": "debug, info, warning or error"},
+    )
+    log_format: str = field(
+        default="auto",
+        metadata={
+            "env": "POSTROOM_LOG_FORMAT",
+            "help": "text or json (auto: text on a terminal, JSON lines otherwise)",
+        },
     )
 
     @property
@@ -135,7 +144,33 @@ class Settings:
 
 def options() -> dict[str, Option]:
     """Each setting's environment variable and help text, for the CLI."""
-    return {f.name: Option(f.metadata["env"], f.metadata["help"]) for f in fields(Settings)}
+    return {
+        f.name: Option(f.metadata["env"], f.metadata["help"], _metavar(f.name))
+        for f in fields(Settings)
+    }
+
+
+def _metavar(name: str) -> str:
+    """The placeholder --help shows: URL, PORT, PATH, SECONDS, N, or the name itself."""
+    for ending, shown in (
+        ("_url", "URL"),
+        ("port", "PORT"),
+        ("_timeout", "SECONDS"),
+        ("tls_", "PATH"),
+        ("_days", "DAYS"),
+    ):
+        if name.endswith(ending) or name.startswith(ending):
+            return shown
+    return _METAVARS.get(name, "N")
+
+
+_METAVARS = {
+    "providers": "URLS",
+    "host": "HOST",
+    "encryption_keys": "KEYS",
+    "log_level": "LEVEL",
+    "log_format": "FORMAT",
+}
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
@@ -156,7 +191,7 @@ def _convert(name: str, env: str, raw: str) -> object:
             raise SettingsError(f"{env}: expected true or false")
         return raw.lower() in ("1", "true", "yes")
     if name == "providers":
-        return tuple(part.strip() for part in raw.split(",") if part.strip())
+        return _provider_list(env, raw)
     if name in _INTEGERS:
         try:
             number = int(raw)
@@ -167,7 +202,23 @@ def _convert(name: str, env: str, raw: str) -> object:
         return number
     if name == "log_level" and raw.lower() not in ("debug", "info", "warning", "error"):
         raise SettingsError(f"{env}: expected debug, info, warning or error")
+    if name == "log_format":
+        if raw.lower() not in ("auto", "text", "json"):
+            raise SettingsError(f"{env}: expected text, json or auto")
+        return raw.lower()
     return raw
+
+
+def _provider_list(env: str, raw: str) -> tuple[str, ...]:
+    """Comma-separated URLs; whitespace around a comma is fine, inside a URL it is a typo
+    (most often a space where a comma was meant), never a folder name with a space in it."""
+    urls = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for url in urls:
+        if any(char.isspace() for char in url):
+            raise SettingsError(
+                f"{env}: a provider URL holds a space; separate URLs with commas, not spaces"
+            )
+    return urls
 
 
 _INTEGERS = {

@@ -2,6 +2,7 @@
 
 import base64
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,8 @@ def assert_no_canary(*servers: Server) -> None:
         output = running.output()
         assert output.strip(), "no log output was captured at all"
         for line in output.splitlines():
-            json.loads(line)  # one JSON object per line
+            if not line.startswith(("postroom ", "  ")):  # the start-up banner, on stdout
+                json.loads(line)  # one JSON object per line
         assert CANARY not in output, [line for line in output.splitlines() if CANARY in line][:3]
 
 
@@ -75,11 +77,13 @@ def test_accepted_delivered_and_rejected_paths_log_no_content(workdir: Path) -> 
 
 def test_storage_failure_logs_no_content(workdir: Path) -> None:
     """With storage unreachable, the 503 path logs no content either."""
+    (workdir / "data").mkdir()
     env = {
-        "POSTROOM_DATABASE_URL": f"sqlite:///{workdir}/missing/db.sqlite",
+        "POSTROOM_DATABASE_URL": f"sqlite:///{workdir}/data/db.sqlite",
         "POSTROOM_LOG_LEVEL": "debug",
     }
     api = server(workdir, env, command="api").start()
+    shutil.rmtree(workdir / "data")  # gone after start-up checked it: intake answers 503
     try:
         assert post_email(api.url, canary_email("e")).status == 503
     finally:
@@ -129,7 +133,9 @@ def test_provider_errors_retries_dead_letters_and_cli_output_hold_no_content(wor
             str(e["reason"])
             for e in request("GET", f"{serve.url}/api/v1/email/{refused_id}").json()["events"]
         )
-        assert CANARY in reasons  # the owner can read the provider's words...
+        # The provider quoted the address back; the reason keeps its words but masks it.
+        assert CANARY not in reasons
+        assert "<address>" in reasons
     finally:
         serve.stop()
         fake.stop()
@@ -144,7 +150,7 @@ def test_provider_errors_retries_dead_letters_and_cli_output_hold_no_content(wor
         assert result.returncode == 0, result.stderr
         assert CANARY not in result.stdout + result.stderr
     assert refused_id in outputs[0].stdout
-    assert_no_canary(serve)  # ...and the logs never could
+    assert_no_canary(serve)
 
 
 def _wait_state(serve: Server, email_id: str, state: str) -> None:

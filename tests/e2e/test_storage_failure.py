@@ -2,6 +2,7 @@
 
 import base64
 import os
+import shutil
 from pathlib import Path
 
 from tests.support.http import post_email, request
@@ -39,9 +40,12 @@ def test_full_storage_answers_503_and_keeps_what_it_accepted(workdir: Path) -> N
 
 
 def test_unreachable_storage_is_not_ready(workdir: Path) -> None:
-    """A database in a missing directory: /readyz and POST answer 503, /healthz stays 200."""
-    env = {"POSTROOM_DATABASE_URL": f"sqlite:///{workdir}/missing/postroom.db"}
+    """Storage gone after start: /readyz and POST answer 503, /healthz stays 200."""
+    (workdir / "data").mkdir()
+    env = {"POSTROOM_DATABASE_URL": f"sqlite:///{workdir}/data/postroom.db"}
     api = server(workdir, env, command="api").start()
+    # Start-up checked the file; the API opens it at its first request, when it is gone.
+    shutil.rmtree(workdir / "data")
     try:
         assert request("GET", f"{api.url}/healthz").status == 200
         assert request("GET", f"{api.url}/readyz").status == 503

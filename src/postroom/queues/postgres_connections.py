@@ -102,3 +102,13 @@ def masked(conninfo: str) -> str:
         for name, value in parse_qsl(parts.query, keep_blank_values=True)
     ]
     return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, quote_via=quote), ""))
+
+
+def connect_failure(conninfo: str, error: Exception) -> StorageUnavailableError:
+    """An opening failure naming host:port and libpq's cause (refused, no such database, ...),
+    for the one line start-up prints; libpq's text names hosts, users and databases, no data."""
+    parts = urlsplit(conninfo)
+    where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    cause = text.rpartition(" failed: ")[2].replace("FATAL:  ", "").strip()
+    return StorageUnavailableError(f"cannot connect to PostgreSQL at {where}: {cause}")

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 from postroom.domain.errors import StorageUnavailableError
-from postroom.logs import get_logger, log_event
+from postroom.logs import get_logger, log_event, log_rarely
 from postroom.ports.queue import Lease, Queue
 
 log = get_logger("worker")
@@ -98,7 +98,7 @@ class Worker:
             leases = task.result()
         except StorageUnavailableError as error:
             # The text names the cause (a timeout, a refused call, no schema), never content.
-            log_event(log, "worker.storage_unavailable", logging.WARNING, error=str(error))
+            log_rarely(log, "worker.storage_unavailable", logging.WARNING, error=str(error))
             leases = []
         if not leases:
             self._idle_until = time.monotonic() + self._idle_wait
