@@ -51,17 +51,20 @@ FIELDS = frozenset(
 _MAX_WARNINGS = 10
 
 
-def warnings(data: dict[str, Any]) -> list[str]:
+def warnings(data: dict[str, Any]) -> tuple[str, ...]:
     """What an accepted request holds that does nothing: unknown fields (often a misspelt one,
     which is ignored as the origin API did) and an email with neither subject nor body.
 
     Reads only the decoded request the validator accepted; costs a set difference when there is
     nothing to say."""
-    found = [_unknown(name) for name in sorted(data.keys() - FIELDS)[:_MAX_WARNINGS]]
     get = data.get
-    if not get("subject") and not (get("body") or get("text") or get("html")):
+    empty = not get("subject") and not (get("body") or get("text") or get("html"))
+    if not empty and data.keys() <= FIELDS:
+        return ()  # the common case: no new set, no list
+    found = [_unknown(name) for name in sorted(data.keys() - FIELDS)[:_MAX_WARNINGS]]
+    if empty:
         found.append("neither subject nor body: the email is sent empty")
-    return found
+    return tuple(found)
 
 
 def _unknown(name: str) -> str:

@@ -182,13 +182,13 @@ def test_limit_messages_use_the_singular_for_one() -> None:
 
 def test_warnings_name_unknown_fields_and_an_empty_email() -> None:
     """Unknown fields are named (with the likely intended one); so is an email with no text."""
-    assert warnings(minimal(subject="Hi")) == []
-    assert warnings(minimal(body="Hello")) == []
-    assert warnings(minimal(subject="Hi", htlm="<p>x</p>", zzz=1)) == [
+    assert warnings(minimal(subject="Hi")) == ()
+    assert warnings(minimal(body="Hello")) == ()
+    assert warnings(minimal(subject="Hi", htlm="<p>x</p>", zzz=1)) == (
         "unknown field 'htlm' ignored; did you mean 'html'?",
         "unknown field 'zzz' ignored",
-    ]
-    assert warnings(minimal()) == ["neither subject nor body: the email is sent empty"]
+    )
+    assert warnings(minimal()) == ("neither subject nor body: the email is sent empty",)
 
 
 @pytest.mark.parametrize(
