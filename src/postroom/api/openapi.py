@@ -45,7 +45,7 @@ _EVENT = {
         "reason": {
             "type": ["string", "null"],
             "description": "for `sent`, the provider's message id; for a failure, the provider's "
-            "error (it may quote the provider's words); else null",
+            "error on one line, addresses shown as <address>; else null",
             "examples": ["<20261128184645.1.ABC@mg.example.com>"],
         },
         # Provider attempts only; null on every other event.
