@@ -12,7 +12,14 @@ from typing import Any
 
 from postroom.domain.address import quick_address
 from postroom.domain.message import Address, Email, Limits
-from postroom.domain.rules import CONTROL, HEADER_NAME, RESERVED_HEADERS, Submission, schedule
+from postroom.domain.rules import (
+    CONTROL,
+    CORRELATION_KEY,
+    HEADER_NAME,
+    RESERVED_HEADERS,
+    Submission,
+    schedule,
+)
 
 # CR, LF, NUL, or the start of an encoded word that might hide them: the full validator decides.
 _UNSURE = re.compile(r"[\r\n\x00]|=\?")
@@ -135,8 +142,8 @@ def _metadata(value: Any, limits: Limits) -> tuple[tuple[str, str], ...] | None:
     if type(value) is not dict or len(value) > limits.max_metadata:
         return None
     for key, text in value.items():
-        if not key or len(key) > 128 or CONTROL.search(key):
-            return None
+        if not key or len(key) > 128 or CONTROL.search(key) or key.lower() == CORRELATION_KEY:
+            return None  # the full pass says what is wrong
         if type(text) is not str or len(text) > limits.max_metadata_chars:
             return None
     return tuple(value.items())

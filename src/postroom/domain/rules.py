@@ -36,8 +36,13 @@ RESERVED_HEADERS = frozenset(
         "Resent-Date",
         "Resent-Sender",
         "Resent-Message-ID",
+        "X-Postroom-Id",
     )
 )
+# Postroom's own id travels with every send under these names (a provider's custom data, or a
+# header for SMTP), so that provider events can be matched back; a request may not use them.
+CORRELATION_KEY = "postroom_id"
+CORRELATION_HEADER = "X-Postroom-Id"
 
 # RFC 5322 field name: printable ASCII except colon.
 HEADER_NAME = re.compile(r"[!-9;-~]{1,76}")

@@ -17,6 +17,7 @@ from postroom.domain.message import Address, Attachment, Email, Limits
 from postroom.domain.quick import quick_submission
 from postroom.domain.rules import (
     CONTROL,
+    CORRELATION_KEY,
     HEADER_NAME,
     RESERVED_HEADERS,
     Submission,
@@ -341,6 +342,8 @@ class _Checker:
         pairs = []
         for key, item in value.items():
             self.required_line(f"metadata.{key}", key, 128)
+            if isinstance(key, str) and key.lower() == CORRELATION_KEY:
+                self.errors.add(f"metadata.{key}", "is reserved: Postroom sends its own id here")
             most = self.limits.max_metadata_chars
             if not isinstance(item, str) or len(item) > most:
                 self.errors.add(

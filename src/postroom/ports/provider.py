@@ -8,6 +8,8 @@ from postroom.domain.message import Email
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
+    # Postroom's email id; every provider sends it as the correlation id (providers/base.py),
+    # so the provider's webhooks can be matched to the email.
     id: str
     email: Email
     # The Message-ID header value, derived from the id so a resend carries the same one.
@@ -35,6 +37,9 @@ class Probe:
 
 
 class Provider(Protocol):
+    """What the worker uses of a provider. The adapters implement it through
+    providers/base.py's BaseProvider: build (pure) → transmit (I/O) → parse (pure)."""
+
     name: str
 
     async def send(self, outgoing: Outgoing) -> Receipt:

@@ -1,9 +1,12 @@
-"""What the HTTP providers share: one pooled aiohttp session each, a bounded timeout, and the
-error table of docs/design.md from status codes to ProviderError classes."""
+"""What the HTTP providers share: one pooled aiohttp session each, a bounded timeout, the
+`HttpProvider` base (transmit is one POST, probe one authenticated GET) and the error table of
+docs/design.md from status codes to ProviderError classes."""
 
+import json
+from abc import abstractmethod
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -13,54 +16,11 @@ from postroom.domain.errors import (
     ProviderDownError,
     ProviderError,
     ThrottledError,
-    UnsupportedError,
 )
 from postroom.ports.provider import Probe
+from postroom.providers.base import DEFAULT_TIMEOUT, BaseProvider, detail, probe_failed
 
-DEFAULT_TIMEOUT = 15.0
-# What a provider's error body may contribute to an email's events (never to a log).
-_DETAIL_CHARS = 500
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderUrl:
-    """`scheme://user:password@host/path?k=v`, decoded. Secrets never appear in `repr`."""
-
-    scheme: str
-    user: str
-    password: str
-    host: str
-    path: str
-    query: dict[str, str]
-
-    def __repr__(self) -> str:
-        return f"ProviderUrl({self.scheme}://***@{self.host}{self.path})"
-
-    def option(self, name: str, default: str = "") -> str:
-        return self.query.get(name, default)
-
-    def timeout(self) -> float:
-        raw = self.option("timeout", str(DEFAULT_TIMEOUT))
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ValueError(f"{self.scheme}: timeout must be a number of seconds") from None
-        if value <= 0:
-            raise ValueError(f"{self.scheme}: timeout must be positive")
-        return value
-
-
-def parse_provider_url(url: str) -> ProviderUrl:
-    parts = urlsplit(url)
-    query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
-    return ProviderUrl(
-        scheme=parts.scheme.lower(),
-        user=unquote(parts.username or ""),
-        password=unquote(parts.password or ""),
-        host=parts.hostname or "",
-        path=parts.path,
-        query=query,
-    )
+RequestT = TypeVar("RequestT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +30,12 @@ class HttpReply:
     body: bytes
 
     def json(self) -> Any:
-        import json
-
         return json.loads(self.body or b"null")
+
+    def header(self, name: str) -> str:
+        """A header's value by case-insensitive name, "" when absent."""
+        lower = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == lower), "")
 
 
 class HttpTransport:
@@ -117,6 +80,50 @@ class HttpTransport:
             await self._session.close()
 
 
+class HttpProvider(BaseProvider[RequestT, HttpReply]):
+    """A provider whose send is one POST to `endpoint` and whose probe is one GET of
+    `probe_url`; subclasses give the headers and, when the request is not the body itself
+    (a form), `body`."""
+
+    endpoint: str
+    probe_url: str
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self._http = HttpTransport(timeout)
+
+    @abstractmethod
+    def send_headers(self) -> dict[str, str]:
+        """The headers of a send: credentials and content type."""
+
+    def probe_headers(self) -> dict[str, str]:
+        return self.send_headers()
+
+    def body(self, request: RequestT) -> Any:
+        """What aiohttp posts for the request (the request itself, by default)."""
+        return request
+
+    async def transmit(self, request: RequestT) -> HttpReply:
+        return await self._http.post(
+            self.endpoint, data=self.body(request), headers=self.send_headers()
+        )
+
+    async def probe(self) -> Probe:
+        """An authenticated read-only GET: ok on 2xx, else the class its status means."""
+        try:
+            self.check_probe(await self._http.get(self.probe_url, headers=self.probe_headers()))
+        except ProviderError as error:
+            return probe_failed(error)
+        return Probe(True)
+
+    def check_probe(self, reply: HttpReply) -> None:
+        """Raise the ProviderError a probe's reply means; by default, by status."""
+        raise_for_status(reply)
+
+    async def close(self) -> None:
+        await self._http.close()
+
+
 def _where(url: str) -> str:
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -129,50 +136,22 @@ def _cause(error: aiohttp.ClientError) -> str:
     return type(error).__name__
 
 
-def outcome_of(error: ProviderError) -> str:
-    """The error class a probe reports, as the email history names it."""
-    if isinstance(error, UnsupportedError):
-        return "unsupported"
-    if isinstance(error, PermanentError):
-        return "permanent"
-    if isinstance(error, ThrottledError):
-        return "throttled"
-    if isinstance(error, MisconfiguredError):
-        return "misconfigured"
-    return "down"
-
-
-def probe_failed(error: ProviderError) -> Probe:
-    """A Probe for a failed check: the class, the code and what was said (short)."""
-    cause = f"{error.code}: {error.detail}" if error.detail else error.code
-    return Probe(False, outcome_of(error), " ".join(cause.split())[:200])
-
-
-async def probe_get(transport: HttpTransport, url: str, headers: dict[str, str]) -> Probe:
-    """An authenticated read-only GET: ok on 2xx, else the class its status means."""
-    try:
-        raise_for_status(await transport.get(url, headers=headers))
-    except ProviderError as error:
-        return probe_failed(error)
-    return Probe(True)
-
-
 def raise_for_status(reply: HttpReply) -> None:
     """Return on 2xx, else raise the ProviderError the status means (docs/design.md)."""
     status = reply.status
     if 200 <= status < 300:
         return
     code = f"http_{status}"
-    detail = reply.body[:_DETAIL_CHARS].decode("utf-8", "replace")
+    said = detail(reply.body)
     if status in (400, 413, 422):
-        raise PermanentError(code, detail)
+        raise PermanentError(code, said)
     if status == 429:
-        raise ThrottledError(code, detail, retry_after=retry_after(reply.headers))
+        raise ThrottledError(code, said, retry_after=retry_after(reply.headers))
     if status >= 500:
-        raise ProviderDownError(code, detail)
+        raise ProviderDownError(code, said)
     # 401/403 (credentials, account), and 404/405 and the like (wrong endpoint or domain):
     # nothing this email can fix, the provider is unusable until the operator acts.
-    raise MisconfiguredError(code, detail)
+    raise MisconfiguredError(code, said)
 
 
 def retry_after(headers: dict[str, str]) -> float | None:

@@ -1,8 +1,11 @@
 """Mailgun's HTTP send API: `POST /v3/{domain}/messages` as a multipart form.
 
-Shaped like django-anymail's backends: `build_payload` (pure: Email → form fields and files, and
-every refusal Mailgun's rules call for, before any network call), `MailgunProvider.send` (the only
-I/O), `parse_response` (pure: Mailgun's reply → Receipt or ProviderError).
+The shape of providers/base.py: `build_payload` (pure: Email → form fields and files, and every
+refusal Mailgun's rules call for, before any network call), the POST (the only I/O),
+`parse_response` (pure: Mailgun's reply → Receipt or ProviderError). The email id travels as the
+custom variable `v:postroom_id`, which Mailgun's events and webhooks carry back in
+`user-variables` ("Attaching Metadata to Messages" on
+https://documentation.mailgun.com/docs/mailgun/user-manual/sending-messages/send-attachments).
 
 API reference: https://documentation.mailgun.com/docs/mailgun/api-reference/send/mailgun/messages
 """
@@ -10,26 +13,20 @@ API reference: https://documentation.mailgun.com/docs/mailgun/api-reference/send
 import base64
 import re
 from dataclasses import dataclass, field
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import aiohttp
 
-from postroom.domain.errors import MisconfiguredError, PermanentError, UnsupportedError
-from postroom.domain.message import Address, Attachment, Email
-from postroom.ports.provider import Outgoing, Probe, Receipt
-from postroom.providers._http import (
-    DEFAULT_TIMEOUT,
-    HttpReply,
-    HttpTransport,
-    ProviderUrl,
-    parse_provider_url,
-    probe_get,
-    raise_for_status,
-)
-from postroom.providers.mime import envelope_address
+from postroom.domain.errors import MisconfiguredError, UnsupportedError
+from postroom.domain.message import Attachment, Email
+from postroom.ports.provider import Outgoing, Receipt
+from postroom.providers._http import HttpProvider, HttpReply, raise_for_status
+from postroom.providers.addresses import mailbox, mailbox_list, non_ascii_local_part
+from postroom.providers.base import DEFAULT_TIMEOUT, detail, metadata_with_id
+from postroom.providers.urls import HTTP_OPTIONS, ProviderUrl, parse_url
 
 REGIONS = {"us": "https://api.mailgun.net", "eu": "https://api.eu.mailgun.net"}
-OPTIONS = frozenset({"region", "base_url", "timeout"})
+OPTIONS = HTTP_OPTIONS | {"region"}
 # "A single message may be marked with up to 3 tags. Tags are case insensitive and should be
 # ascii only." https://documentation.mailgun.com/docs/mailgun/user-manual/tracking-messages/track-tagging
 MAX_TAGS = 3
@@ -37,9 +34,6 @@ MAX_TAGS = 3
 MAX_OPTION_BYTES = 16 * 1024
 _URL_HINT = "expected mailgun://API_KEY@DOMAIN?region=us|eu"
 _DOMAIN = re.compile(r"(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
-# RFC 5322 specials: a display name holding one must be sent as a quoted string.
-_SPECIALS = re.compile(r'[][\\()<>@,:;".]')
-_DETAIL_CHARS = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +64,11 @@ class MailgunPayload:
         return [value for key, value in self.fields if key == name]
 
 
-class MailgunProvider:
+class MailgunProvider(HttpProvider[MailgunPayload]):
     name = "mailgun"
 
     def __init__(self, settings: MailgunSettings) -> None:
+        super().__init__(settings.timeout)
         self.domain = settings.domain
         # The domain is checked to be a DNS name, and quoted all the same: a '/' in it would
         # address another endpoint, which Mailgun answers 200 "Mailgun Magnificent API".
@@ -81,7 +76,6 @@ class MailgunProvider:
         # Read-only and authenticated: 401 for a bad key, 404 for a domain not in the account.
         self.probe_url = f"{settings.base_url}/v4/domains/{quote(settings.domain, safe='')}"
         self._headers = {"Authorization": basic_auth("api", settings.api_key)}
-        self._http = HttpTransport(settings.timeout)
 
     @classmethod
     def from_url(cls, url: str) -> "MailgunProvider":
@@ -91,17 +85,17 @@ class MailgunProvider:
     def __repr__(self) -> str:
         return f"MailgunProvider({self.endpoint})"
 
-    async def send(self, outgoing: Outgoing) -> Receipt:
-        payload = build_payload(outgoing)
-        reply = await self._http.post(self.endpoint, data=to_form(payload), headers=self._headers)
-        return parse_response(reply)
+    def build(self, outgoing: Outgoing, now: float) -> MailgunPayload:
+        return build_payload(outgoing)
 
-    async def probe(self) -> Probe:
-        """GET /v4/domains/{domain}: the key and the sending domain, without sending."""
-        return await probe_get(self._http, self.probe_url, self._headers)
+    def body(self, request: MailgunPayload) -> aiohttp.FormData:
+        return to_form(request)
 
-    async def close(self) -> None:
-        await self._http.close()
+    def send_headers(self) -> dict[str, str]:
+        return self._headers
+
+    def parse(self, answer: HttpReply) -> Receipt:
+        return parse_response(answer)
 
 
 def basic_auth(user: str, password: str) -> str:
@@ -114,20 +108,9 @@ def basic_auth(user: str, password: str) -> str:
 
 def parse_settings(url: str) -> MailgunSettings:
     """The provider URL, checked; a ValueError's text never holds the key."""
-    try:
-        parts = parse_provider_url(url)
-    except ValueError:
-        raise ValueError(f"mailgun: malformed URL; {_URL_HINT}") from None
-    if parts.scheme != "mailgun":
-        raise ValueError(f"mailgun: wrong scheme; {_URL_HINT}")
-    unknown = sorted(set(parts.query) - OPTIONS)
-    if unknown:
-        raise ValueError(f"mailgun: unknown option(s) {', '.join(unknown)}; known: {_known()}")
-    return MailgunSettings(_api_key(parts), _domain(parts), _base_url(parts), parts.timeout())
-
-
-def _known() -> str:
-    return ", ".join(sorted(OPTIONS))
+    parts = parse_url(url, "mailgun", OPTIONS)
+    base_url = parts.base_url() or REGIONS[parts.choice("region", REGIONS, "us")]
+    return MailgunSettings(_api_key(parts), _domain(parts), base_url, parts.timeout())
 
 
 def _api_key(parts: ProviderUrl) -> str:
@@ -146,21 +129,6 @@ def _domain(parts: ProviderUrl) -> str:
     return parts.host
 
 
-def _base_url(parts: ProviderUrl) -> str:
-    base_url = parts.option("base_url")
-    if base_url:
-        split = urlsplit(base_url)
-        if split.scheme not in ("http", "https") or not split.netloc:
-            raise ValueError(
-                "mailgun: base_url must be an http(s) URL such as http://127.0.0.1:8025"
-            )
-        return base_url.rstrip("/")
-    region = parts.option("region", "us").lower()
-    if region not in REGIONS:
-        raise ValueError(f"mailgun: unknown region {region!r}; use us or eu")
-    return REGIONS[region]
-
-
 # -- building the request (pure)
 
 
@@ -174,7 +142,7 @@ def build_payload(outgoing: Outgoing) -> MailgunPayload:
         *_bodies(email),
         *_headers(email, outgoing.message_id),
         *(("o:tag", tag) for tag in email.tags),
-        *((f"v:{name}", value) for name, value in email.metadata),
+        *((f"v:{name}", value) for name, value in metadata_with_id(outgoing)),
     ]
     _check_option_size(fields)
     return MailgunPayload(tuple(fields), tuple(_file(a) for a in email.attachments))
@@ -193,7 +161,7 @@ def _check_supported(email: Email) -> None:
         raise UnsupportedError("Mailgun needs a text or HTML body")
     # Mailgun accepts an internationalised local part in From but then writes a From header
     # receivers refuse (anymail refuses it for the same reason): fail loudly, not later.
-    if not email.sender.email.rpartition("@")[0].isascii():
+    if non_ascii_local_part((email.sender,)):
         raise UnsupportedError("Mailgun cannot send from a non-ASCII local part")
 
 
@@ -226,7 +194,7 @@ def _headers(email: Email, message_id: str) -> list[tuple[str, str]]:
     # Mailgun has no reply-to parameter: it goes as a header, addresses joined with ", ".
     fields = []
     if email.reply_to:
-        fields.append(("h:Reply-To", ", ".join(mailbox(a) for a in email.reply_to)))
+        fields.append(("h:Reply-To", mailbox_list(email.reply_to)))
     # Our deterministic Message-ID, so a resend after a crash carries the same one.
     fields.append(("h:Message-Id", message_id))
     fields.extend((f"h:{name}", value) for name, value in email.headers)
@@ -242,24 +210,6 @@ def _file(attachment: Attachment) -> FormFile:
     # Mailgun needs a filename on every attachment.
     filename = attachment.filename or "attachment"
     return FormFile("attachment", filename, attachment.content_type, attachment.content)
-
-
-def mailbox(address: Address) -> str:
-    """`Name <addr>`, the name quoted when it holds specials; raw UTF-8 (Mailgun encodes it).
-
-    The domain goes in A-labels, like every other provider's: Mailgun would convert a Unicode
-    domain itself, but an A-label needs no SMTPUTF8 from any receiver on the way.
-    """
-    try:
-        email = envelope_address(address.email)
-    except UnicodeError:  # idna.IDNAError: only a domain that skipped validation
-        raise PermanentError("invalid_address", "a domain has no IDNA form") from None
-    if not address.name:
-        return email
-    name = address.name
-    if _SPECIALS.search(name):
-        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return f"{name} <{email}>"
 
 
 def to_form(payload: MailgunPayload) -> aiohttp.FormData:
@@ -286,8 +236,7 @@ def parse_response(reply: HttpReply) -> Receipt:
     if message_id is None:
         # A 200 without an id is not Mailgun's messages endpoint: a wrong base_url, or a proxy
         # page ("Mailgun Magnificent API" is what Mailgun serves on a path it does not know).
-        detail = reply.body[:_DETAIL_CHARS].decode("utf-8", "replace")
-        raise MisconfiguredError("unexpected_response", detail)
+        raise MisconfiguredError("unexpected_response", detail(reply.body))
     return Receipt(MailgunProvider.name, message_id, f"http_{reply.status}")
 
 

@@ -8,35 +8,18 @@ the transaction is SMTPUTF8 (only when an address needs it), bodies 8-bit or re-
 """
 
 import io
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.generator import BytesGenerator
-from email.headerregistry import Address as HeaderAddress
 from email.message import EmailMessage
 from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime
 from typing import Any
 
-import idna
-
-from postroom.domain.message import Address, Email
+from postroom.domain.message import Email
 from postroom.ports.provider import Outgoing
-
-_QUOTED_PAIR = re.compile(r"\\(.)")
-
-
-def ascii_domain(domain: str) -> str:
-    """The domain as IDNA 2008 A-labels (what email-validator checked it against): valid in
-    every header and envelope, and the only form an SMTP server without SMTPUTF8 or SES takes."""
-    return domain if domain.isascii() else idna.encode(domain, uts46=True).decode("ascii")
-
-
-def envelope_address(email: str) -> str:
-    """An address as it goes into an SMTP envelope or a provider's recipient list: the local part
-    as validated (quoted if it must be), the domain in A-labels."""
-    local, _, domain = email.rpartition("@")
-    return f"{local}@{ascii_domain(domain)}"
+from postroom.providers.addresses import header_address, non_ascii_local_part, wire_address
+from postroom.providers.base import headers_with_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +33,10 @@ class Envelope:
 
 
 def envelope(email: Email) -> Envelope:
-    """The SMTP envelope of an email; ValueError (idna's) for a domain with no A-label form."""
-    sender = envelope_address(email.sender.email)
-    recipients = tuple(envelope_address(a.email) for a in email.recipients())
-    return Envelope(sender, recipients, not all(a.isascii() for a in (sender, *recipients)))
+    """The SMTP envelope of an email; PermanentError for a domain with no A-label form."""
+    sender = wire_address(email.sender.email)
+    recipients = tuple(wire_address(a.email) for a in email.recipients())
+    return Envelope(sender, recipients, non_ascii_local_part((email.sender, *email.recipients())))
 
 
 def wire_bytes(message: EmailMessage, *, utf8: bool, eight_bit: bool) -> bytes:
@@ -68,30 +51,23 @@ def wire_bytes(message: EmailMessage, *, utf8: bool, eight_bit: bool) -> bytes:
     return out.getvalue()
 
 
-def _header_address(address: Address) -> HeaderAddress:
-    local, _, domain = address.email.rpartition("@")
-    # HeaderAddress quotes the local part itself when it needs quoting; given the quoted form
-    # it would quote the quotes ("\"john doe\""@...).
-    if len(local) >= 2 and local[0] == local[-1] == '"':
-        local = _QUOTED_PAIR.sub(r"\1", local[1:-1])
-    return HeaderAddress(display_name=address.name, username=local, domain=ascii_domain(domain))
-
-
 def render(outgoing: Outgoing, now: float) -> EmailMessage:
-    """The message as it goes on the wire. Bcc is left out: it lives in the envelope only."""
+    """The message as it goes on the wire, with X-Postroom-Id (providers/base.py). Bcc is
+    left out: it lives in the envelope only. PermanentError (or the email package's ValueError)
+    for what no message can carry."""
     email = outgoing.email
     message = EmailMessage(policy=SMTPUTF8)
-    message["From"] = _header_address(email.sender)
-    message["To"] = [_header_address(a) for a in email.to]
+    message["From"] = header_address(email.sender)
+    message["To"] = [header_address(a) for a in email.to]
     if email.cc:
-        message["Cc"] = [_header_address(a) for a in email.cc]
+        message["Cc"] = [header_address(a) for a in email.cc]
     if email.reply_to:
-        message["Reply-To"] = [_header_address(a) for a in email.reply_to]
+        message["Reply-To"] = [header_address(a) for a in email.reply_to]
     message["Subject"] = email.subject
     # "+0000", not formatdate's "-0000", which RFC 5322 reserves for "local time unknown".
     message["Date"] = format_datetime(datetime.fromtimestamp(now, UTC))
     message["Message-ID"] = outgoing.message_id
-    for name, value in email.headers:
+    for name, value in headers_with_id(outgoing):
         message[name] = value
     _set_body(message, email)
     _fix_boundaries(message, outgoing.id)

@@ -15,20 +15,31 @@ import json
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from postroom.domain.errors import PermanentError, ProviderDownError
 from postroom.ports.provider import Outgoing, Probe, Receipt
+from postroom.providers.base import BaseProvider
 from postroom.providers.mime import Envelope, envelope, render, wire_bytes
 
 
-class OutboxProvider:
+@dataclass(frozen=True, slots=True)
+class OutboxFiles:
+    """The pair of files one email becomes."""
+
+    email_id: str
+    envelope: bytes
+    message: bytes
+
+
+class OutboxProvider(BaseProvider[OutboxFiles, str]):
     name = "outbox"
 
     def __init__(self, folder: Path, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(clock)
         self.folder = folder
-        self._clock = clock
 
     def __repr__(self) -> str:
         return f"OutboxProvider({self.folder})"
@@ -39,27 +50,33 @@ class OutboxProvider:
         parts = urlsplit(url)
         path = parts.netloc + parts.path
         if not path:
-            raise ValueError("expected outbox://PATH")
+            raise ValueError("outbox: expected outbox://PATH")
         return cls(Path(path))
 
-    async def send(self, outgoing: Outgoing) -> Receipt:
+    def build(self, outgoing: Outgoing, now: float) -> OutboxFiles:
         try:
             wire = envelope(outgoing.email)
-            data = wire_bytes(render(outgoing, self._clock()), utf8=wire.utf8, eight_bit=True)
-        except ValueError as error:  # a header or domain the wire cannot carry
+            data = wire_bytes(render(outgoing, now), utf8=wire.utf8, eight_bit=True)
+        except ValueError as error:  # a header the wire cannot carry
             raise PermanentError("invalid_message", type(error).__name__) from None
-        side = envelope_json(outgoing, wire)
+        return OutboxFiles(outgoing.id, envelope_json(outgoing, wire), data)
+
+    async def transmit(self, request: OutboxFiles) -> str:
+        """Write both files; the .eml's name is the answer. A failed write is the folder down."""
         try:
-            await asyncio.to_thread(self._write, outgoing.id, side, data)
+            await asyncio.to_thread(self._write, request)
         except OSError as error:
             raise ProviderDownError("outbox_write", type(error).__name__) from None
-        return Receipt(self.name, f"{outgoing.id}.eml")
+        return f"{request.email_id}.eml"
 
-    def _write(self, email_id: str, side: bytes, data: bytes) -> None:
+    def parse(self, answer: str) -> Receipt:
+        return Receipt(self.name, answer)
+
+    def _write(self, files: OutboxFiles) -> None:
         # A resend of the same id replaces both files instead of adding a second pair.
         self.folder.mkdir(parents=True, exist_ok=True)
-        _put(self.folder, f"{email_id}.json", side)
-        _put(self.folder, f"{email_id}.eml", data)
+        _put(self.folder, f"{files.email_id}.json", files.envelope)
+        _put(self.folder, f"{files.email_id}.eml", files.message)
 
     async def probe(self) -> Probe:
         """The folder exists (or can be made) and takes a file."""
@@ -67,7 +84,7 @@ class OutboxProvider:
             await asyncio.to_thread(self._try_write)
         except OSError as error:
             cause = error.strerror or type(error).__name__
-            return Probe(False, "outbox_write", f"{self.folder}: {cause}")
+            return Probe(False, "down", f"outbox_write: {self.folder}: {cause}")
         return Probe(True)
 
     def _try_write(self) -> None:
@@ -75,9 +92,6 @@ class OutboxProvider:
         check = self.folder / f".probe-{os.getpid()}.tmp"
         check.write_bytes(b"")
         check.unlink()
-
-    async def close(self) -> None:
-        return None
 
 
 def envelope_json(outgoing: Outgoing, wire: Envelope) -> bytes:

@@ -1,15 +1,14 @@
 """Postmark: one JSON POST to `/email` per email (https://postmarkapp.com/developer/api/email-api).
 
-Shaped like django-anymail's backends: `build_payload` (pure) -> `HttpTransport.post` (I/O) ->
-`parse_reply` (pure). What Postmark cannot take is refused before any network call with
-`UnsupportedError`, never silently dropped.
+The shape of providers/base.py: `build_payload` (pure) -> one POST (I/O) -> `parse_reply` (pure).
+The email id travels as `Metadata.postroom_id`, which Postmark returns in its webhooks. What
+Postmark cannot take is refused before any network call with `UnsupportedError`, never silently
+dropped.
 """
 
 import base64
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-import idna
 import msgspec
 
 from postroom.domain.errors import (
@@ -21,16 +20,11 @@ from postroom.domain.errors import (
     UnsupportedError,
 )
 from postroom.domain.message import Address, Attachment, Email
-from postroom.ports.provider import Outgoing, Probe, Receipt
-from postroom.providers._http import (
-    HttpReply,
-    HttpTransport,
-    ProviderUrl,
-    parse_provider_url,
-    probe_get,
-    raise_for_status,
-    retry_after,
-)
+from postroom.ports.provider import Outgoing, Receipt
+from postroom.providers._http import HttpProvider, HttpReply, raise_for_status, retry_after
+from postroom.providers.addresses import mailbox, non_ascii_local_part
+from postroom.providers.base import DETAIL_CHARS, metadata_with_id
+from postroom.providers.urls import HTTP_OPTIONS, parse_url
 
 DEFAULT_BASE_URL = "https://api.postmarkapp.com"
 # "The maximum number of recipients for each email is 50, including all To, CC, and BCC
@@ -44,8 +38,8 @@ MAX_REQUEST_BYTES = 10 * 1024 * 1024
 # characters..." (seen in django-anymail's tests), and refuses keys that differ only in case
 # (https://postmarkapp.com/support/article/1125-custom-metadata-faq).
 MAX_METADATA_KEY_CHARS = 20
-_OPTIONS = ("base_url", "message_stream", "timeout")
-_URL_SHAPE = "expected postmark://SERVER_TOKEN?base_url=...&timeout=...&message_stream=..."
+_OPTIONS = HTTP_OPTIONS | {"message_stream"}
+_URL_SHAPE = "postmark://SERVER_TOKEN?base_url=...&timeout=...&message_stream=..."
 
 # Postmark's API error codes (https://postmarkapp.com/developer/api/overview#error-codes). The
 # HTTP status alone misleads: sender-signature and account problems come back as 422, like a
@@ -63,13 +57,9 @@ _MISCONFIGURED_CODES = {
 _PERMANENT_CODES = frozenset({300, 402, 403, 406, 409, 411})
 _THROTTLED_CODES = frozenset({429})
 _DOWN_CODES = frozenset({100})  # maintenance
-_DETAIL_CHARS = 500
-# RFC 5322 atext: a display name made of these (and spaces) needs no quotes. Postmark asks for
-# names "with punctuation" to be quoted (support article on error 300).
-_ATEXT_PUNCTUATION = frozenset("!#$%&'*+-/=?^_`{|}~ ")
 
 
-class PostmarkProvider:
+class PostmarkProvider(HttpProvider[bytes]):
     name = "postmark"
 
     def __init__(
@@ -79,15 +69,20 @@ class PostmarkProvider:
         timeout: float = 15.0,
         message_stream: str = "",
     ) -> None:
-        self._token = token
-        self._endpoint = f"{base_url.rstrip('/')}/email"
+        super().__init__(timeout)
+        self.endpoint = f"{base_url.rstrip('/')}/email"
         # Read-only with the server token: the server's settings; 401 for a bad token.
         self.probe_url = f"{base_url.rstrip('/')}/server"
         self._message_stream = message_stream
-        self._transport = HttpTransport(timeout)
+        self._send = {
+            "X-Postmark-Server-Token": token,
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+        self._probe = {"X-Postmark-Server-Token": token, "Accept": "application/json"}
 
     def __repr__(self) -> str:
-        return f"PostmarkProvider({self._endpoint!r})"
+        return f"PostmarkProvider({self.endpoint!r})"
 
     @classmethod
     def from_url(cls, url: str) -> "PostmarkProvider":
@@ -95,73 +90,35 @@ class PostmarkProvider:
 
         ValueError for a malformed URL; its message never contains the token.
         """
-        token, query = _token_and_options(url)
+        parts = parse_url(url, "postmark", _OPTIONS)
         return cls(
-            token,
-            base_url=_base_url(query.option("base_url", DEFAULT_BASE_URL)),
-            timeout=query.timeout(),
-            message_stream=query.option("message_stream"),
+            parts.token(_URL_SHAPE),
+            base_url=parts.base_url(DEFAULT_BASE_URL),
+            timeout=parts.timeout(),
+            message_stream=parts.option("message_stream"),
         )
 
-    async def send(self, outgoing: Outgoing) -> Receipt:
-        body = encode(build_payload(outgoing.email, outgoing.message_id, self._message_stream))
-        reply = await self._transport.post(self._endpoint, data=body, headers=self._headers())
-        return Receipt(self.name, parse_reply(reply), f"http_{reply.status}")
+    def build(self, outgoing: Outgoing, now: float) -> bytes:
+        return encode(build_payload(outgoing, self._message_stream))
 
-    async def probe(self) -> Probe:
-        """GET /server: the server token, without sending."""
-        headers = {"X-Postmark-Server-Token": self._token, "Accept": "application/json"}
-        return await probe_get(self._transport, self.probe_url, headers)
+    def send_headers(self) -> dict[str, str]:
+        return self._send
 
-    async def close(self) -> None:
-        await self._transport.close()
+    def probe_headers(self) -> dict[str, str]:
+        return self._probe
 
-    def _headers(self) -> dict[str, str]:
-        return {
-            "X-Postmark-Server-Token": self._token,
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-        }
-
-
-# -- URL
-
-
-def _token_and_options(url: str) -> tuple[str, ProviderUrl]:
-    try:
-        parts = urlsplit(url)
-        query = parse_provider_url(url)
-    except ValueError:
-        raise ValueError(f"postmark: malformed URL; {_URL_SHAPE}") from None
-    if parts.scheme.lower() != "postmark":
-        raise ValueError(f"postmark: wrong scheme; {_URL_SHAPE}")
-    # The token is the whole netloc, read raw: urlsplit's `hostname` would lowercase it.
-    token = unquote(parts.netloc)
-    if not _plausible_token(token) or parts.path not in ("", "/") or parts.fragment:
-        raise ValueError(f"postmark: no server token, or extra parts around it; {_URL_SHAPE}")
-    unknown = sorted(set(query.query) - set(_OPTIONS))
-    if unknown:
-        raise ValueError(f"postmark: unknown option(s) {unknown}; known: {list(_OPTIONS)}")
-    return token, query
-
-
-def _plausible_token(token: str) -> bool:
-    return bool(token) and not any(c.isspace() or c in "@:/" for c in token)
-
-
-def _base_url(raw: str) -> str:
-    parts = urlsplit(raw)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise ValueError("postmark: base_url must be an http(s) URL such as " + DEFAULT_BASE_URL)
-    return raw.rstrip("/")
+    def parse(self, answer: HttpReply) -> Receipt:
+        return Receipt(self.name, parse_reply(answer), f"http_{answer.status}")
 
 
 # -- payload (pure)
 
 
-def build_payload(email: Email, message_id: str, message_stream: str = "") -> dict[str, Any]:
+def build_payload(outgoing: Outgoing, message_stream: str = "") -> dict[str, Any]:
     """Postmark's JSON for one email; UnsupportedError for what Postmark refuses."""
-    check_limits(email)
+    email = outgoing.email
+    metadata = metadata_with_id(outgoing)
+    check_limits(email, metadata)
     payload: dict[str, Any] = {"From": format_address(email.sender, "From")}
     for field, addresses in (
         ("To", email.to),
@@ -173,10 +130,11 @@ def build_payload(email: Email, message_id: str, message_stream: str = "") -> di
     _put(payload, "Subject", email.subject)
     _put(payload, "TextBody", email.text)
     _put(payload, "HtmlBody", email.html)
-    payload["Headers"] = _headers(email, message_id)
+    payload["Headers"] = _headers(email, outgoing.message_id)
     _put(payload, "Attachments", [_attachment(a) for a in email.attachments])
     _put(payload, "Tag", email.tags[0] if email.tags else "")
-    _put(payload, "Metadata", dict(email.metadata))
+    # The email id in Metadata, which Postmark returns in every webhook for the message.
+    payload["Metadata"] = dict(metadata)
     _put(payload, "MessageStream", message_stream)
     return payload
 
@@ -189,7 +147,7 @@ def encode(payload: dict[str, Any]) -> bytes:
     return body
 
 
-def check_limits(email: Email) -> None:
+def check_limits(email: Email, metadata: tuple[tuple[str, str], ...]) -> None:
     """Refuse, before any network call, what Postmark documents it will not take."""
     count = len(email.recipients())
     if count > MAX_RECIPIENTS:
@@ -202,7 +160,7 @@ def check_limits(email: Email) -> None:
     if not email.text and not email.html:
         # Support article on error 300: "the message body cannot be empty".
         raise _unsupported("Postmark needs a text or an HTML body")
-    _check_metadata(email.metadata)
+    _check_metadata(metadata)
 
 
 def _check_metadata(metadata: tuple[tuple[str, str], ...]) -> None:
@@ -215,34 +173,16 @@ def _check_metadata(metadata: tuple[tuple[str, str], ...]) -> None:
 
 
 def format_address(address: Address, field: str) -> str:
-    """`Name <local@domain>` as Postmark parses it: name quoted when it has punctuation,
-    domain in IDNA (ASCII) form."""
-    email = _ascii_mailbox(address.email, field)
-    if not address.name:
-        return email
-    return f"{_display_name(address.name)} <{email}>"
-
-
-def _ascii_mailbox(email: str, field: str) -> str:
-    local, _, domain = email.rpartition("@")
+    """`Name <local@domain>` as Postmark parses it (providers/addresses.py): the name quoted
+    when it has punctuation (support article on error 300), the domain in A-labels."""
     # Postmark "does not support sending from or to Unicode mailboxes" (django-anymail's
     # Postmark notes); its documented mailbox pattern is ASCII only (support article on 300).
-    if not local.isascii():
+    if non_ascii_local_part((address,)):
         raise _unsupported(f"Postmark cannot send to or from a non-ASCII mailbox ({field})")
-    if domain.isascii():
-        return email
     try:
-        ascii_domain = idna.encode(domain, uts46=True).decode("ascii")
-    except idna.IDNAError:
+        return mailbox(address)
+    except PermanentError:
         raise _unsupported(f"a {field} domain has no IDNA (ASCII) form") from None
-    return f"{local}@{ascii_domain}"
-
-
-def _display_name(name: str) -> str:
-    if all(c.isalnum() or c in _ATEXT_PUNCTUATION or not c.isascii() for c in name):
-        return name
-    escaped = name.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
 
 
 def _headers(email: Email, message_id: str) -> list[dict[str, str]]:
@@ -330,4 +270,4 @@ def _json_object(reply: HttpReply) -> dict[str, Any] | None:
 def _message(body: dict[str, Any] | None) -> str:
     # Postmark's Message echoes addresses: it goes into the email's events, never a log.
     message = body.get("Message") if body is not None else None
-    return message[:_DETAIL_CHARS] if isinstance(message, str) else ""
+    return message[:DETAIL_CHARS] if isinstance(message, str) else ""

@@ -1,7 +1,8 @@
 """SendGrid's v3 Mail Send API: one JSON POST per email, `202 Accepted` with an empty body.
 
-Shaped like django-anymail's backends: build the payload (pure) -> post it (I/O) -> read the
-reply (pure). Whatever SendGrid would refuse, or could not carry, is refused here as an
+The shape of providers/base.py: build the payload (pure) -> post it (I/O) -> read the reply
+(pure). The email id travels as `custom_args.postroom_id`, which SendGrid puts on every event its
+webhook posts. Whatever SendGrid would refuse, or could not carry, is refused here as an
 UnsupportedError (a PermanentError, code "unsupported") before any request is made, so the
 router can try another provider; nothing is silently dropped.
 
@@ -13,28 +14,22 @@ import base64
 import json
 from collections.abc import Iterable, Iterator
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-import idna
 import msgspec
 
 from postroom.domain.errors import MisconfiguredError, ProviderError, UnsupportedError
 from postroom.domain.message import Address, Attachment, Email
-from postroom.ports.provider import Outgoing, Probe, Receipt
-from postroom.providers._http import (
-    DEFAULT_TIMEOUT,
-    HttpReply,
-    HttpTransport,
-    parse_provider_url,
-    probe_failed,
-    raise_for_status,
-)
+from postroom.ports.provider import Outgoing, Receipt
+from postroom.providers._http import HttpProvider, HttpReply, raise_for_status
+from postroom.providers.addresses import address_object, ascii_domain, non_ascii_local_part
+from postroom.providers.base import DETAIL_CHARS, metadata_with_id
+from postroom.providers.urls import HTTP_OPTIONS, parse_url
 
 DEFAULT_BASE_URL = "https://api.sendgrid.com"
 SEND_PATH = "/v3/mail/send"
 # Read-only: the scopes of the key that asks; 401 for a bad key.
 PROBE_PATH = "/v3/scopes"
-_OPTIONS = frozenset({"base_url", "timeout"})
+_URL_SHAPE = "sendgrid://API_KEY"
 
 # Headers SendGrid sets itself; a request carrying one in `headers` is refused with a 400
 # (spec: `headers`; errors page: "Header can not be one of the reserved keys"). Message-ID is
@@ -63,82 +58,43 @@ MAX_CATEGORIES = 10  # categories maxItems
 MAX_CATEGORY_CHARS = 255  # categories[] maxLength
 MAX_CUSTOM_ARGS_BYTES = 10_000  # "Total custom_args size may not exceed 10,000 bytes"
 MAX_REQUEST_BYTES = 30 * 1024 * 1024  # "The total size of your email ... must be less than 30MB"
-_DETAIL_CHARS = 500
 
 
-class SendgridProvider:
+class SendgridProvider(HttpProvider[bytes]):
     """Sends through SendGrid; `sendgrid://API_KEY?base_url=...&timeout=...`."""
 
     name = "sendgrid"
 
-    def __init__(
-        self, api_key: str, base_url: str = DEFAULT_BASE_URL, timeout: float = DEFAULT_TIMEOUT
-    ) -> None:
-        self._api_key = api_key
-        self._endpoint = base_url.rstrip("/") + SEND_PATH
+    def __init__(self, api_key: str, base_url: str = DEFAULT_BASE_URL, timeout: float = 15.0):
+        super().__init__(timeout)
+        self.endpoint = base_url.rstrip("/") + SEND_PATH
         self.probe_url = base_url.rstrip("/") + PROBE_PATH
-        self._transport = HttpTransport(timeout)
+        self._headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
 
     def __repr__(self) -> str:
-        return f"SendgridProvider({self._endpoint!r}, api_key=***)"
+        return f"SendgridProvider({self.endpoint!r}, api_key=***)"
 
     @classmethod
     def from_url(cls, url: str) -> "SendgridProvider":
         """`sendgrid://API_KEY`, options `base_url` (e.g. https://api.eu.sendgrid.com for EU
         subusers) and `timeout` (seconds). ValueError messages never contain the key."""
-        parsed = parse_provider_url(url)
-        if parsed.scheme != "sendgrid":
-            raise ValueError("sendgrid: expected a URL of the form sendgrid://API_KEY")
-        unknown = sorted(set(parsed.query) - _OPTIONS)
-        if unknown:
-            raise ValueError(f"sendgrid: unknown option {unknown[0]!r} (known: base_url, timeout)")
-        return cls(_api_key(url), _base_url(parsed.option("base_url")), parsed.timeout())
+        parts = parse_url(url, "sendgrid", HTTP_OPTIONS)
+        return cls(parts.token(_URL_SHAPE), parts.base_url(DEFAULT_BASE_URL), parts.timeout())
 
-    async def send(self, outgoing: Outgoing) -> Receipt:
-        body = encode(build_payload(outgoing))
-        headers = {"Authorization": f"Bearer {self._api_key}", "Content-Type": "application/json"}
-        reply = await self._transport.post(self._endpoint, data=body, headers=headers)
-        return parse_reply(reply)
+    def build(self, outgoing: Outgoing, now: float) -> bytes:
+        return encode(build_payload(outgoing))
 
-    async def probe(self) -> Probe:
-        """GET /v3/scopes with the key; a key without mail.send is misconfigured too."""
-        headers = {"Authorization": f"Bearer {self._api_key}"}
-        try:
-            reply = await self._transport.get(self.probe_url, headers=headers)
-            raise_for_status(reply)
-        except ProviderError as error:
-            return probe_failed(error)
+    def send_headers(self) -> dict[str, str]:
+        return self._headers
+
+    def parse(self, answer: HttpReply) -> Receipt:
+        return parse_reply(answer)
+
+    def check_probe(self, reply: HttpReply) -> None:
+        """A key without the mail.send scope is misconfigured too."""
+        raise_for_status(reply)
         if b'"mail.send"' not in reply.body:
-            return Probe(False, "misconfigured", "the API key lacks the mail.send scope")
-        return Probe(True)
-
-    async def close(self) -> None:
-        await self._transport.close()
-
-
-def _api_key(url: str) -> str:
-    # The key is the URL's whole authority, read raw: urlsplit's `hostname` would lowercase it,
-    # and SendGrid keys ("SG.xxxx.yyyy") are case-sensitive.
-    parts = urlsplit(url)
-    key = unquote(parts.netloc)
-    if not key:
-        raise ValueError("sendgrid: the API key is missing; expected sendgrid://API_KEY")
-    if "@" in parts.netloc or ":" in parts.netloc or any(c.isspace() for c in key):
-        raise ValueError("sendgrid: expected sendgrid://API_KEY with the key alone before the '?'")
-    if parts.path not in ("", "/"):
-        raise ValueError("sendgrid: unexpected path after the key; use ?base_url= to change it")
-    return key
-
-
-def _base_url(value: str) -> str:
-    if not value:
-        return DEFAULT_BASE_URL
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
-        raise ValueError(
-            "sendgrid: base_url must be an http(s) URL such as https://api.sendgrid.com"
-        )
-    return value
+            raise MisconfiguredError("scope", "the API key lacks the mail.send scope")
 
 
 # -- build (pure) ---------------------------------------------------------------------------
@@ -148,7 +104,8 @@ def build_payload(outgoing: Outgoing) -> dict[str, Any]:
     """The v3 Mail Send JSON for one email; UnsupportedError listing every part SendGrid
     cannot carry."""
     email = outgoing.email
-    problems = list(unsupported(email))
+    metadata = metadata_with_id(outgoing)
+    problems = list(unsupported(email, metadata))
     if problems:
         raise UnsupportedError("sendgrid: " + "; ".join(problems))
     payload: dict[str, Any] = {
@@ -163,8 +120,8 @@ def build_payload(outgoing: Outgoing) -> dict[str, Any]:
         payload["attachments"] = [_attachment(a) for a in email.attachments]
     if email.tags:
         payload["categories"] = _unique(email.tags)
-    if email.metadata:
-        payload["custom_args"] = dict(email.metadata)
+    # The email id in custom_args, which SendGrid copies onto each event of its webhook.
+    payload["custom_args"] = dict(metadata)
     return payload
 
 
@@ -174,28 +131,6 @@ def encode(payload: dict[str, Any]) -> bytes:
         # SendGrid answers 413 past this; refusing here saves uploading 30 MB to hear it.
         raise UnsupportedError("sendgrid: the email is 30 MB or more once encoded")
     return body
-
-
-def address_object(address: Address) -> dict[str, str]:
-    """`{email, name?}`; `name` is left out, not empty, when there is none."""
-    obj = {"email": ascii_address(address.email)}
-    if address.name:
-        # Not quoted: django-anymail quotes names holding "," or ";" to dodge an old SendGrid
-        # bug (sendgrid/sendgrid-python#291); we send the name as the API documents it.
-        obj["name"] = address.name
-    return obj
-
-
-def ascii_address(email: str) -> str:
-    """The address with its domain as IDNA 2008 A-labels (xn--), as mime.py writes it.
-
-    The spec's `format: email` is ASCII-only (JSON Schema keeps Unicode for `idn-email`) and the
-    Mail Send overview says Unicode is not supported in `from`; unsupported() has checked that
-    the domain encodes and the local part is ASCII."""
-    local, _, domain = email.rpartition("@")
-    if domain.isascii():
-        return email
-    return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
 
 
 def _personalization(email: Email) -> dict[str, Any]:
@@ -256,16 +191,17 @@ def _unique(items: Iterable[str]) -> list[str]:
 # -- what SendGrid cannot carry (pure) ------------------------------------------------------
 
 
-def unsupported(email: Email) -> Iterator[str]:
+def unsupported(email: Email, metadata: tuple[tuple[str, str], ...]) -> Iterator[str]:
     """Why SendGrid would refuse this email, or could not carry part of it; nothing if fine.
 
-    Reasons name fields and limits, never addresses or content: they end up in events."""
+    `metadata` is what goes as custom_args: the email's and the correlation id. Reasons name
+    fields and limits, never addresses or content: they end up in events."""
     yield from _body_problems(email)
     yield from _recipient_problems(email)
     yield from _address_problems(email)
     yield from _header_problems(email.headers)
     yield from _tag_problems(email.tags)
-    yield from _metadata_problems(email.metadata)
+    yield from _metadata_problems(metadata)
     yield from _attachment_problems(email.attachments)
 
 
@@ -294,20 +230,19 @@ def _address_problems(email: Email) -> Iterator[str]:
     fields["reply_to"] = email.reply_to
     for field, addresses in fields.items():
         for index, address in enumerate(addresses):
-            reason = _address_problem(address.email)
+            reason = _address_problem(address)
             if reason:
                 yield f"{field}[{index}]: {reason}"
 
 
-def _address_problem(email: str) -> str:
-    local, _, domain = email.rpartition("@")
-    if not local.isascii():
-        return "a non-ASCII local part is not accepted (SMTPUTF8 addresses are not supported)"
-    if domain.isascii():
+def _address_problem(address: Address) -> str:
+    if address.email.isascii():  # the common case, decided without splitting
         return ""
+    if non_ascii_local_part((address,)):
+        return "a non-ASCII local part is not accepted (SMTPUTF8 addresses are not supported)"
     try:
-        idna.encode(domain, uts46=True)
-    except idna.IDNAError:
+        ascii_domain(address.email.rpartition("@")[2])
+    except ProviderError:
         return "the domain has no IDNA form"
     return ""
 
@@ -369,7 +304,9 @@ def parse_reply(reply: HttpReply) -> Receipt:
         # 200 means "valid, but not queued to be delivered" (sandbox mode only, per the errors
         # page); we never ask for sandbox mode, so this is an account or proxy problem.
         raise MisconfiguredError(f"http_{reply.status}", "SendGrid did not queue the email")
-    return Receipt("sendgrid", _reply_header(reply.headers, "x-message-id"), "http_202")
+    # SendGrid's id for the email; its event webhooks carry it as the start of sg_message_id.
+    # A 202 without it still means accepted: an empty id beats resending a sent email.
+    return Receipt("sendgrid", reply.header("x-message-id"), "http_202")
 
 
 def error_detail(body: bytes) -> str:
@@ -380,18 +317,9 @@ def error_detail(body: bytes) -> str:
         parts = [_error_text(item) for item in errors]
     except (ValueError, TypeError, KeyError, AttributeError):
         return ""
-    return "; ".join(p for p in parts if p)[:_DETAIL_CHARS]
+    return "; ".join(p for p in parts if p)[:DETAIL_CHARS]
 
 
 def _error_text(item: dict[str, Any]) -> str:
     message, field = item.get("message") or "", item.get("field")
     return f"{field}: {message}" if field and field != "null" else str(message)
-
-
-def _reply_header(headers: dict[str, str], name: str) -> str:
-    # SendGrid's id for the email; its event webhooks carry it as the start of sg_message_id.
-    # A 202 without it still means accepted: an empty id beats resending a sent email.
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value
-    return ""

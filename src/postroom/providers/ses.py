@@ -8,7 +8,6 @@ mapping and what SES cannot express.
 
 import asyncio
 import re
-import time
 from contextlib import AsyncExitStack
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,8 +35,10 @@ from postroom.domain.errors import (
 )
 from postroom.domain.message import Email
 from postroom.ports.provider import Outgoing, Probe, Receipt
-from postroom.providers._http import parse_provider_url, probe_failed
-from postroom.providers.mime import envelope_address, render, wire_bytes
+from postroom.providers.addresses import non_ascii_local_part, wire_address
+from postroom.providers.base import BaseProvider, detail, metadata_with_id, probe_failed
+from postroom.providers.mime import render, wire_bytes
+from postroom.providers.urls import parse_url
 
 # MessageTag names and values (https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_MessageTag.html).
 _TAG_TEXT = re.compile(r"[A-Za-z0-9_-]{1,256}")
@@ -46,7 +47,6 @@ TAG_VALUE = "true"
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
 _CONFIGURATION_SET = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _OPTIONS = frozenset({"base_url", "timeout", "configuration_set"})
-_DETAIL_CHARS = 500
 
 # Error codes SES v2 documents for SendEmail, plus the ones every AWS API may answer with.
 _PERMANENT = frozenset(
@@ -80,7 +80,10 @@ _THROTTLED = frozenset(
 )
 
 
-class SesProvider:
+class SesProvider(BaseProvider[dict[str, Any], dict[str, Any]]):
+    """The answer `transmit` returns is SendEmail's parsed reply: `{"MessageId", ...}`, or
+    `{"Error": {"Code", "Message"}, "ResponseMetadata": ...}` when SES refused."""
+
     name = "ses"
 
     def __init__(
@@ -91,6 +94,7 @@ class SesProvider:
         timeout: float = 15.0,
         configuration_set: str = "",
     ) -> None:
+        super().__init__()
         self.region = region
         self.endpoint_url = endpoint_url
         self.timeout = timeout
@@ -102,44 +106,49 @@ class SesProvider:
     @classmethod
     def from_url(cls, url: str) -> "SesProvider":
         """`ses://REGION?base_url=...&timeout=...&configuration_set=...`."""
-        parsed = parse_provider_url(url)
+        parsed = parse_url(url, "ses", _OPTIONS)
         if parsed.user or parsed.password:
             raise ValueError("ses: credentials come from the AWS chain, not from the URL")
         if not _REGION.fullmatch(parsed.host) or parsed.path not in ("", "/"):
             raise ValueError("ses: expected ses://REGION, e.g. ses://eu-west-1")
-        unknown = set(parsed.query) - _OPTIONS
-        if unknown:
-            known = ", ".join(sorted(_OPTIONS))
-            raise ValueError(f"ses: unknown option(s) {sorted(unknown)}; known: {known}")
         configuration_set = parsed.option("configuration_set")
         if configuration_set and not _CONFIGURATION_SET.fullmatch(configuration_set):
             raise ValueError("ses: configuration_set must be 1-64 of A-Z a-z 0-9 _ -")
         return cls(
             parsed.host,
-            endpoint_url=_endpoint(parsed.option("base_url")),
+            endpoint_url=parsed.base_url() or None,
             timeout=parsed.timeout(),
             configuration_set=configuration_set,
         )
 
-    async def send(self, outgoing: Outgoing) -> Receipt:
+    def build(self, outgoing: Outgoing, now: float) -> dict[str, Any]:
         try:
-            request = build_request(outgoing, time.time(), self.configuration_set)
+            return build_request(outgoing, now, self.configuration_set)
         except ValueError as error:
-            # A header or domain the message cannot carry (CR/LF, a domain IDNA refuses):
-            # validation should have refused it; the email package and idna refuse it here.
+            # A header the message cannot carry (CR/LF): validation should have refused it;
+            # the email package refuses it here.
             raise PermanentError("invalid_message", type(error).__name__) from None
+
+    async def transmit(self, request: dict[str, Any]) -> dict[str, Any]:
+        """SendEmail; SES's error answers are returned, only a missing answer raises."""
         try:
             async with asyncio.timeout(self.timeout):
                 client = await self._session_client()
-                reply = await client.send_email(**request)
+                reply: dict[str, Any] = await client.send_email(**request)
+                return reply
         except ClientError as error:
-            raise classify_client_error(error) from None
+            response: dict[str, Any] = error.response
+            return response
         except BotoCoreError as error:
             raise classify_botocore_error(error) from None
         except TimeoutError:
             raise ProviderDownError("timeout") from None
-        status = reply.get("ResponseMetadata", {}).get("HTTPStatusCode", 200)
-        return Receipt(self.name, str(reply["MessageId"]), f"http_{status}")
+
+    def parse(self, answer: dict[str, Any]) -> Receipt:
+        if "Error" in answer:
+            raise classify_client_error(answer)
+        status = answer.get("ResponseMetadata", {}).get("HTTPStatusCode", 200)
+        return Receipt(self.name, str(answer["MessageId"]), f"http_{status}")
 
     async def probe(self) -> Probe:
         """GetAccount: the credentials, the region and whether sending is enabled, read-only."""
@@ -148,7 +157,7 @@ class SesProvider:
                 client = await self._session_client()
                 account = await client.get_account()
         except ClientError as error:
-            return probe_failed(classify_client_error(error))
+            return probe_failed(classify_client_error(error.response))
         except BotoCoreError as error:
             return probe_failed(_with_where(classify_botocore_error(error), self._where()))
         except TimeoutError:
@@ -191,22 +200,13 @@ class SesProvider:
             self._stack = AsyncExitStack()
 
 
-def _endpoint(base_url: str) -> str | None:
-    if not base_url:
-        return None
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("ses: base_url must be an http(s) URL")
-    return base_url
-
-
 def build_request(outgoing: Outgoing, now: float, configuration_set: str = "") -> dict[str, Any]:
     """The SendEmail parameters for one email; UnsupportedError for what SES
     cannot carry, before anything is sent."""
     email = outgoing.email
     _check_ascii_local_parts(email)
     request: dict[str, Any] = {
-        "FromEmailAddress": envelope_address(email.sender.email),
+        "FromEmailAddress": wire_address(email.sender.email),
         "Destination": _destination(email),
         # SES wants 7-bit with lines <= 1000 octets: encoded words in headers, RFC 2231 file
         # names, quoted-printable or base64 bodies (SES developer guide, "send-email-raw").
@@ -214,9 +214,8 @@ def build_request(outgoing: Outgoing, now: float, configuration_set: str = "") -
             "Raw": {"Data": wire_bytes(render(outgoing, now), utf8=False, eight_bit=False)}
         },
     }
-    tags = email_tags(email)
-    if tags:
-        request["EmailTags"] = tags
+    # The email id as a tag, which SES puts on each event it publishes for the message.
+    request["EmailTags"] = email_tags(outgoing)
     if configuration_set:
         request["ConfigurationSetName"] = configuration_set
     return request
@@ -225,7 +224,7 @@ def build_request(outgoing: Outgoing, now: float, configuration_set: str = "") -
 def _destination(email: Email) -> dict[str, list[str]]:
     fields = (("ToAddresses", email.to), ("CcAddresses", email.cc), ("BccAddresses", email.bcc))
     return {
-        field: [envelope_address(a.email) for a in addresses]
+        field: [wire_address(a.email) for a in addresses]
         for field, addresses in fields
         if addresses
     }
@@ -233,18 +232,19 @@ def _destination(email: Email) -> dict[str, list[str]]:
 
 def _check_ascii_local_parts(email: Email) -> None:
     # SES has no SMTPUTF8: a non-ASCII domain becomes A-labels, a non-ASCII local part cannot.
-    everyone = (email.sender, *email.recipients(), *email.reply_to)
-    if any(not a.email.rpartition("@")[0].isascii() for a in everyone):
+    if non_ascii_local_part((email.sender, *email.recipients(), *email.reply_to)):
         raise UnsupportedError("SES does not accept non-ASCII local parts")
 
 
-def email_tags(email: Email) -> list[dict[str, str]]:
-    """Tags as {Name: tag, Value: "true"}, metadata as {Name: key, Value: value}.
+def email_tags(outgoing: Outgoing) -> list[dict[str, str]]:
+    """Tags as {Name: tag, Value: "true"}, metadata as {Name: key, Value: value}, then
+    {Name: "postroom_id", Value: the email id} (a UUID: hex digits and '-', which SES allows).
 
-    SES allows only [A-Za-z0-9_-]{1,256} in both, and one tag per name: anything else is a
-    UnsupportedError rather than a tag silently dropped or rewritten.
+    SES allows only [A-Za-z0-9_-]{1,256} in both, and one tag per name: anything else (a tag
+    named postroom_id too) is a UnsupportedError rather than a tag silently dropped or rewritten.
     """
-    pairs = [(tag, TAG_VALUE) for tag in dict.fromkeys(email.tags)] + list(email.metadata)
+    tags = dict.fromkeys(outgoing.email.tags)
+    pairs = [(tag, TAG_VALUE) for tag in tags] + list(metadata_with_id(outgoing))
     seen: set[str] = set()
     for name, value in pairs:
         if not (_TAG_TEXT.fullmatch(name) and _TAG_TEXT.fullmatch(value)):
@@ -257,25 +257,26 @@ def email_tags(email: Email) -> list[dict[str, str]]:
     return [{"Name": name, "Value": value} for name, value in pairs]
 
 
-def classify_client_error(error: ClientError) -> ProviderError:
-    """The error class of an SES error (docs/design.md): by error code, else by HTTP status."""
-    info = error.response.get("Error", {})
+def classify_client_error(response: dict[str, Any]) -> ProviderError:
+    """The error class of an SES error answer (botocore's ClientError.response), by error code,
+    else by HTTP status (docs/design.md)."""
+    info = response.get("Error", {})
     name = str(info.get("Code", ""))
-    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+    status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
     code = f"ses_{_safe(name)}" if name else f"http_{status}"
     # The message may name addresses: it goes into the email's events, never a log.
-    detail = str(info.get("Message", ""))[:_DETAIL_CHARS]
+    said = detail(str(info.get("Message", "")))
     if name in _PERMANENT:
-        return PermanentError(code, detail)
+        return PermanentError(code, said)
     if name in _MISCONFIGURED:
-        return MisconfiguredError(code, detail)
+        return MisconfiguredError(code, said)
     if name in _THROTTLED or status == 429:
-        return ThrottledError(code, detail)
+        return ThrottledError(code, said)
     if status >= 500 or status == 0:
-        return ProviderDownError(code, detail)
+        return ProviderDownError(code, said)
     if status in (400, 413, 422):
-        return PermanentError(code, detail)
-    return MisconfiguredError(code, detail)
+        return PermanentError(code, said)
+    return MisconfiguredError(code, said)
 
 
 def classify_botocore_error(error: BotoCoreError) -> ProviderError:

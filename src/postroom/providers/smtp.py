@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
-from urllib.parse import urlsplit
 
 from aiosmtplib import (
     SMTP,
@@ -34,8 +33,9 @@ from postroom.domain.errors import (
     UnsupportedError,
 )
 from postroom.ports.provider import Outgoing, Probe, Receipt
-from postroom.providers._http import outcome_of, parse_provider_url
+from postroom.providers.base import PROBE_CAUSE_CHARS, BaseProvider, detail, outcome_of
 from postroom.providers.mime import Envelope, envelope, render, wire_bytes
+from postroom.providers.urls import parse_url
 
 DEFAULT_PORTS = {"starttls": 587, "implicit": 465, "none": 25}
 _OPTIONS = frozenset({"tls", "timeout", "ca_file"})
@@ -47,7 +47,6 @@ _AUTH_REPLIES = frozenset({530, 534, 535, 538})
 # server took anything is replaced once, transparently.
 _MAX_IDLE = 8
 _IDLE_SECONDS = 30.0
-_DETAIL_CHARS = 500
 
 
 @dataclass(slots=True)
@@ -56,7 +55,28 @@ class _Idle:
     since: float
 
 
-class SmtpProvider:
+@dataclass(frozen=True, slots=True)
+class SmtpRequest:
+    """The message (flattened once the server's extensions are known) and its envelope."""
+
+    message: EmailMessage
+    envelope: Envelope
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpReply:
+    """The server's reply to DATA: it took the message."""
+
+    code: int
+    message_id: str
+
+
+class SmtpProvider(BaseProvider[SmtpRequest, SmtpReply]):
+    """Each refusal on the way (connect, AUTH, MAIL, RCPT, DATA) is the server's answer; the
+    pure `classify` and `by_reply` turn it into the ProviderError it means, raised by
+    `transmit` because the conversation stops there."""
+
     name = "smtp"
 
     def __init__(
@@ -71,6 +91,7 @@ class SmtpProvider:
         ca_file: str = "",
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__(clock)  # the Date header's
         self.host = host
         self.port = port
         self.tls = tls
@@ -82,7 +103,6 @@ class SmtpProvider:
         self._idle: list[_Idle] = []
         self._closed = False
         self._helo_name: str | None = None
-        self._clock = clock  # the Date header's
 
     def __repr__(self) -> str:
         return f"SmtpProvider({self.host}:{self.port}, tls={self.tls})"
@@ -90,19 +110,13 @@ class SmtpProvider:
     @classmethod
     def from_url(cls, url: str) -> "SmtpProvider":
         """`smtp://user:pass@host:port?tls=starttls|implicit|none&timeout=...&ca_file=...`."""
-        parsed = parse_provider_url(url)
+        parsed = parse_url(url, "smtp", _OPTIONS)
         if not parsed.host or parsed.path not in ("", "/"):
             raise ValueError("smtp: expected smtp://[user:password@]host[:port]")
-        unknown = set(parsed.query) - _OPTIONS
-        if unknown:
-            known = ", ".join(sorted(_OPTIONS))
-            raise ValueError(f"smtp: unknown option(s) {sorted(unknown)}; known: {known}")
         if bool(parsed.user) != bool(parsed.password):
             raise ValueError("smtp: give both user and password, or neither")
-        port = _port(url)
-        tls = parsed.option("tls") or ("implicit" if port == 465 else "starttls")
-        if tls not in DEFAULT_PORTS:
-            raise ValueError("smtp: tls must be starttls, implicit or none")
+        port = parsed.port
+        tls = parsed.choice("tls", DEFAULT_PORTS, "implicit" if port == 465 else "starttls")
         ca_file = parsed.option("ca_file")
         try:
             return cls(
@@ -117,20 +131,28 @@ class SmtpProvider:
         except (OSError, ssl.SSLError):
             raise ValueError("smtp: ca_file is not a readable PEM file") from None
 
-    async def send(self, outgoing: Outgoing) -> Receipt:
-        email = outgoing.email
+    def build(self, outgoing: Outgoing, now: float) -> SmtpRequest:
         try:
-            wire = envelope(email)
-            message = render(outgoing, self._clock())
+            return SmtpRequest(render(outgoing, now), envelope(outgoing.email), outgoing.message_id)
+        except ValueError as error:
+            # A header the message cannot carry (CR/LF): validation should have refused it.
+            raise PermanentError("invalid_message", type(error).__name__) from None
+
+    async def transmit(self, request: SmtpRequest) -> SmtpReply:
+        try:
             async with asyncio.timeout(self.timeout):
-                code = await self._deliver(message, wire)
+                code = await self._deliver(request.message, request.envelope)
         except ProviderError:
             await asyncio.sleep(0)  # a dropped connection's socket closes in this step (_drop)
             raise
         except (SMTPException, OSError, TimeoutError, ValueError) as error:
             await asyncio.sleep(0)
             raise classify(error) from None
-        return Receipt(self.name, outgoing.message_id, f"smtp_{code}")
+        return SmtpReply(code, request.message_id)
+
+    def parse(self, answer: SmtpReply) -> Receipt:
+        # SMTP gives no id of its own: the Message-ID is how the relay's logs name the email.
+        return Receipt(self.name, answer.message_id, f"smtp_{answer.code}")
 
     async def probe(self) -> Probe:
         """Connect, EHLO, STARTTLS when configured, AUTH when credentials are given, QUIT:
@@ -145,7 +167,8 @@ class SmtpProvider:
             cause = failed.detail or failed.code
             if failed.code in ("connection", "timeout"):
                 cause = f"{failed.code}: {str(error) or type(error).__name__}"
-            return Probe(False, outcome_of(failed), f"{self.host}:{self.port}: {cause}"[:200])
+            where = f"{self.host}:{self.port}"
+            return Probe(False, outcome_of(failed), f"{where}: {cause}"[:PROBE_CAUSE_CHARS])
         finally:
             if client is not None:
                 _drop(client)
@@ -268,13 +291,6 @@ def _drop(client: SMTP) -> None:
     client.close()
 
 
-def _port(url: str) -> int | None:
-    try:
-        return urlsplit(url).port
-    except ValueError:
-        raise ValueError("smtp: the port must be a number from 1 to 65535") from None
-
-
 def _encoding(envelope: Envelope) -> str:
     return "utf-8" if envelope.utf8 else "ascii"
 
@@ -295,21 +311,20 @@ def _gone(error: SMTPException) -> bool:
 def refusal(refused: list[SMTPRecipientRefused]) -> ProviderError:
     """One error for the refused recipients: any permanent refusal makes the email fail."""
     worst = max(refused, key=lambda error: error.code)
-    detail = "; ".join(f"{e.code} {e.message}" for e in refused)
-    return by_reply(worst.code, detail)
+    return by_reply(worst.code, "; ".join(f"{e.code} {e.message}" for e in refused))
 
 
 def by_reply(code: int, text: str) -> ProviderError:
     """The error class of an SMTP reply code (docs/design.md); the server's text (it may name
     addresses) becomes the detail, never a log line."""
-    detail = text[:_DETAIL_CHARS]
+    said = detail(text)
     if code in _AUTH_REPLIES:
-        return MisconfiguredError(f"smtp_{code}", detail)
+        return MisconfiguredError(f"smtp_{code}", said)
     if 500 <= code < 600:
-        return PermanentError(f"smtp_{code}", detail)
+        return PermanentError(f"smtp_{code}", said)
     if 400 <= code < 500:
-        return ThrottledError(f"smtp_{code}", detail)
-    return ProviderDownError(f"smtp_{code}", detail)
+        return ThrottledError(f"smtp_{code}", said)
+    return ProviderDownError(f"smtp_{code}", said)
 
 
 def classify(error: Exception) -> ProviderError:
@@ -319,18 +334,18 @@ def classify(error: Exception) -> ProviderError:
         # A 5xx greeting or EHLO refusal (554 "no service for you") is about us, not the email.
         isinstance(error, SMTPConnectResponseError | SMTPHeloError) and error.code >= 500
     ):
-        return MisconfiguredError(f"smtp_{error.code}", error.message[:_DETAIL_CHARS])
+        return MisconfiguredError(f"smtp_{error.code}", detail(error.message))
     if isinstance(error, SMTPResponseException):
         return by_reply(error.code, error.message)
     if isinstance(error, TimeoutError):  # SMTPTimeoutError is one too
         return ProviderDownError("timeout", kind)
     if _caused_by(error, ssl.SSLCertVerificationError):
-        return MisconfiguredError("tls_certificate", str(error)[:_DETAIL_CHARS])
+        return MisconfiguredError("tls_certificate", detail(str(error)))
     if isinstance(error, SMTPServerDisconnected | OSError):  # SMTPConnectError is an OSError
         return ProviderDownError("connection", kind)
     if isinstance(error, SMTPException):
         # STARTTLS or AUTH not offered, no usable AUTH mechanism: the URL does not fit the server.
-        return MisconfiguredError("smtp_setup", error.message[:_DETAIL_CHARS])
+        return MisconfiguredError("smtp_setup", detail(error.message))
     # An address or header the wire cannot carry (CR/LF, a domain IDNA refuses): validation
     # should have refused it; aiosmtplib and the email package refuse it here.
     return PermanentError("invalid_message", kind)

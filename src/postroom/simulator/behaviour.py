@@ -21,6 +21,9 @@ class Behaviour:
     hang: bool = False
     # Every request answered 429 with this Retry-After (seconds); 0 means off.
     throttle_retry_after: int = 0
+    # Every request answered with this HTTP status, in the provider's own error shape (say 400,
+    # 401 or 422, for a refusal of the email or of the credentials); 0 means off.
+    fail_status: int = 0
     # Turn `outage` on by itself once this many emails were accepted; 0 means off.
     outage_after: int = 0
     # Which provider APIs the switches apply to ("mailgun", "sendgrid", "postmark"); empty: all.
@@ -126,9 +129,27 @@ class Simulator:
         if b.throttle_retry_after:
             headers = {"Retry-After": str(b.throttle_retry_after)}
             return web.json_response({"message": "Too many requests"}, status=429, headers=headers)
+        if b.fail_status:
+            return web.json_response(failure_body(provider, b.fail_status), status=b.fail_status)
         if b.error_rate and self._random.random() < b.error_rate:
             return web.Response(status=500, text="Internal Server Error")
         return None
 
     def record(self, accepted: Accepted) -> None:
         self.accepted.append(accepted)
+
+
+# Postmark's ErrorCode for a status, where its API pairs one with it: 300 "invalid email request"
+# comes with 422, 10 "bad or missing server token" with 401.
+_POSTMARK_CODES = {422: 300, 401: 10}
+
+
+def failure_body(provider: str, status: int) -> dict[str, Any]:
+    """The error body `provider` answers with: Mailgun `{"message"}`, SendGrid
+    `{"errors": [...]}`, Postmark `{"ErrorCode", "Message"}`."""
+    text = f"simulated failure: HTTP {status}"
+    if provider == "sendgrid":
+        return {"errors": [{"message": text, "field": None, "help": None}]}
+    if provider == "postmark" and status in _POSTMARK_CODES:
+        return {"ErrorCode": _POSTMARK_CODES[status], "Message": text}
+    return {"message": text}

@@ -1,22 +1,30 @@
-"""Real servers for the provider tests: an aiosmtpd SMTP server on a free 127.0.0.1 port (moto's
-AWS server is a fixture of tests/conftest.py)."""
+"""Real servers for the provider tests: an aiosmtpd SMTP server on a free 127.0.0.1 port, a
+recording proxy in front of moto's SES (moto's AWS server is a fixture of tests/conftest.py), and
+a listener that never answers."""
 
+import asyncio
+import base64
 import email
 import email.policy
+import json
+import socket
 import ssl
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import aiohttp
 import pytest
+from aiohttp import web
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from postroom.domain.message import Address, Attachment, Email
 from postroom.ports.provider import Outgoing
+from tests.support.moto import MotoServer
 from tests.support.processes import wait_for
 from tests.support.server import free_port
 from tests.support.tls import self_signed
@@ -209,6 +217,91 @@ def certificate(tmp_path: Path) -> Certificate:
     """A self-signed certificate for 127.0.0.1 and localhost, made for this test."""
     cert_file, key_file = self_signed(tmp_path, "relay")
     return Certificate(cert_file, key_file)
+
+
+# -- SES: the recording proxy in front of moto
+#
+# Moto records the raw message and the envelope but ignores EmailTags and ConfigurationSetName,
+# so the provider talks to this proxy: it keeps each SendEmail request as sent on the wire,
+# forwards it to moto, or answers with a canned SES error.
+
+
+@dataclass
+class SesRecorder:
+    """Records each request's JSON body; forwards to moto, or answers `canned` instead."""
+
+    upstream: str
+    url: str = ""
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    peers: list[Any] = field(default_factory=list)
+    # (HTTP status, SES error code, message) to answer with instead of forwarding.
+    canned: tuple[int, str, str] | None = None
+    delay: float = 0.0
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        self.requests.append(json.loads(body or b"{}"))
+        self.peers.append(
+            request.transport.get_extra_info("peername") if request.transport else None
+        )
+        await asyncio.sleep(self.delay)
+        if self.canned is not None:
+            status, code, message = self.canned
+            # The shape of an AWS REST-JSON error: code in x-amzn-ErrorType, message in the body.
+            headers = {"x-amzn-ErrorType": f"{code}:http://internal.amazon.com/coral/"}
+            return web.json_response({"message": message}, status=status, headers=headers)
+        return await self._forward(request, body)
+
+    async def _forward(self, request: web.Request, body: bytes) -> web.Response:
+        drop = {"host", "content-length", "connection"}
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in drop}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(
+                request.method, self.upstream + request.path_qs, data=body, headers=headers
+            ) as reply,
+        ):
+            keep = ("Content-Type", "x-amzn-RequestId", "x-amzn-ErrorType")
+            out = {k: reply.headers[k] for k in keep if k in reply.headers}
+            return web.Response(status=reply.status, body=await reply.read(), headers=out)
+
+    def params(self) -> dict[str, Any]:
+        [only] = self.requests
+        return only
+
+    def raw(self) -> bytes:
+        return base64.b64decode(self.params()["Content"]["Raw"]["Data"])
+
+
+@pytest.fixture
+async def recorder(moto_server: MotoServer) -> AsyncIterator[SesRecorder]:
+    """The recording proxy on a free local port, in front of a fresh moto."""
+    recorder = SesRecorder(moto_server.url)
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", recorder.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    recorder.url = f"http://127.0.0.1:{port}"
+    try:
+        yield recorder
+    finally:
+        await runner.cleanup()
+
+
+# -- a listener that takes connections and never says a word
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A 127.0.0.1 port whose connections the kernel accepts and nobody ever answers: a
+    client's timeout must fire, whatever the protocol."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield int(listener.getsockname()[1])
 
 
 # -- one email with every field, and what a receiver must find in it

@@ -340,7 +340,8 @@ async def test_minimal_email_sends_only_what_it_has(
     """Empty optional fields are left out, so Postmark's server defaults apply."""
     await provider.send(outgoing(email(text="", html="<p>Hi</p>", subject="")))
     payload = simulator.simulator.accepted[0].payload
-    assert set(payload) == {"From", "To", "HtmlBody", "Headers"}
+    assert set(payload) == {"From", "To", "HtmlBody", "Headers", "Metadata"}
+    assert payload["Metadata"] == {"postroom_id": outgoing(email()).id}
 
 
 async def test_display_names_with_quotes_are_escaped(
@@ -357,7 +358,8 @@ async def test_display_names_with_quotes_are_escaped(
 async def test_metadata_and_message_stream_are_sent(
     simulator: RunningSimulator,
 ) -> None:
-    """Metadata goes as an object of strings, message_stream as MessageStream."""
+    """Metadata goes as an object of strings with the email id beside it, message_stream as
+    MessageStream."""
     url = f"postmark://{TOKEN}?base_url={simulator.url}&message_stream=outbound"
     postmark = PostmarkProvider.from_url(url)
     try:
@@ -365,7 +367,8 @@ async def test_metadata_and_message_stream_are_sent(
     finally:
         await postmark.close()
     payload = simulator.simulator.accepted[0].payload
-    assert payload["Metadata"] == {"user_id": "12345", "plan": "pro"}
+    email_id = outgoing(email()).id
+    assert payload["Metadata"] == {"user_id": "12345", "plan": "pro", "postroom_id": email_id}
     assert payload["MessageStream"] == "outbound"
 
 
@@ -720,7 +723,7 @@ async def test_simulator_success_body_has_postmarks_shape(simulator: RunningSimu
 def test_url_keeps_token_case_and_hides_it() -> None:
     """The token is taken as written (not lowercased) and never shown in repr."""
     postmark = PostmarkProvider.from_url(f"postmark://{TOKEN}")
-    assert postmark._headers()["X-Postmark-Server-Token"] == TOKEN
+    assert postmark.send_headers()["X-Postmark-Server-Token"] == TOKEN
     assert TOKEN not in repr(postmark)
     assert "https://api.postmarkapp.com/email" in repr(postmark)
 

@@ -328,12 +328,13 @@ async def test_several_reply_to_use_reply_to_list(
 
 
 async def test_tags_and_metadata(provider: SendgridProvider, simulator: RunningSimulator) -> None:
-    """Tags become categories (a repeated one sent once), metadata string custom_args."""
+    """Tags become categories (a repeated one sent once), metadata string custom_args beside
+    the email id."""
     message = email(tags=("receipt", "eu", "receipt"), metadata=(("order", "42"),))
     await provider.send(outgoing(message))
     payload = received(simulator)
     assert payload["categories"] == ["receipt", "eu"]
-    assert payload["custom_args"] == {"order": "42"}
+    assert payload["custom_args"] == {"order": "42", "postroom_id": outgoing(message).id}
 
 
 # -- refused before any request -------------------------------------------------------------

@@ -1,29 +1,24 @@
 """SesProvider against moto's standalone server over HTTP.
 
 Moto records the raw message and the envelope but ignores EmailTags and ConfigurationSetName, so
-the provider talks to a small recording proxy in front of moto: it keeps each SendEmail request
-as sent on the wire, forwards it to moto, or answers with a canned SES error.
+the provider talks to a small recording proxy in front of moto (SesRecorder, in conftest.py): it
+keeps each SendEmail request as sent on the wire, forwards it to moto, or answers with a canned
+SES error.
 
 The anymail_examples/amazon_ses.json cases that do not apply to Postroom's model are listed,
 with the reason, in SKIPPED_EXAMPLES just below.
 """
 
-import asyncio
 import base64
 import email
 import email.policy
-import json
 import re
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any
 
-import aiohttp
 import pytest
 from aiobotocore.session import get_session
-from aiohttp import web
 
 from postroom.domain.errors import (
     MisconfiguredError,
@@ -36,7 +31,7 @@ from postroom.domain.message import Address, Attachment, Email
 from postroom.ports.provider import Outgoing
 from postroom.providers.ses import SesProvider
 from tests.conftest import conformance
-from tests.integration.providers.conftest import check_full_message
+from tests.integration.providers.conftest import SesRecorder, check_full_message
 from tests.support.moto import MotoServer
 from tests.support.server import free_port
 
@@ -56,74 +51,6 @@ DIFFERENT = {
 # no charset parameter.
 SKIPPED_ATTACHMENTS = {None: "no unnamed attachments and no charset on text attachments"}
 INLINE_CID = "sample-image@postroom"
-
-
-# -- the recording proxy
-
-
-@dataclass
-class SesRecorder:
-    """Records each request's JSON body; forwards to moto, or answers `canned` instead."""
-
-    upstream: str
-    url: str = ""
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    peers: list[Any] = field(default_factory=list)
-    # (HTTP status, SES error code, message) to answer with instead of forwarding.
-    canned: tuple[int, str, str] | None = None
-    delay: float = 0.0
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        self.requests.append(json.loads(body or b"{}"))
-        self.peers.append(
-            request.transport.get_extra_info("peername") if request.transport else None
-        )
-        await asyncio.sleep(self.delay)
-        if self.canned is not None:
-            status, code, message = self.canned
-            # The shape of an AWS REST-JSON error: code in x-amzn-ErrorType, message in the body.
-            headers = {"x-amzn-ErrorType": f"{code}:http://internal.amazon.com/coral/"}
-            return web.json_response({"message": message}, status=status, headers=headers)
-        return await self._forward(request, body)
-
-    async def _forward(self, request: web.Request, body: bytes) -> web.Response:
-        drop = {"host", "content-length", "connection"}
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in drop}
-        async with (
-            aiohttp.ClientSession() as session,
-            session.request(
-                request.method, self.upstream + request.path_qs, data=body, headers=headers
-            ) as reply,
-        ):
-            keep = ("Content-Type", "x-amzn-RequestId", "x-amzn-ErrorType")
-            out = {k: reply.headers[k] for k in keep if k in reply.headers}
-            return web.Response(status=reply.status, body=await reply.read(), headers=out)
-
-    def params(self) -> dict[str, Any]:
-        [only] = self.requests
-        return only
-
-    def raw(self) -> bytes:
-        return base64.b64decode(self.params()["Content"]["Raw"]["Data"])
-
-
-@pytest.fixture
-async def recorder(moto_server: MotoServer) -> AsyncIterator[SesRecorder]:
-    """The recording proxy on a free local port, in front of a fresh moto."""
-    recorder = SesRecorder(moto_server.url)
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", recorder.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    recorder.url = f"http://127.0.0.1:{port}"
-    try:
-        yield recorder
-    finally:
-        await runner.cleanup()
 
 
 async def verify_identity(moto: MotoServer, identity: str) -> None:
@@ -203,6 +130,7 @@ async def test_destination_and_tags_on_the_wire(
         {"Name": "receipt", "Value": "true"},
         {"Name": "order_id", "Value": "42"},
         {"Name": "shop", "Value": "eu-1"},
+        {"Name": "postroom_id", "Value": full_outgoing.id},
     ]
     assert "ConfigurationSetName" not in params
 
@@ -449,6 +377,10 @@ def check_params(params: dict[str, Any], expected: dict[str, Any]) -> None:
     for key, value in expected.get("params_subset", {}).items():
         assert params[key] == value
     for key in expected.get("absent_params", []):
+        if key == "EmailTags":
+            # Postroom's own tag, the email id, goes with every email: nothing else may.
+            assert [tag["Name"] for tag in params[key]] == ["postroom_id"]
+            continue
         assert key not in params
 
 

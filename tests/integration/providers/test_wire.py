@@ -108,5 +108,5 @@ async def test_outbox_probe_says_whether_the_folder_takes_files(tmp_path: Path) 
     blocker = tmp_path / "file"
     blocker.write_text("")
     probe = await OutboxProvider(blocker / "outbox").probe()
-    assert (probe.ok, probe.error) == (False, "outbox_write")
+    assert (probe.ok, probe.error) == (False, "down")
     assert str(blocker) in probe.cause

@@ -317,3 +317,16 @@ def test_any_json_gives_a_submission_or_a_listed_refusal(data: dict[str, Any]) -
     if refused is not None:
         assert refused
         assert all(isinstance(k, str) and isinstance(v, str) for k, v in refused.items())
+
+
+@pytest.mark.parametrize("key", ["postroom_id", "Postroom_ID"])
+def test_the_correlation_key_is_refused_in_metadata(key: str) -> None:
+    """Metadata may not use the name Postroom sends its own id under, in any letter case."""
+    assert errors_of(minimal(metadata={key: "x", "order": "42"})) == {
+        f"metadata.{key}": "is reserved: Postroom sends its own id here"
+    }
+
+
+def test_the_correlation_header_is_refused() -> None:
+    """A request may not set X-Postroom-Id: the service sets it on every send."""
+    assert list(errors_of(minimal(headers={"x-postroom-id": "mine"}))) == ["headers.x-postroom-id"]
