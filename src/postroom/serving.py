@@ -1,7 +1,9 @@
 """Running the API: uvicorn in this process, or N processes sharing one listening socket."""
 
+import logging
 import multiprocessing
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -12,6 +14,7 @@ from urllib.parse import urlsplit
 import uvicorn
 
 from postroom import __version__, logs
+from postroom.api.connections import ConnectionLimits, file_limit_needed, protocol_class
 from postroom.bootstrap import build_app
 from postroom.settings import Settings
 
@@ -69,25 +72,54 @@ def _config(settings: Settings, with_worker: bool) -> uvicorn.Config:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
         lifespan="on",
         log_config=None,
         access_log=False,
         server_header=False,
-        # No proxy-header rewriting: nothing here uses the client address, and it costs per request.
+        # No proxy-header rewriting: the connection guard counts clients by the socket's peer
+        # address, which a client cannot choose as it can a forwarded header.
         proxy_headers=False,
         timeout_graceful_shutdown=30,
-        # Beyond this many open connections new ones are answered 503 instead of starving all.
-        limit_concurrency=settings.max_connections,
+        # uvicorn's limit_concurrency counts connections only once their headers are in and then
+        # refuses every request while over, in plain text; the guarded protocol admits or
+        # refuses each connection when it is accepted instead (api/connections.py).
+        http=protocol_class(connection_limits(settings)),
+        limit_concurrency=None,
+        timeout_keep_alive=settings.keepalive_timeout,
+        ws="none",  # no WebSocket routes; an upgrade would bypass the guard's accounting
         ssl_certfile=settings.tls_cert or None,
         ssl_keyfile=settings.tls_key or None,
     )
+
+
+def connection_limits(settings: Settings) -> ConnectionLimits:
+    return ConnectionLimits(
+        total=settings.max_connections,
+        per_client=settings.max_connections_per_client,
+        header_timeout=settings.header_timeout,
+    )
+
+
+def raise_file_limit(settings: Settings) -> None:
+    """Raise this process's soft limit on open files towards what POSTROOM_MAX_CONNECTIONS
+    needs (many systems start at 1,024). Past the limit accept() fails and the server stops
+    taking connections for a while, so a limit the hard cap keeps too low is logged."""
+    needed = file_limit_needed(connection_limits(settings))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        soft = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        logs.log_event(
+            logs.get_logger("api"), "files.limit_low", logging.WARNING, limit=soft, needed=needed
+        )
 
 
 def serve(settings: Settings, with_worker: bool) -> None:
     """Serve in this process until SIGTERM or SIGINT; then finish requests and in-flight sends."""
     _exit_quietly_after_stop()
     tune_interpreter()
+    raise_file_limit(settings)
     uvicorn.Server(_config(settings, with_worker)).run()
 
 
@@ -136,4 +168,5 @@ def _child(settings: Settings, sock: socket.socket) -> None:
     logs.configure(settings.log_level, settings.log_format)
     _exit_quietly_after_stop()
     tune_interpreter()
+    raise_file_limit(settings)
     uvicorn.Server(_config(settings, with_worker=False)).run(sockets=[sock])

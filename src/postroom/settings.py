@@ -4,7 +4,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
-from postroom import providers, queues
+from postroom import providers, storage
 
 
 class SettingsError(ValueError):
@@ -68,6 +68,27 @@ class Settings:
         metadata={
             "env": "POSTROOM_BODY_TIMEOUT",
             "help": "seconds a client may take to send its body",
+        },
+    )
+    header_timeout: int = field(
+        default=10,
+        metadata={
+            "env": "POSTROOM_HEADER_TIMEOUT",
+            "help": "seconds a client may take to send a request's headers",
+        },
+    )
+    keepalive_timeout: int = field(
+        default=5,
+        metadata={
+            "env": "POSTROOM_KEEPALIVE_TIMEOUT",
+            "help": "seconds an idle kept-alive connection stays open",
+        },
+    )
+    max_connections_per_client: int = field(
+        default=100,
+        metadata={
+            "env": "POSTROOM_MAX_CONNECTIONS_PER_CLIENT",
+            "help": "open connections per client address per process (0: no cap)",
         },
     )
     max_body_bytes: int = field(
@@ -233,19 +254,22 @@ _INTEGERS = {
     "rate_limit": 0,
     "max_connections": 1,
     "body_timeout": 1,
+    "header_timeout": 1,
+    "keepalive_timeout": 1,
+    "max_connections_per_client": 0,
     "daily_quota": 0,
 }
 
 
 def _check_urls(settings: Settings) -> None:
     for env, url, check in (
-        ("POSTROOM_DATABASE_URL", settings.database_url, queues.check_url),
-        ("POSTROOM_QUEUE_URL", settings.queue_url, queues.check_queue_url),
+        ("POSTROOM_DATABASE_URL", settings.database_url, storage.check_url),
+        ("POSTROOM_QUEUE_URL", settings.queue_url, storage.check_queue_url),
     ):
         if url:
             try:
                 check(url)
-            except queues.BackendConfigError as error:
+            except storage.StorageConfigError as error:
                 raise SettingsError(f"{env}: {error}") from None
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise SettingsError("POSTROOM_TLS_CERT and POSTROOM_TLS_KEY: give both or neither")
