@@ -29,7 +29,7 @@ from postroom.codec import encode_email
 from postroom.domain.ids import new_id
 from postroom.domain.message import Address, Email
 from postroom.ports.queue import NewEmail
-from postroom.queues.sqlite import SqliteQueue
+from postroom.storage.sqlite import sqlite_storage
 
 SIM_PORT = 18490
 # The worker and the simulator each get a core of their own when `taskset` is there, so the
@@ -85,11 +85,11 @@ EMAIL = Email(
 
 async def fill(path: Path, count: int) -> None:
     clock = SystemClock()
-    queue = SqliteQueue(str(path), clock)
+    storage = sqlite_storage(str(path), clock)
     payload = encode_email(EMAIL)
     await asyncio.gather(
         *(
-            queue.put(
+            storage.queue.put(
                 NewEmail(
                     new_id(int(clock.now() * 1000), n.to_bytes(10, "big")), payload, clock.now()
                 )
@@ -97,7 +97,7 @@ async def fill(path: Path, count: int) -> None:
             for n in range(count)
         )
     )
-    await queue.close()
+    await storage.close()
 
 
 def sim(path: str, changes: dict[str, Any] | None = None) -> Any:

@@ -44,7 +44,7 @@ from postroom.clocks import SystemClock
 from postroom.codec import encode_email
 from postroom.domain.ids import new_id
 from postroom.ports.queue import NewEmail
-from postroom.queues.postgres import PostgresQueue
+from postroom.storage.postgres import open_storage
 
 PORT = sqlite_intake.PORT  # the port bench.intake's wrk loads
 API = f"http://127.0.0.1:{PORT}"
@@ -118,13 +118,13 @@ def intake(admin_url: str, processes: int, duration: int, connections: int) -> d
 
 async def fill(url: str, emails: int) -> None:
     clock = SystemClock()
-    queue = PostgresQueue.from_url(url, clock)
+    storage = open_storage(url, clock)
     payload = encode_email(sqlite_delivery.EMAIL)
     try:
         for start in range(0, emails, 1000):
             await asyncio.gather(
                 *(
-                    queue.put(
+                    storage.queue.put(
                         NewEmail(
                             new_id(int(clock.now() * 1000), n.to_bytes(10, "big")),
                             payload,
@@ -135,7 +135,7 @@ async def fill(url: str, emails: int) -> None:
                 )
             )
     finally:
-        await queue.close()
+        await storage.close()
 
 
 def simulator(latency_ms: int) -> list[str]:

@@ -7,7 +7,7 @@ import tempfile
 from dataclasses import dataclass
 
 from postroom import providers as provider_registry
-from postroom import queues
+from postroom import storage as engines
 from postroom.addressing import parse_with_email_validator
 from postroom.api.app import create_app
 from postroom.api.container import Container
@@ -18,9 +18,9 @@ from postroom.domain.errors import CipherError, StorageUnavailableError
 from postroom.domain.retry import RetryPolicy
 from postroom.logs import get_logger
 from postroom.metrics.prometheus import PrometheusMetrics
-from postroom.ports.backend import Backend
 from postroom.ports.cipher import Cipher
 from postroom.ports.provider import Probe, Provider
+from postroom.ports.storage import Storage
 from postroom.services.auth import Authenticator
 from postroom.services.content import Content, NoCipher
 from postroom.services.deliver import DeliverEmail
@@ -38,21 +38,21 @@ class ConfigError(ValueError):
     """A setting is well-formed but cannot be used; one line naming the variable."""
 
 
-def open_backend(settings: Settings) -> Backend:
+def open_storage(settings: Settings) -> Storage:
     """The store at POSTROOM_DATABASE_URL, and the queue apart from it when there is one."""
     try:
-        store = queues.open_backend(settings.database_url, SystemClock())
-    except queues.BackendConfigError as error:
+        store = engines.open_storage(settings.database_url, SystemClock())
+    except engines.StorageConfigError as error:
         raise ConfigError(f"POSTROOM_DATABASE_URL: {error}") from None
     if not settings.queue_url or settings.queue_url == settings.database_url:
         return store
-    if queues.scheme_of(settings.queue_url) not in queues.QUEUES:
+    if engines.scheme_of(settings.queue_url) not in engines.QUEUES:
         raise ConfigError(
             "POSTROOM_QUEUE_URL: a database as the queue must be POSTROOM_DATABASE_URL itself"
         )
     try:
-        return queues.open_queue(settings.queue_url, store, SystemClock())
-    except queues.BackendConfigError as error:
+        return engines.open_queue(settings.queue_url, store, SystemClock())
+    except engines.StorageConfigError as error:
         raise ConfigError(f"POSTROOM_QUEUE_URL: {error}") from None
 
 
@@ -61,25 +61,22 @@ class StorageStartError(Exception):
     and the cause. Start-up stops (exit 1); an outage after start is a 503 instead."""
 
 
-async def check_storage(settings: Settings, backend: Backend, queue: bool = True) -> None:
+async def check_storage(settings: Settings, storage: Storage, queue: bool = True) -> None:
     """Prove the store works before anything is created in it: StorageStartError if not. With
     `queue`, a queue apart from it (SQS) must answer too; start-up leaves that out, so an API
     can run before `postroom sqs create-queues` (it answers 503 until the queue exists)."""
-    store = getattr(backend, "store", backend)  # with SQS, the database beside it
-    path = sqlite_path(store)
+    path = storage.file
     if path is not None and (problem := _sqlite_problem(path)) is not None:
         raise StorageStartError(f"POSTROOM_DATABASE_URL: cannot use {path}: {problem}")
     try:
-        probe = getattr(store, "probe", None)  # PostgreSQL: one connection, its real cause
-        if probe is not None:
-            await probe()
-        await store.ping()
+        await storage.lifecycle.probe()  # PostgreSQL: one connection, its real cause
+        await storage.lifecycle.ping()
     except StorageUnavailableError as error:
         where = f"cannot use {path}: " if path else ""
         raise StorageStartError(f"POSTROOM_DATABASE_URL: {where}{error}") from None
-    if queue and store is not backend:
+    if queue and storage.queue_lifecycle is not None:
         try:
-            await backend.ping()
+            await storage.queue_lifecycle.ping()
         except StorageUnavailableError as error:
             raise StorageStartError(f"POSTROOM_QUEUE_URL: {error}") from None
 
@@ -98,23 +95,16 @@ async def prepare_start(settings: Settings, first_key: bool) -> Started:
 
     for provider in open_providers(settings):
         await provider.close()
-    backend = open_backend(settings)
+    storage = open_storage(settings)
     try:
-        await check_storage(settings, backend, queue=False)
-        await check_keys_open_stored_content(backend, open_cipher(settings))
+        await check_storage(settings, storage, queue=False)
+        await check_keys_open_stored_content(storage, open_cipher(settings))
         token = None
-        if first_key and not settings.insecure_no_auth and not await backend.list_keys():
-            token = await create_key(backend, "default")
-        return Started(token, sqlite_path(getattr(backend, "store", backend)))
+        if first_key and not settings.insecure_no_auth and not await storage.keys.list_keys():
+            token = await create_key(storage, "default")
+        return Started(token, storage.file)
     finally:
-        await backend.close()
-
-
-def sqlite_path(store: object) -> str | None:
-    """The absolute path of an SQLite store's file; None for other stores."""
-    from postroom.queues.sqlite import SqliteQueue
-
-    return os.path.abspath(store.path) if isinstance(store, SqliteQueue) else None
+        await storage.close()
 
 
 def _sqlite_problem(path: str) -> str | None:
@@ -146,10 +136,10 @@ def open_cipher(settings: Settings) -> Cipher:
     return AesGcmCipher(parse_keys(settings.encryption_keys))
 
 
-async def check_keys_open_stored_content(backend: Backend, cipher: Cipher) -> None:
+async def check_keys_open_stored_content(storage: Storage, cipher: Cipher) -> None:
     """Refuse to start when stored content does not open with the configured keys: a wrong or
     missing key is a start-up error, not garbage sent to a provider later."""
-    sample = await backend.sample_payload()
+    sample = await storage.sealed.sample_payload()
     if sample is None:
         return
     email_id, payload = sample
@@ -191,29 +181,29 @@ async def probe_providers(settings: Settings) -> list[tuple[str, str, Probe]]:
 @dataclass
 class WorkerRuntime:
     worker: Worker
-    backend: Backend
+    storage: Storage
     providers: list[Provider]
     metrics: PrometheusMetrics
     settings: Settings
     health: LocalHealth
 
     async def refresh_metrics(self) -> bytes:
-        self.metrics.queue(await self.backend.stats(), self.worker.in_flight)
+        self.metrics.queue(await self.storage.queue.stats(), self.worker.in_flight)
         return self.metrics.render()
 
     async def close(self) -> None:
-        """Before the backend closes: shared health writes its last changes through it."""
+        """Before storage closes: shared health writes its last changes through it."""
         await self.health.close()
         for provider in self.providers:
             await provider.close()
 
 
-def build_worker(settings: Settings, backend: Backend, metrics: PrometheusMetrics) -> WorkerRuntime:
+def build_worker(settings: Settings, storage: Storage, metrics: PrometheusMetrics) -> WorkerRuntime:
     providers = open_providers(settings)
     names = [_unique_name(p.name, i, providers) for i, p in enumerate(providers)]
-    health = open_health(settings, backend, names, metrics)
+    health = open_health(storage, names, metrics)
     deliver = DeliverEmail(
-        backend,
+        storage.queue,
         providers,
         SystemClock(),
         content=Content(open_cipher(settings)),
@@ -222,25 +212,18 @@ def build_worker(settings: Settings, backend: Backend, metrics: PrometheusMetric
         metrics=metrics,
         visibility=settings.visibility_timeout,
     )
-    worker = Worker(backend, deliver, settings.concurrency, settings.visibility_timeout)
-    return WorkerRuntime(worker, backend, providers, metrics, settings, health)
+    worker = Worker(
+        storage.queue, deliver, settings.concurrency, settings.visibility_timeout, wake=storage.wake
+    )
+    return WorkerRuntime(worker, storage, providers, metrics, settings, health)
 
 
-def open_health(
-    settings: Settings, backend: Backend, names: list[str], metrics: PrometheusMetrics
-) -> LocalHealth:
-    """With PostgreSQL, circuits shared by every worker through the database, so an outage
-    one worker sees is known to all within a second; otherwise kept in this process."""
-    if queues.scheme_of(settings.database_url) not in ("postgresql", "postgres"):
+def open_health(storage: Storage, names: list[str], metrics: PrometheusMetrics) -> LocalHealth:
+    """With a store that shares circuits (PostgreSQL), every worker knows within a second of
+    an outage one worker saw; otherwise circuits are kept in this process."""
+    if storage.circuits is None:
         return LocalHealth(names, metrics=metrics)
-    # Imported only here: psycopg is installed only with postroom[postgres].
-    from postroom.queues.postgres import PostgresQueue
-    from postroom.queues.postgres_health import PostgresHealthStore
-
-    backend = getattr(backend, "store", backend)  # with SQS, the database beside it
-    if not isinstance(backend, PostgresQueue):
-        return LocalHealth(names, metrics=metrics)
-    return SharedHealth(names, PostgresHealthStore(backend), SystemClock(), metrics=metrics)
+    return SharedHealth(names, storage.circuits, SystemClock(), metrics=metrics)
 
 
 def _unique_name(name: str, index: int, providers: list[Provider]) -> str:
@@ -251,31 +234,35 @@ def _unique_name(name: str, index: int, providers: list[Provider]) -> str:
 
 def build_app(settings: Settings, with_worker: bool) -> IntakeRoute:
     """The API; with `with_worker`, a delivery worker runs in the same event loop."""
-    backend = open_backend(settings)
+    storage = open_storage(settings)
     metrics = PrometheusMetrics()
-    runtime = build_worker(settings, backend, metrics) if with_worker else None
+    runtime = build_worker(settings, storage, metrics) if with_worker else None
     wake = runtime.worker.wake if runtime else None
     content = Content(open_cipher(settings))
     submit = SubmitEmail(
-        backend, SystemClock(), parse_with_email_validator, cipher=content.cipher, on_stored=wake
+        storage.queue,
+        SystemClock(),
+        parse_with_email_validator,
+        cipher=content.cipher,
+        on_stored=wake,
     )
-    container = Container(submit, backend, backend, settings.max_body_bytes, metrics)
+    container = Container(submit, storage.emails, storage.ping, settings.max_body_bytes, metrics)
     container.body_timeout = settings.body_timeout
     container.open_text = content.open_text
-    _attach_auth(container, settings, backend)
+    _attach_auth(container, settings, storage)
     if runtime is not None:
         container.render_metrics = runtime.refresh_metrics
         _attach_worker(container, runtime)
     else:
-        container.render_metrics = _api_metrics(backend, metrics)
-    container.on_shutdown.append(backend.close)
+        container.render_metrics = _api_metrics(storage, metrics)
+    container.on_shutdown.append(storage.close)
     return create_app(container)
 
 
 _NO_AUTH_WARNING = "authentication is off: anyone who reaches this port can send email"
 
 
-def _attach_auth(container: Container, settings: Settings, backend: Backend) -> None:
+def _attach_auth(container: Container, settings: Settings, storage: Storage) -> None:
     if settings.insecure_no_auth:
 
         async def warn() -> None:
@@ -283,19 +270,19 @@ def _attach_auth(container: Container, settings: Settings, backend: Backend) -> 
 
         container.on_startup.append(warn)
         return
-    authenticator = Authenticator(backend, SystemClock())
+    authenticator = Authenticator(storage.keys, SystemClock())
     container.authenticate = authenticator.authenticate
     if settings.rate_limit or settings.daily_quota:
         limits = SendingLimits(
-            settings.rate_limit, settings.daily_quota, SystemClock(), backend.count_since
+            settings.rate_limit, settings.daily_quota, SystemClock(), storage.emails.count_since
         )
         container.limit = limits.check
     container.on_shutdown.append(authenticator.flush)
 
 
-def _api_metrics(backend: Backend, metrics: PrometheusMetrics):  # type: ignore[no-untyped-def]
+def _api_metrics(storage: Storage, metrics: PrometheusMetrics):  # type: ignore[no-untyped-def]
     async def render() -> bytes:
-        metrics.queue(await backend.stats(), 0)
+        metrics.queue(await storage.queue.stats(), 0)
         return metrics.render()
 
     return render
@@ -308,7 +295,7 @@ def _attach_worker(container: Container, runtime: WorkerRuntime) -> None:
     async def start() -> None:
         tasks.append(asyncio.create_task(runtime.worker.run(stop)))
         tasks.append(
-            asyncio.create_task(purge_periodically(runtime.backend, runtime.settings, stop))
+            asyncio.create_task(purge_periodically(runtime.storage, runtime.settings, stop))
         )
 
     async def finish() -> None:
@@ -323,11 +310,11 @@ def _attach_worker(container: Container, runtime: WorkerRuntime) -> None:
 PURGE_EVERY = 3600.0
 
 
-async def purge_periodically(backend: Backend, settings: Settings, stop: asyncio.Event) -> None:
+async def purge_periodically(storage: Storage, settings: Settings, stop: asyncio.Event) -> None:
     """Apply the retention period once an hour while a worker runs."""
     while not stop.is_set():
         with contextlib.suppress(Exception):
-            purged = await backend.purge_content(
+            purged = await storage.sealed.purge_content(
                 SystemClock().now() - settings.retention_days * 86400
             )
             if purged:

@@ -19,8 +19,8 @@ from postroom.bootstrap import (
     StorageStartError,
     build_worker,
     check_storage,
-    open_backend,
     open_cipher,
+    open_storage,
     prepare_start,
     probe_providers,
     purge_periodically,
@@ -36,6 +36,9 @@ _SERVER_FLAGS = (
     "tls_key",
     "max_connections",
     "body_timeout",
+    "header_timeout",
+    "keepalive_timeout",
+    "max_connections_per_client",
     "rate_limit",
     "daily_quota",
     "encryption_keys",
@@ -307,13 +310,13 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _run_worker(settings: Settings) -> None:
-    backend = open_backend(settings)
-    runtime = build_worker(settings, backend, PrometheusMetrics())
+    storage = open_storage(settings)
+    runtime = build_worker(settings, storage, PrometheusMetrics())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    background = [asyncio.create_task(purge_periodically(backend, settings, stop))]
+    background = [asyncio.create_task(purge_periodically(storage, settings, stop))]
     if settings.metrics_port:
         start_http_server(settings.metrics_port, settings.host, runtime.metrics.registry)
         background.append(asyncio.create_task(refresh_periodically(runtime, stop)))
@@ -322,16 +325,16 @@ async def _run_worker(settings: Settings) -> None:
     finally:
         await asyncio.gather(*background)
         await runtime.close()
-        await backend.close()
+        await storage.close()
 
 
 def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     async def check() -> int:
-        backend = open_backend(settings)
+        storage = open_storage(settings)
         try:
-            await check_storage(settings, backend)  # StorageStartError: exit 1, as at start-up
+            await check_storage(settings, storage)  # StorageStartError: exit 1, as at start-up
         finally:
-            await backend.close()
+            await storage.close()
         print("storage ok")
         return await check_providers() if args.probe_providers else 0
 
@@ -348,18 +351,16 @@ def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     async def migrate() -> int:
-        backend = open_backend(settings)
-        # Only backends with versioned migrations have the method; SQLite creates and upgrades
-        # its schema by itself when the file is opened.
-        store = getattr(backend, "store", backend)  # with SQS, the database beside it
-        apply = getattr(store, "migrate", None)
+        storage = open_storage(settings)
+        # Only engines with versioned migrations on request have them; SQLite creates and
+        # upgrades its schema by itself when the file is opened.
         try:
-            applied: list[str] = await apply() if apply is not None else []
+            applied = await storage.migrations.migrate() if storage.migrations else []
         except StorageUnavailableError as error:
             print(f"postroom: storage unreachable: {error}", file=sys.stderr)
             return 1
         finally:
-            await backend.close()
+            await storage.close()
         print(f"applied {', '.join(applied)}" if applied else "schema up to date")
         return 0
 
@@ -369,13 +370,13 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_dead_list(settings: Settings, args: argparse.Namespace) -> int:
     from postroom.admin import list_dead
 
-    return asyncio.run(list_dead(open_backend(settings), args.limit))
+    return asyncio.run(list_dead(open_storage(settings), args.limit))
 
 
 def cmd_dead_redrive(settings: Settings, args: argparse.Namespace) -> int:
     from postroom.admin import redrive_dead
 
-    return asyncio.run(redrive_dead(open_backend(settings), args.ids, args.dry_run))
+    return asyncio.run(redrive_dead(open_storage(settings), args.ids, args.dry_run))
 
 
 def cmd_sqs_create_queues(settings: Settings, args: argparse.Namespace) -> int:
@@ -392,7 +393,7 @@ def cmd_sqs_create_queues(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_sqs_requeue(settings: Settings, args: argparse.Namespace) -> int:
     from postroom.admin import requeue
 
-    return asyncio.run(requeue(open_backend(settings)))
+    return asyncio.run(requeue(open_storage(settings)))
 
 
 def cmd_fake_provider(settings: Settings, args: argparse.Namespace) -> int:
@@ -412,7 +413,7 @@ def cmd_keys_create(settings: Settings, args: argparse.Namespace) -> int:
     from postroom.admin import KeyNameError, create_named_key
 
     try:
-        print(asyncio.run(create_named_key(open_backend(settings), args.name)))
+        print(asyncio.run(create_named_key(open_storage(settings), args.name)))
     except KeyNameError as error:
         print(f"postroom: error: --name: {error}", file=sys.stderr)
         return 2
@@ -422,13 +423,13 @@ def cmd_keys_create(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_keys_list(settings: Settings, args: argparse.Namespace) -> int:
     from postroom.admin import list_keys
 
-    return asyncio.run(list_keys(open_backend(settings)))
+    return asyncio.run(list_keys(open_storage(settings)))
 
 
 def cmd_keys_revoke(settings: Settings, args: argparse.Namespace) -> int:
     from postroom.admin import revoke_key
 
-    return asyncio.run(revoke_key(open_backend(settings), args.key))
+    return asyncio.run(revoke_key(open_storage(settings), args.key))
 
 
 def cmd_encryption_new_key(settings: Settings, args: argparse.Namespace) -> int:
@@ -447,10 +448,10 @@ def cmd_encryption_rotate(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    return asyncio.run(rotate(open_backend(settings), open_cipher(settings)))
+    return asyncio.run(rotate(open_storage(settings), open_cipher(settings)))
 
 
 def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
     from postroom.admin import purge
 
-    return asyncio.run(purge(open_backend(settings), settings.retention_days))
+    return asyncio.run(purge(open_storage(settings), settings.retention_days))

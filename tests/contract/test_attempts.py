@@ -1,8 +1,8 @@
-"""Provider attempts travel with the settle call and land in the history, on every backend."""
+"""Provider attempts travel with the settle call and land in the history, on every engine."""
 
 from postroom.domain.states import State
-from postroom.ports.backend import Backend
 from postroom.ports.queue import Event
+from postroom.ports.storage import Storage
 from tests.conftest import ManualClock
 from tests.contract.test_queue import VISIBILITY, new
 
@@ -12,15 +12,15 @@ def attempt(clock: ManualClock, provider: str, outcome: str, code: str) -> Event
 
 
 async def test_ack_records_attempts_before_the_sent_event(
-    backend: Backend, clock: ManualClock
+    storage: Storage, clock: ManualClock
 ) -> None:
     """A failover reads back as the failed attempt, then the sent event, with outcome and code."""
-    await backend.put(new(clock, 1))
-    (lease,) = await backend.lease(1, VISIBILITY)
+    await storage.queue.put(new(clock, 1))
+    (lease,) = await storage.queue.lease(1, VISIBILITY)
     down = attempt(clock, "mailgun", "down", "http_503")
     sent = Event(clock.now(), State.SENT, "sendgrid", "sg-1", "sent", "http_202")
-    assert await backend.ack(lease, sent, [down])
-    status = await backend.status(lease.id)
+    assert await storage.queue.ack(lease, sent, [down])
+    status = await storage.emails.status(lease.id)
     assert status is not None
     assert status.state is State.SENT
     assert [(e.state, e.provider, e.outcome, e.code) for e in status.events[1:]] == [
@@ -31,16 +31,16 @@ async def test_ack_records_attempts_before_the_sent_event(
     assert status.events[2].reason == "mailgun said no"
 
 
-async def test_retry_records_every_attempt_in_order(backend: Backend, clock: ManualClock) -> None:
+async def test_retry_records_every_attempt_in_order(storage: Storage, clock: ManualClock) -> None:
     """Two failed attempts and the retrying event are stored in the order they happened."""
-    await backend.put(new(clock, 1))
-    (lease,) = await backend.lease(1, VISIBILITY)
+    await storage.queue.put(new(clock, 1))
+    (lease,) = await storage.queue.lease(1, VISIBILITY)
     tried = [attempt(clock, "mailgun", "down", "http_503")]
     clock.advance(1)
     tried.append(attempt(clock, "sendgrid", "throttled", "http_429"))
     retrying = Event(clock.now(), State.RETRYING, "", "mailgun: down; sendgrid: throttled")
-    assert await backend.retry(lease, clock.now() + 30, retrying, tried)
-    status = await backend.status(lease.id)
+    assert await storage.queue.retry(lease, clock.now() + 30, retrying, tried)
+    status = await storage.emails.status(lease.id)
     assert status is not None
     assert [(e.provider, e.outcome) for e in status.events[-3:]] == [
         ("mailgun", "down"),
@@ -50,28 +50,28 @@ async def test_retry_records_every_attempt_in_order(backend: Backend, clock: Man
     assert status.events[-1].state is State.RETRYING
 
 
-async def test_dead_letter_names_the_last_attempt(backend: Backend, clock: ManualClock) -> None:
+async def test_dead_letter_names_the_last_attempt(storage: Storage, clock: ManualClock) -> None:
     """A dead letter lists the provider and error class of its last attempt."""
-    await backend.put(new(clock, 1))
-    (lease,) = await backend.lease(1, VISIBILITY)
+    await storage.queue.put(new(clock, 1))
+    (lease,) = await storage.queue.lease(1, VISIBILITY)
     tried = [attempt(clock, "mailgun", "down", "http_503")]
     tried.append(attempt(clock, "smtp", "permanent", "smtp_550"))
     failed = Event(clock.now(), State.FAILED, "smtp", "smtp: permanent smtp_550")
-    assert await backend.dead_letter(lease, failed, tried)
-    (dead,) = await backend.dead(10)
+    assert await storage.queue.dead_letter(lease, failed, tried)
+    (dead,) = await storage.dead.dead(10)
     assert (dead.id, dead.provider, dead.error) == (lease.id, "smtp", "permanent")
 
 
-async def test_stale_settle_records_no_attempt(backend: Backend, clock: ManualClock) -> None:
+async def test_stale_settle_records_no_attempt(storage: Storage, clock: ManualClock) -> None:
     """A holder whose lease lapsed adds nothing to the history, attempts included."""
-    await backend.put(new(clock, 1))
-    (first,) = await backend.lease(1, VISIBILITY)
+    await storage.queue.put(new(clock, 1))
+    (first,) = await storage.queue.lease(1, VISIBILITY)
     clock.advance(VISIBILITY + 1)
-    (second,) = await backend.lease(1, VISIBILITY)
+    (second,) = await storage.queue.lease(1, VISIBILITY)
     stale = [attempt(clock, "mailgun", "down", "http_503")]
-    assert not await backend.retry(
+    assert not await storage.queue.retry(
         first, clock.now() + 5, Event(clock.now(), State.RETRYING), stale
     )
-    status = await backend.status(second.id)
+    status = await storage.emails.status(second.id)
     assert status is not None
     assert all(e.outcome == "" for e in status.events)

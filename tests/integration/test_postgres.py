@@ -15,8 +15,11 @@ from psycopg import sql
 from postroom.domain.errors import StorageUnavailableError
 from postroom.domain.states import State
 from postroom.ports.queue import Event, NewEmail, PutOutcome
-from postroom.queues import postgres_migrate
-from postroom.queues.postgres import PostgresQueue, parse_url
+from postroom.ports.storage import Storage
+from postroom.storage.postgres import migrate as postgres_migrate
+from postroom.storage.postgres import open_storage
+from postroom.storage.postgres.connection import PostgresConnection
+from postroom.storage.postgres.options import parse_url
 from tests.conftest import ManualClock
 from tests.support.postgres import (
     ADMIN_URL,
@@ -49,8 +52,8 @@ def database() -> Iterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def opened(url: str, clock: ManualClock) -> AsyncIterator[PostgresQueue]:
-    queue = PostgresQueue.from_url(url, clock)
+async def opened(url: str, clock: ManualClock) -> AsyncIterator[Storage]:
+    queue = open_storage(url, clock)
     try:
         yield queue
     finally:
@@ -87,9 +90,9 @@ async def test_migrate_is_idempotent_and_records_versions(
     """migrate() applies every migration once, records it, and then has nothing to do."""
     versions = [m.version for m in postgres_migrate.migrations()]
     async with opened(database_url(database, "migrate=off"), clock) as queue:
-        assert await queue.migrate() == versions
-        assert await queue.migrate() == []
-        await queue.ping()
+        assert await queue.migrations.migrate() == versions
+        assert await queue.migrations.migrate() == []
+        await queue.lifecycle.ping()
     async with await psycopg.AsyncConnection.connect(database_url(database)) as conn:
         cursor = await conn.execute("SELECT version FROM postroom_schema_version ORDER BY 1")
         assert [row[0] for row in await cursor.fetchall()] == versions
@@ -123,29 +126,29 @@ async def test_processes_starting_together_migrate_once(database: str, clock: Ma
     """Two processes migrating at once: the advisory lock lets one apply, the other waits."""
     url = database_url(database, "migrate=off")
     async with opened(url, clock) as first, opened(url, clock) as second:
-        results = await asyncio.gather(first.migrate(), second.migrate())
+        results = await asyncio.gather(first.migrations.migrate(), second.migrations.migrate())
     assert sorted(results, key=len) == [[], [m.version for m in postgres_migrate.migrations()]]
 
 
 async def test_first_use_migrates_by_itself(database: str, clock: ManualClock) -> None:
     """Without migrate=off the schema is created on first use, like SQLite's."""
     async with opened(database_url(database), clock) as queue:
-        assert (await queue.put(email(1))).outcome is PutOutcome.CREATED
-        assert await queue.migrate() == []
+        assert (await queue.queue.put(email(1))).outcome is PutOutcome.CREATED
+        assert await queue.migrations.migrate() == []
 
 
 async def test_two_instances_never_lease_the_same_email(database: str, clock: ManualClock) -> None:
     """Concurrent leases from two processes hand out every email exactly once (SKIP LOCKED)."""
     url = database_url(database)
     async with opened(url, clock) as first, opened(url, clock) as second:
-        await asyncio.gather(*(first.put(email(n)) for n in range(200)))
+        await asyncio.gather(*(first.queue.put(email(n)) for n in range(200)))
         batches = await asyncio.gather(
-            *(queue.lease(7, VISIBILITY) for _ in range(20) for queue in (first, second))
+            *(queue.queue.lease(7, VISIBILITY) for _ in range(20) for queue in (first, second))
         )
         leased = [lease.id for batch in batches for lease in batch]
         assert len(leased) == len(set(leased)) == 200
         assert all(len(batch) <= 7 for batch in batches)
-        assert (await first.stats()).in_flight == 200
+        assert (await first.queue.stats()).in_flight == 200
 
 
 async def test_one_key_from_two_instances_creates_one_email(
@@ -154,45 +157,45 @@ async def test_one_key_from_two_instances_creates_one_email(
     """Puts with one idempotency key racing from two processes store one email."""
     url = database_url(database)
     async with opened(url, clock) as first, opened(url, clock) as second:
-        await first.migrate()
+        await first.migrations.migrate()
         results = await asyncio.gather(
-            *(q.put(email(n, key="race")) for n in range(20) for q in (first, second))
+            *(q.queue.put(email(n, key="race")) for n in range(20) for q in (first, second))
         )
         assert [r.outcome for r in results].count(PutOutcome.CREATED) == 1
         assert len({r.id for r in results}) == 1
-        assert (await first.stats()).ready == 1
+        assert (await first.queue.stats()).ready == 1
 
 
 async def test_puts_arriving_together_share_statements(database: str, clock: ManualClock) -> None:
     """Three hundred simultaneous puts are written by a handful of statements, all stored."""
     async with opened(database_url(database), clock) as queue:
-        await queue.migrate()
-        await asyncio.gather(*(queue.put(email(n)) for n in range(300)))
-        assert queue.write_batches <= 10
-        assert (await queue.stats()).ready == 300
-        leases = await queue.lease(300, VISIBILITY)
-        before = queue.write_batches
+        await queue.migrations.migrate()
+        await asyncio.gather(*(queue.queue.put(email(n)) for n in range(300)))
+        assert queue.queue.write_batches <= 10
+        assert (await queue.queue.stats()).ready == 300
+        leases = await queue.queue.lease(300, VISIBILITY)
+        before = queue.queue.write_batches
         await asyncio.gather(
-            *(queue.ack(lease, Event(clock.now(), State.SENT)) for lease in leases)
+            *(queue.queue.ack(lease, Event(clock.now(), State.SENT)) for lease in leases)
         )
-        assert queue.write_batches - before <= 10
-        assert (await queue.stats()).in_flight == 0
+        assert queue.queue.write_batches - before <= 10
+        assert (await queue.queue.stats()).in_flight == 0
 
 
 async def test_notify_wakes_a_waiting_worker(database: str, clock: ManualClock) -> None:
     """A put in one process wakes wait_for_new in another at once; without one it times out."""
     url = database_url(database)
     async with opened(url, clock) as worker, opened(url, clock) as api:
-        await api.migrate()
-        await worker.wait_for_new(5)  # returns once listening: emails may have come before
+        await api.migrations.migrate()
+        await worker.wake.wait_for_new(5)  # returns once listening: emails may have come before
         started = time.monotonic()
-        await worker.wait_for_new(0.3)
+        await worker.wake.wait_for_new(0.3)
         assert time.monotonic() - started >= 0.3
-        waiting = asyncio.create_task(worker.wait_for_new(10))
+        waiting = asyncio.create_task(worker.wake.wait_for_new(10))
         await asyncio.sleep(0.1)
         assert not waiting.done()
         started = time.monotonic()
-        await api.put(email(1))
+        await api.queue.put(email(1))
         await asyncio.wait_for(waiting, 5)
         assert time.monotonic() - started < 2
 
@@ -200,19 +203,19 @@ async def test_notify_wakes_a_waiting_worker(database: str, clock: ManualClock) 
 async def test_read_only_database_refuses_puts(database: str, clock: ManualClock) -> None:
     """A database switched to read-only makes puts fail as unavailable, and nothing is stored."""
     async with opened(database_url(database), clock) as queue:
-        await queue.migrate()
+        await queue.migrations.migrate()
     _read_only(database, on=True)
     async with opened(database_url(database), clock) as queue:  # new connections read-only
         for new in (email(1), email(2, key="k")):
             with pytest.raises(StorageUnavailableError, match="ReadOnlySqlTransaction"):
-                await queue.put(new)
+                await queue.queue.put(new)
         with pytest.raises(StorageUnavailableError, match="read-only"):
-            await queue.ping()
+            await queue.lifecycle.ping()
     _read_only(database, on=False)
     async with opened(database_url(database), clock) as queue:
-        assert await queue.status(email(1).id) is None
-        assert await queue.status(email(2).id) is None
-        assert (await queue.put(email(2, key="k"))).outcome is PutOutcome.CREATED
+        assert await queue.emails.status(email(1).id) is None
+        assert await queue.emails.status(email(2).id) is None
+        assert (await queue.queue.put(email(2, key="k"))).outcome is PutOutcome.CREATED
 
 
 def _read_only(database: str, on: bool) -> None:
@@ -233,12 +236,12 @@ async def test_unreachable_server_fails_fast_without_secrets(clock: ManualClock)
         assert "sekrit" not in repr(queue)
         started = time.monotonic()
         with pytest.raises(StorageUnavailableError) as raised:
-            await queue.put(email(1))
+            await queue.queue.put(email(1))
         assert time.monotonic() - started < 3
         assert "sekrit" not in str(raised.value)
         assert "127.0.0.1" not in str(raised.value)
         with pytest.raises(StorageUnavailableError):
-            await queue.ping()
+            await queue.lifecycle.ping()
 
 
 def _free_port() -> int:
@@ -300,20 +303,20 @@ async def test_recovers_by_itself_when_the_server_returns(
     await relay.start()
     url = database_url(database).replace(f":{urlsplit(ADMIN_URL).port}/", f":{relay.port}/")
     async with opened(f"{url}?connect_timeout=1", clock) as queue:
-        await queue.put(email(1))
+        await queue.queue.put(email(1))
         await relay.cut()
         with pytest.raises(StorageUnavailableError):
-            await queue.put(email(2))
+            await queue.queue.put(email(2))
         await relay.start()
         deadline = time.monotonic() + 15
         while True:
             try:
-                await queue.put(email(3))
+                await queue.queue.put(email(3))
                 break
             except StorageUnavailableError:
                 assert time.monotonic() < deadline, "no recovery within 15 s"
                 await asyncio.sleep(0.1)
-        assert (await queue.stats()).ready == 2
+        assert (await queue.queue.stats()).ready == 2
     await relay.cut()
 
 
@@ -328,7 +331,7 @@ def test_url_options_and_masking() -> None:
     assert "sslmode=require" in conninfo
     assert "pool_max" not in conninfo
     assert "connect_timeout=5" in conninfo
-    queue = PostgresQueue.from_url("postgresql://app:pw@h/db?password=pw2", ManualClock())
+    queue = PostgresConnection.from_url("postgresql://app:pw@h/db?password=pw2", ManualClock())
     assert "pw" not in repr(queue).replace("password", "")
     for bad in ("postgresql://h", "mysql://h/db", "postgresql://h/db?pool_max=x"):
         with pytest.raises(ValueError, match=r"^((?!pw).)*$"):
@@ -338,29 +341,31 @@ def test_url_options_and_masking() -> None:
 async def test_api_keys_round_trip(database: str, clock: ManualClock) -> None:
     """Keys are stored by hash, touched in one statement, revoked by id or visible prefix."""
     async with opened(database_url(database), clock) as store:
-        first = await store.create_key("k1", "ci", "hash-1", "pr_aaaa")
+        first = await store.keys.create_key("k1", "ci", "hash-1", "pr_aaaa")
         clock.advance(1)
-        await store.create_key("k2", "app", "hash-2", "pr_bbbb")
-        await store.touch_keys({"k1": clock.now(), "k2": clock.now() + 1})
-        revoked = await store.revoke_key("pr_aaaa")
+        await store.keys.create_key("k2", "app", "hash-2", "pr_bbbb")
+        await store.keys.touch_keys({"k1": clock.now(), "k2": clock.now() + 1})
+        revoked = await store.keys.revoke_key("pr_aaaa")
         assert revoked is not None
         assert (revoked.id, revoked.revoked_at, revoked.last_used_at) == (
             "k1",
             clock.now(),
             clock.now(),
         )
-        assert await store.revoke_key("pr_none") is None
-        assert list(await store.active_keys()) == ["hash-2"]
-        assert [key.id for key in await store.list_keys()] == [first.id, "k2"]
+        assert await store.keys.revoke_key("pr_none") is None
+        assert list(await store.keys.active_keys()) == ["hash-2"]
+        assert [key.id for key in await store.keys.list_keys()] == [first.id, "k2"]
 
 
 async def test_reseal_pages_through_payloads_and_reasons(database: str, clock: ManualClock) -> None:
     """reseal_page rewrites a page of payloads and event reasons and says where to go on."""
     async with opened(database_url(database), clock) as store:
         for n in range(3):
-            await store.put(email(n))
-        (lease, *_) = await store.lease(1, VISIBILITY)
-        await store.dead_letter(lease, Event(clock.now(), State.FAILED, "x", "550 no such user"))
+            await store.queue.put(email(n))
+        (lease, *_) = await store.queue.lease(1, VISIBILITY)
+        await store.queue.dead_letter(
+            lease, Event(clock.now(), State.FAILED, "x", "550 no such user")
+        )
 
         def seal(value: bytes, context: bytes) -> bytes | None:
             return None if value.startswith(b"sealed:") else b"sealed:" + context + value
@@ -368,16 +373,16 @@ async def test_reseal_pages_through_payloads_and_reasons(database: str, clock: M
         def seal_text(value: str, context: bytes) -> str | None:
             return None if value.startswith("sealed:") else f"sealed:{value}"
 
-        assert await store.reseal_page("", 2, seal, seal_text) == (3, email(1).id)
-        assert await store.reseal_page(email(1).id, 2, seal, seal_text) == (1, email(2).id)
-        assert await store.reseal_page(email(2).id, 2, seal, seal_text) == (0, None)
-        assert await store.reseal_page("", 10, seal, seal_text) == (0, email(2).id)
-        assert await store.sample_payload() == (
+        assert await store.sealed.reseal_page("", 2, seal, seal_text) == (3, email(1).id)
+        assert await store.sealed.reseal_page(email(1).id, 2, seal, seal_text) == (1, email(2).id)
+        assert await store.sealed.reseal_page(email(2).id, 2, seal, seal_text) == (0, None)
+        assert await store.sealed.reseal_page("", 10, seal, seal_text) == (0, email(2).id)
+        assert await store.sealed.sample_payload() == (
             email(2).id,
             b"sealed:" + email(2).id.encode() + b"payload-2",
         )
-        assert await store.count_emails() == 3
-        status = await store.status(email(0).id)
+        assert await store.sealed.count_emails() == 3
+        status = await store.emails.status(email(0).id)
         assert status is not None
         assert status.events[-1].reason == "sealed:550 no such user"
 
@@ -386,11 +391,11 @@ async def test_count_since_counts_one_keys_emails(database: str, clock: ManualCl
     """count_since counts only the given key's emails created from the given time on."""
     async with opened(database_url(database), clock) as store:
         for n, owner in enumerate(("k1", "k2", "k1")):
-            await store.put(NewEmail(email(n).id, b"x", not_before=0.0, owner=owner))
+            await store.queue.put(NewEmail(email(n).id, b"x", not_before=0.0, owner=owner))
             clock.advance(10)
-        assert await store.count_since("k1", 0.0) == 2
-        assert await store.count_since("k1", clock.now() - 15) == 1
-        assert await store.count_since("k3", 0.0) == 0
-        status = await store.status(email(1).id)
+        assert await store.emails.count_since("k1", 0.0) == 2
+        assert await store.emails.count_since("k1", clock.now() - 15) == 1
+        assert await store.emails.count_since("k3", 0.0) == 0
+        status = await store.emails.status(email(1).id)
         assert status is not None
         assert status.owner == "k2"

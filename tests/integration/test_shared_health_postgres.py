@@ -8,9 +8,8 @@ import pytest
 
 from postroom.domain.circuit import BreakerPolicy, Circuit, CircuitState, Failure
 from postroom.ports.health import CircuitRecord
-from postroom.queues.postgres import PostgresQueue
-from postroom.queues.postgres_health import PostgresHealthStore
 from postroom.services.shared_health import SharedHealth
+from postroom.storage.postgres import open_storage
 from tests.conftest import ManualClock
 from tests.support.postgres import (
     database_url,
@@ -31,11 +30,10 @@ def database() -> Iterator[str]:
 
 @contextlib.asynccontextmanager
 async def worker(url: str, clock: ManualClock) -> AsyncIterator[SharedHealth]:
-    """One worker process's health: a queue (and pool) of its own, over the shared database."""
-    queue = PostgresQueue.from_url(url, clock)
-    health = SharedHealth(
-        NAMES, PostgresHealthStore(queue), clock, POLICY, monotonic=ManualClock(0.0).now
-    )
+    """One worker process's health: an engine (and pool) of its own, over the shared database."""
+    queue = open_storage(url, clock)
+    assert queue.circuits is not None
+    health = SharedHealth(NAMES, queue.circuits, clock, POLICY, monotonic=ManualClock(0.0).now)
     try:
         yield health
     finally:
@@ -79,8 +77,9 @@ async def test_a_recovery_closes_the_circuit_of_another_worker(
 
 async def test_an_older_write_never_replaces_a_newer_row(database: str, clock: ManualClock) -> None:
     """The store keeps the newest updated_at, whatever order the writes arrive in."""
-    queue = PostgresQueue.from_url(database_url(database), clock)
-    store = PostgresHealthStore(queue)
+    queue = open_storage(database_url(database), clock)
+    store = queue.circuits
+    assert store is not None
     try:
         newer = CircuitRecord(Circuit(CircuitState.OPEN, 5, 130.0), 100.0)
         await store.save("mailgun", newer)
@@ -92,8 +91,9 @@ async def test_an_older_write_never_replaces_a_newer_row(database: str, clock: M
 
 async def test_rows_of_an_unknown_state_are_left_out(database: str, clock: ManualClock) -> None:
     """A state written by a newer release is skipped, not an error."""
-    queue = PostgresQueue.from_url(database_url(database), clock)
-    store = PostgresHealthStore(queue)
+    queue = open_storage(database_url(database), clock)
+    store = queue.circuits
+    assert store is not None
     try:
         await store.save("smtp-1", CircuitRecord(Circuit(), 1.0))
         async with await psycopg.AsyncConnection.connect(

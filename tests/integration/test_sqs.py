@@ -16,13 +16,15 @@ from aiobotocore.session import get_session
 from postroom.domain.errors import StorageUnavailableError
 from postroom.domain.states import State
 from postroom.ports.queue import Event, NewEmail, PutOutcome
-from postroom.queues.sqlite import SqliteQueue
-from postroom.queues.sqs import REFRESH_AFTER, SqsQueue
-from postroom.queues.sqs_client import create_queues, parse_url
+from postroom.ports.storage import Storage
+from postroom.storage.sqlite import sqlite_storage
+from postroom.storage.sqs import open_storage
+from postroom.storage.sqs.client import create_queues, parse_url
+from postroom.storage.sqs.queue import REFRESH_AFTER
 from tests.conftest import ManualClock
 from tests.support.moto import MotoServer
 from tests.support.server import free_port
-from tests.support.sqs import opened_queue, sqs_url
+from tests.support.sqs import opened_storage, sqs_url
 
 VISIBILITY = 60.0
 HOUR = 3600.0
@@ -81,16 +83,16 @@ async def console(moto_server: MotoServer) -> AsyncIterator[Console]:
 @pytest.fixture
 async def queue(
     moto_server: MotoServer, clock: ManualClock, tmp_path: Path
-) -> AsyncIterator[SqsQueue]:
-    async with opened_queue(moto_server, "mail", clock, tmp_path) as opened:
+) -> AsyncIterator[Storage]:
+    async with opened_storage(moto_server, "mail", clock, tmp_path) as opened:
         yield opened
 
 
 @pytest.fixture
 async def fifo(
     moto_server: MotoServer, clock: ManualClock, tmp_path: Path
-) -> AsyncIterator[SqsQueue]:
-    async with opened_queue(moto_server, "mail.fifo", clock, tmp_path) as opened:
+) -> AsyncIterator[Storage]:
+    async with opened_storage(moto_server, "mail.fifo", clock, tmp_path) as opened:
         yield opened
 
 
@@ -108,96 +110,96 @@ def sent(clock: ManualClock) -> Event:
 
 
 async def test_the_message_carries_the_id_and_never_the_content(
-    queue: SqsQueue, console: Console, clock: ManualClock
+    queue: Storage, console: Console, clock: ManualClock
 ) -> None:
     """A 2 MiB email (twice SQS's message limit) is queued as its id; the store keeps the rest."""
     big = b"x" * (2 * 1024 * 1024)
-    result = await queue.put(new(clock, 1, payload=big))
+    result = await queue.queue.put(new(clock, 1, payload=big))
     [message] = await console.receive("mail")
     assert message["Body"] == result.id
-    [lease] = await queue.lease(10, VISIBILITY)
+    [lease] = await queue.queue.lease(10, VISIBILITY)
     assert lease.payload == big
 
 
 async def test_a_delay_past_fifteen_minutes_is_kept_to_the_second(
-    queue: SqsQueue, console: Console, clock: ManualClock
+    queue: Storage, console: Console, clock: ManualClock
 ) -> None:
     """Standard queue, sendAt in 40 minutes: SQS holds the message 15 minutes (its maximum);
     received early, it is hidden again until the email is due, never sent before."""
-    await queue.put(new(clock, 1, delay=40 * 60))
+    await queue.queue.put(new(clock, 1, delay=40 * 60))
     assert await console.counts("mail") == (0, 0, 1)  # delayed by SQS itself
     clock.advance(15 * 60)
-    assert await queue.lease(10, VISIBILITY) == []  # arrived early: hidden again
+    assert await queue.queue.lease(10, VISIBILITY) == []  # arrived early: hidden again
     assert await console.counts("mail") == (0, 1, 0)
     clock.advance(25 * 60 - 1)
-    assert await queue.lease(10, VISIBILITY) == []
+    assert await queue.queue.lease(10, VISIBILITY) == []
     clock.advance(1)
-    assert len(await queue.lease(10, VISIBILITY)) == 1
+    assert len(await queue.queue.lease(10, VISIBILITY)) == 1
 
 
 async def test_fifo_queue_schedules_by_visibility(
-    fifo: SqsQueue, console: Console, clock: ManualClock
+    fifo: Storage, console: Console, clock: ManualClock
 ) -> None:
     """A FIFO queue refuses per-message delays: the message is sent at once, and the first
     receive hides it until the email is due."""
-    await fifo.put(new(clock, 1, delay=2 * HOUR))
+    await fifo.queue.put(new(clock, 1, delay=2 * HOUR))
     assert await console.counts("mail.fifo") == (1, 0, 0)
-    assert await fifo.lease(10, VISIBILITY) == []
+    assert await fifo.queue.lease(10, VISIBILITY) == []
     clock.advance(2 * HOUR - 1)
-    assert await fifo.lease(10, VISIBILITY) == []
+    assert await fifo.queue.lease(10, VISIBILITY) == []
     clock.advance(1)
-    assert len(await fifo.lease(10, VISIBILITY)) == 1
+    assert len(await fifo.queue.lease(10, VISIBILITY)) == 1
 
 
 async def test_a_schedule_of_days_is_carried_by_hidden_and_fresh_messages(
-    fifo: SqsQueue, console: Console, clock: ManualClock
+    fifo: Storage, console: Console, clock: ManualClock
 ) -> None:
     """Visibility lasts 12 hours at most from a receipt: a 3-day schedule is hidden 12 hours at
     a time, and after a few receives a fresh message takes over. One message at a time, none
     in the DLQ, and the email is leased at its time, not a second before."""
     due = clock.now() + 72 * HOUR
-    await fifo.put(new(clock, 1, delay=72 * HOUR))
+    await fifo.queue.put(new(clock, 1, delay=72 * HOUR))
     while clock.now() < due - 1:
-        assert await fifo.lease(10, VISIBILITY) == []
+        assert await fifo.queue.lease(10, VISIBILITY) == []
         assert await console.total("mail.fifo") == 1
         clock.advance(min(12 * HOUR, due - 1 - clock.now()))
-    assert await fifo.lease(10, VISIBILITY) == []
+    assert await fifo.queue.lease(10, VISIBILITY) == []
     clock.advance(1)
-    [lease] = await fifo.lease(10, VISIBILITY)
+    [lease] = await fifo.queue.lease(10, VISIBILITY)
     assert await console.total("mail-dlq.fifo") == 0
-    assert await fifo.ack(lease, sent(clock))
+    assert await fifo.queue.ack(lease, sent(clock))
     assert await console.total("mail.fifo") == 0
 
 
 async def test_a_second_copy_of_a_message_sends_nothing_twice(
-    queue: SqsQueue, console: Console, clock: ManualClock
+    queue: Storage, console: Console, clock: ManualClock
 ) -> None:
     """SQS delivers at least once: a duplicate received with the original is deleted, and one
     received while another worker holds the email is hidden until that lease ends, then
     deleted once the email is sent."""
-    result = await queue.put(new(clock, 1))
+    result = await queue.queue.put(new(clock, 1))
     await console.send("mail", result.id)
-    [lease] = await queue.lease(10, VISIBILITY)
+    [lease] = await queue.queue.lease(10, VISIBILITY)
     assert await console.total("mail") == 1  # the extra copy went at once
     await console.send("mail", result.id)
-    assert await queue.lease(10, VISIBILITY) == []  # held: hidden until the lease ends
-    assert await queue.ack(lease, sent(clock))
+    assert await queue.queue.lease(10, VISIBILITY) == []  # held: hidden until the lease ends
+    assert await queue.queue.ack(lease, sent(clock))
     clock.advance(VISIBILITY + 1)
-    assert await queue.lease(10, VISIBILITY) == []  # sent: deleted
+    assert await queue.queue.lease(10, VISIBILITY) == []  # sent: deleted
     assert await console.total("mail") == 0
 
 
 async def test_retries_never_push_a_message_into_the_dead_letter_queue(
-    queue: SqsQueue, console: Console, clock: ManualClock
+    queue: Storage, console: Console, clock: ManualClock
 ) -> None:
     """Each retry is one more receive of the message; past a few, a fresh message replaces it,
     so many retries never reach the redrive policy's maxReceiveCount (100)."""
-    await queue.put(new(clock, 1))
+    await queue.queue.put(new(clock, 1))
     for attempt in range(1, 3 * REFRESH_AFTER):
-        [lease] = await queue.lease(10, VISIBILITY)
+        [lease] = await queue.queue.lease(10, VISIBILITY)
         assert lease.attempt == attempt
         retrying = Event(clock.now(), State.RETRYING, "", "down")
-        assert await queue.retry(lease, clock.now() + 30, retrying)
+        assert await queue.queue.retry(lease, clock.now() + 30, retrying)
         clock.advance(30)
     receives = [
         int(m["Attributes"]["ApproximateReceiveCount"])
@@ -222,38 +224,38 @@ async def test_a_message_workers_never_settle_moves_to_the_dead_letter_queue(
     url = sqs_url(moto_server, "poison")
     await create_queues(parse_url(url), visibility=60, max_receives=3)
     clock.followers.append(moto_server.shift)
-    queue = SqsQueue.from_url(url, SqliteQueue(str(tmp_path / "store.db"), clock), clock)
+    queue = open_storage(url, sqlite_storage(str(tmp_path / "store.db"), clock), clock)
     try:
-        result = await queue.put(new(clock, 1))
+        result = await queue.queue.put(new(clock, 1))
         for _ in range(3):
-            assert len(await queue.lease(10, VISIBILITY)) == 1  # then the worker dies
+            assert len(await queue.queue.lease(10, VISIBILITY)) == 1  # then the worker dies
             clock.advance(VISIBILITY + 1)
-        assert await queue.lease(10, VISIBILITY) == []
+        assert await queue.queue.lease(10, VISIBILITY) == []
         [dead] = await console.receive("poison-dlq")
         assert dead["Body"] == result.id
-        status = await queue.status(result.id)
+        status = await queue.emails.status(result.id)
         assert status is not None
         assert status.state is State.SENDING
-        assert await queue.requeue() == (1, result.id)
-        assert len(await queue.lease(10, VISIBILITY)) == 1
+        assert await queue.requeue.requeue() == (1, result.id)
+        assert len(await queue.queue.lease(10, VISIBILITY)) == 1
     finally:
         await queue.close()
 
 
 async def test_requeue_heals_a_lost_message(
-    queue: SqsQueue, console: Console, clock: ManualClock
+    queue: Storage, console: Console, clock: ManualClock
 ) -> None:
     """Messages purged from the queue (or lost): requeue sends one per waiting email."""
-    await queue.put(new(clock, 1))
-    await queue.put(new(clock, 2, delay=HOUR))
+    await queue.queue.put(new(clock, 1))
+    await queue.queue.put(new(clock, 2, delay=HOUR))
     await console.client.purge_queue(QueueUrl=await console.url("mail"))
-    assert await queue.lease(10, VISIBILITY) == []
-    assert await queue.requeue() == (2, new(clock, 2).id)
-    [lease] = await queue.lease(10, VISIBILITY)
+    assert await queue.queue.lease(10, VISIBILITY) == []
+    assert await queue.requeue.requeue() == (2, new(clock, 2).id)
+    [lease] = await queue.queue.lease(10, VISIBILITY)
     assert lease.id == new(clock, 1).id
-    assert await queue.ack(lease, sent(clock))
+    assert await queue.queue.ack(lease, sent(clock))
     clock.advance(HOUR)
-    assert [lease.id for lease in await queue.lease(10, VISIBILITY)] == [new(clock, 2).id]
+    assert [lease.id for lease in await queue.queue.lease(10, VISIBILITY)] == [new(clock, 2).id]
 
 
 async def test_a_queue_that_refuses_means_not_accepted_and_nothing_stored(
@@ -261,17 +263,17 @@ async def test_a_queue_that_refuses_means_not_accepted_and_nothing_stored(
 ) -> None:
     """No queue (never created), or nothing listening: put fails as unavailable (the API's
     503) and the store keeps nothing, so no email is sent that the client was told failed."""
-    store = SqliteQueue(str(tmp_path / "store.db"), clock)
+    store = sqlite_storage(str(tmp_path / "store.db"), clock)
     for url in (
         sqs_url(moto_server, "never-created"),
         f"sqs://us-east-1/mail?endpoint_url=http://127.0.0.1:{free_port()}",
     ):
-        queue = SqsQueue.from_url(url, store, clock)
+        queue = open_storage(url, store, clock)
         with pytest.raises(StorageUnavailableError):
-            await queue.put(new(clock, 1))
-        assert await store.status(new(clock, 1).id) is None
+            await queue.queue.put(new(clock, 1))
+        assert await store.emails.status(new(clock, 1).id) is None
         await queue.close()  # closes the store too: open it again for the next URL
-        store = SqliteQueue(str(tmp_path / "store.db"), clock)
+        store = sqlite_storage(str(tmp_path / "store.db"), clock)
     await store.close()
 
 
@@ -283,25 +285,25 @@ async def test_a_retried_key_after_a_refusal_creates_the_email(
     url = sqs_url(moto_server, "late")
     store = str(tmp_path / "store.db")
     keyed = NewEmail("0190aaaa-0000-7000-8000-000000000000", b"p", clock.now(), False, "k", b"f")
-    queue = SqsQueue.from_url(url, SqliteQueue(store, clock), clock)
+    queue = open_storage(url, sqlite_storage(store, clock), clock)
     with pytest.raises(StorageUnavailableError):
-        await queue.put(keyed)
+        await queue.queue.put(keyed)
     await queue.close()
     await create_queues(parse_url(url), visibility=60)
-    queue = SqsQueue.from_url(url, SqliteQueue(store, clock), clock)
+    queue = open_storage(url, sqlite_storage(store, clock), clock)
     try:
-        assert (await queue.put(keyed)).outcome is PutOutcome.CREATED
-        assert len(await queue.lease(10, VISIBILITY)) == 1
+        assert (await queue.queue.put(keyed)).outcome is PutOutcome.CREATED
+        assert len(await queue.queue.lease(10, VISIBILITY)) == 1
     finally:
         await queue.close()
 
 
 async def test_a_foreign_message_is_deleted(
-    queue: SqsQueue, console: Console, clock: ManualClock
+    queue: Storage, console: Console, clock: ManualClock
 ) -> None:
     """A message that is not an email id (someone else's) would come back forever: it goes."""
     await console.send("mail", '{"not": "ours"}')
-    assert await queue.lease(10, VISIBILITY) == []
+    assert await queue.queue.lease(10, VISIBILITY) == []
     assert await console.total("mail") == 0
 
 
@@ -362,16 +364,16 @@ async def test_while_the_store_is_down_messages_wait_in_the_queue(
     url = sqs_url(moto_server, "mail")
     await create_queues(parse_url(url), visibility=60)
     clock.followers.append(moto_server.shift)
-    unreachable = SqliteQueue(str(tmp_path / "missing" / "store.db"), clock)
-    queue = SqsQueue.from_url(url, unreachable, clock)
+    unreachable = sqlite_storage(str(tmp_path / "missing" / "store.db"), clock)
+    queue = open_storage(url, unreachable, clock)
     try:
         await console.send("mail", new(clock, 1).id)
         with pytest.raises(StorageUnavailableError):
-            await queue.lease(10, VISIBILITY)
+            await queue.queue.lease(10, VISIBILITY)
         assert await console.counts("mail") == (0, 1, 0)
         clock.advance(31)
         with pytest.raises(StorageUnavailableError):
-            await queue.lease(10, VISIBILITY)
+            await queue.queue.lease(10, VISIBILITY)
         assert await console.counts("mail") == (1, 0, 0)  # back, and not received again
     finally:
         await queue.close()

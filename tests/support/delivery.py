@@ -9,10 +9,9 @@ from postroom.codec import encode_email
 from postroom.domain.ids import new_id
 from postroom.domain.message import Address, Email
 from postroom.ports.clock import Clock
-from postroom.ports.queue import NewEmail
+from postroom.ports.queue import NewEmail, Queue
 from postroom.providers.mailgun import MailgunProvider
 from postroom.providers.sendgrid import SendgridProvider
-from postroom.queues.sqlite import SqliteQueue
 from postroom.simulator.behaviour import Accepted
 
 _ID = re.compile(r"<([0-9a-f-]{36})@")
@@ -23,9 +22,7 @@ def email(to: str = "ann@example.org", **fields: Any) -> Email:
     return Email(sender=sender, to=(Address(to),), subject="Hi", text="Hello", **fields)
 
 
-async def fill(
-    queue: SqliteQueue, count: int, clock: Clock, message: Email | None = None
-) -> list[str]:
+async def fill(queue: Queue, count: int, clock: Clock, message: Email | None = None) -> list[str]:
     """Store `count` emails ready now; their ids in order."""
     ids = []
     payload = encode_email(message or email())

@@ -75,7 +75,7 @@ async def readyz(request: Request) -> Response:
     """Storage answers: this process can accept email."""
     container: Container = request.app.state.container
     try:
-        await container.store.ping()
+        await container.ping()
     except StorageUnavailableError:
         return storage_unavailable()
     return json_response({"status": "ready"})

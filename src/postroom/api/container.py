@@ -5,10 +5,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from postroom.domain.limits import Verdict
+from postroom.ports.emails import EmailStore
 from postroom.ports.keys import ApiKey
 from postroom.ports.metrics import Metrics, NullMetrics
-from postroom.ports.queue import PutResult, Queue
-from postroom.ports.store import Store
+from postroom.ports.queue import PutResult
 
 Hook = Callable[[], Awaitable[None]]
 
@@ -16,8 +16,9 @@ Hook = Callable[[], Awaitable[None]]
 @dataclass
 class Container:
     submit: Callable[[Any, str | None, str], Awaitable[PutResult]]
-    store: Store
-    queue: Queue
+    emails: EmailStore
+    # Whether storage answers (the store, and the queue apart from it when there is one).
+    ping: Hook
     max_body_bytes: int
     metrics: Metrics = field(default_factory=NullMetrics)
     # The Prometheus exposition, refreshed with queue stats; None serves no /metrics.

@@ -17,7 +17,7 @@ from postroom.domain.errors import CipherError, StorageUnavailableError
 from postroom.domain.ids import is_id
 from postroom.domain.states import State
 from postroom.logs import get_logger, log_event
-from postroom.ports.store import CancelOutcome, EmailStatus
+from postroom.ports.emails import CancelOutcome, EmailStatus
 
 log = get_logger("api")
 
@@ -46,7 +46,7 @@ async def owned(request: Request) -> EmailStatus | Response:
         return owner
     email_id = request.path_params["id"]
     try:
-        found = await container.store.status(email_id) if is_id(email_id) else None
+        found = await container.emails.status(email_id) if is_id(email_id) else None
     except StorageUnavailableError:
         return storage_unavailable()
     if found is None or found.owner != owner:
@@ -97,7 +97,7 @@ async def cancel(request: Request) -> Response:
         return found
     email_id = found.id
     try:
-        outcome, state = await container.store.cancel(email_id)
+        outcome, state = await container.emails.cancel(email_id)
     except StorageUnavailableError:
         return storage_unavailable()
     if outcome is CancelOutcome.NOT_FOUND:

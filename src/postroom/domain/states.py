@@ -37,3 +37,12 @@ FINAL = frozenset(
 def can_cancel(state: State) -> bool:
     """A cancel succeeds only before a worker has taken the email."""
     return state in WAITING
+
+
+# Just stored: the states `put` gives. A queue apart from the store sends these a message.
+NEW = frozenset({State.QUEUED, State.SCHEDULED})
+
+
+def is_final(state: State) -> bool:
+    """Nothing more will be attempted for an email in this state."""
+    return state in FINAL

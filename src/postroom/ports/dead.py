@@ -21,5 +21,6 @@ class DeadLetters(Protocol):
         ...
 
     async def redrive(self, ids: list[str]) -> list[str]:
-        """Queue these dead letters again as new (attempts reset); the ids that were dead."""
+        """Queue these dead letters again as new (attempts reset); the ids that were dead. With
+        a queue apart from the store, services/redrive.py also sends them a message."""
         ...

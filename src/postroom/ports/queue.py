@@ -21,6 +21,16 @@ class Event:
     outcome: str = ""
     code: str = ""
 
+    @property
+    def is_attempt(self) -> bool:
+        """A provider call: kept in the attempts table as well as the history."""
+        return bool(self.outcome)
+
+    @property
+    def message_id(self) -> str:
+        """The provider's id for the email, which a sent event's reason holds; "" otherwise."""
+        return self.reason if self.state is State.SENT else ""
+
 
 @dataclass(frozen=True, slots=True)
 class NewEmail:
@@ -92,8 +102,9 @@ class Queue(Protocol):
 
     # Settling records `attempts` (the provider calls of this lease that did not end it, in
     # order) and then `event`, in the same write as the change of state: a history never holds
-    # an attempt without its outcome, and delivery costs no extra round trip per attempt. A
-    # settle with a stale token records nothing.
+    # an attempt without its outcome, and delivery costs no extra round trip per attempt. The
+    # provider attempts among them (Event.is_attempt) also go to the attempts table, in that
+    # same write, for EmailStore.find_by_provider_id. A settle with a stale token records nothing.
 
     async def ack(self, lease: Lease, event: Event, attempts: Sequence[Event] = ()) -> bool:
         """The email was sent: record the events and remove it from the queue for good."""

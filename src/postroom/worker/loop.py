@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from postroom.domain.errors import StorageUnavailableError
 from postroom.logs import get_logger, log_event, log_rarely
+from postroom.ports.notifications import Notifications
 from postroom.ports.queue import Lease, Queue
 
 log = get_logger("worker")
@@ -31,8 +32,11 @@ class Worker:
         concurrency: int = 32,
         visibility: float = 120.0,
         idle_wait: float = 0.2,
+        wake: Notifications | None = None,
     ) -> None:
         self._queue = queue
+        # Told when any process stores an email (Storage.wake); None: polling alone.
+        self._notifications = wake
         self._deliver = deliver
         self._concurrency = concurrency
         self._prefetch = max(1, concurrency // 2)
@@ -77,13 +81,12 @@ class Worker:
         log_event(log, "worker.stopped")
 
     async def _listen(self, stop: asyncio.Event) -> None:
-        """Wake when another process stores an email (PostgreSQL LISTEN/NOTIFY). Backends
-        without notifications have no `wait_for_new`; polling every `idle_wait` serves them."""
-        wait_for_new = getattr(self._queue, "wait_for_new", None)
-        if wait_for_new is None:
+        """Wake when another process stores an email (PostgreSQL LISTEN/NOTIFY). Engines
+        without notifications leave them None; polling every `idle_wait` serves them."""
+        if self._notifications is None:
             return
         while not stop.is_set():
-            await wait_for_new(LISTEN_WAIT)
+            await self._notifications.wait_for_new(LISTEN_WAIT)
             self.wake()
 
     async def _watch(self, stop: asyncio.Event) -> None:

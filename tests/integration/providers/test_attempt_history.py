@@ -11,11 +11,12 @@ from postroom.domain.message import Address, Email
 from postroom.metrics.prometheus import PrometheusMetrics
 from postroom.ports.provider import Provider
 from postroom.ports.queue import NewEmail
+from postroom.ports.storage import Storage
 from postroom.providers.mailgun import MailgunProvider
 from postroom.providers.smtp import SmtpProvider
-from postroom.queues.sqlite import SqliteQueue
 from postroom.services.content import Content
 from postroom.services.deliver import DeliverEmail
+from postroom.storage.sqlite import sqlite_storage
 from tests.conftest import RunningSimulator
 from tests.integration.providers.conftest import StartSmtp
 
@@ -25,10 +26,10 @@ SUBJECT = "Your secret order 4711"
 
 async def deliver_once(
     path: Path, providers: list[Provider], content: Content, metrics: PrometheusMetrics
-) -> SqliteQueue:
+) -> Storage:
     """Store one email, lease it and run one delivery; the queue stays open for reading."""
     clock = SystemClock()
-    queue = SqliteQueue(str(path), clock)
+    queue = sqlite_storage(str(path), clock)
     message = Email(
         sender=Address("shop@example.com"),
         to=(Address("ann@example.org", "Ann Example"),),
@@ -36,9 +37,9 @@ async def deliver_once(
         text="Hello",
     )
     payload = content.seal_email(message, EMAIL_ID)
-    await queue.put(NewEmail(EMAIL_ID, payload, not_before=clock.now()))
-    (lease,) = await queue.lease(1, 60)
-    await DeliverEmail(queue, providers, clock, metrics=metrics, content=content)(lease)
+    await queue.queue.put(NewEmail(EMAIL_ID, payload, not_before=clock.now()))
+    (lease,) = await queue.queue.lease(1, 60)
+    await DeliverEmail(queue.queue, providers, clock, metrics=metrics, content=content)(lease)
     return queue
 
 
@@ -57,7 +58,7 @@ async def test_refusal_is_scrubbed_and_sealed(smtp_server: StartSmtp, tmp_path: 
         queue = await deliver_once(tmp_path / "q.db", [smtp], content, metrics)
     finally:
         await smtp.close()
-    status = await queue.status(EMAIL_ID)
+    status = await queue.emails.status(EMAIL_ID)
     await queue.close()
     assert status is not None
     attempt = next(e for e in status.events if e.outcome)
@@ -87,7 +88,7 @@ async def test_failover_counted_only_with_a_next_provider(
     finally:
         for provider in (alone, first, second):
             await provider.close()
-    status = await queue.status(EMAIL_ID)
+    status = await queue.emails.status(EMAIL_ID)
     await queue.close()
     assert metric_line(lonely, "postroom_failovers_total{") == []
     assert metric_line(chained, "postroom_failovers_total{") == [

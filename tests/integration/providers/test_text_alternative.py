@@ -10,8 +10,8 @@ from postroom.domain.message import Address, Email
 from postroom.ports.provider import Provider
 from postroom.ports.queue import NewEmail
 from postroom.providers.outbox import OutboxProvider
-from postroom.queues.sqlite import SqliteQueue
 from postroom.services.deliver import DeliverEmail
+from postroom.storage.sqlite import sqlite_storage
 from tests.conftest import RunningSimulator
 from tests.support.delivery import mailgun, sendgrid
 
@@ -24,14 +24,14 @@ HTML = (
 
 async def deliver(path: Path, email_id: str, provider: Provider) -> None:
     clock = SystemClock()
-    queue = SqliteQueue(str(path), clock)
+    queue = sqlite_storage(str(path), clock)
     message = Email(
         sender=Address("shop@example.com"), to=(Address("ann@example.org"),), subject="S", html=HTML
     )
-    await queue.put(NewEmail(email_id, encode_email(message), not_before=clock.now()))
+    await queue.queue.put(NewEmail(email_id, encode_email(message), not_before=clock.now()))
     try:
-        (lease,) = await queue.lease(1, 60)
-        await DeliverEmail(queue, [provider], clock)(lease)
+        (lease,) = await queue.queue.lease(1, 60)
+        await DeliverEmail(queue.queue, [provider], clock)(lease)
     finally:
         await provider.close()
         await queue.close()

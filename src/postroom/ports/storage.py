@@ -1,0 +1,57 @@
+"""Storage: the port objects of one engine (or of a queue and the store beside it), bundled.
+
+Every field is a small port; the objects of one engine share one connection (SQLite's writer,
+PostgreSQL's pool, the memory engine's state), so a settle and its events stay one write.
+Abilities only some engines have are `None` elsewhere: callers test the field.
+"""
+
+from dataclasses import dataclass
+
+from postroom.ports.claims import Claims
+from postroom.ports.dead import DeadLetters
+from postroom.ports.emails import EmailStore
+from postroom.ports.health import HealthStore
+from postroom.ports.keys import KeyStore
+from postroom.ports.lifecycle import Lifecycle
+from postroom.ports.migrations import Migrations
+from postroom.ports.notifications import Notifications
+from postroom.ports.queue import Queue
+from postroom.ports.requeue import Requeue
+from postroom.ports.sealed import SealedContent
+
+
+@dataclass(frozen=True, slots=True)
+class Storage:
+    queue: Queue
+    emails: EmailStore
+    keys: KeyStore
+    dead: DeadLetters
+    sealed: SealedContent
+    # The store's connection: ping, probe and close.
+    lifecycle: Lifecycle
+    # Leasing by id, for a queue apart from the store: SQL and memory stores.
+    claims: Claims | None = None
+    # Provider circuits shared by every worker: PostgreSQL.
+    circuits: HealthStore | None = None
+    # New-email notifications: PostgreSQL.
+    wake: Notifications | None = None
+    # Migrations on request (`postroom migrate`): PostgreSQL.
+    migrations: Migrations | None = None
+    # Messages again for waiting emails: a queue apart from the store (SQS).
+    requeue: Requeue | None = None
+    # That queue's own connection, pinged and closed with the store's.
+    queue_lifecycle: Lifecycle | None = None
+    # The database file, for start-up checks and the banner: SQLite.
+    file: str | None = None
+
+    async def ping(self) -> None:
+        """The store answers, and the queue apart from it when there is one."""
+        await self.lifecycle.ping()
+        if self.queue_lifecycle is not None:
+            await self.queue_lifecycle.ping()
+
+    async def close(self) -> None:
+        """The queue apart first (it may still write to the store), then the store."""
+        if self.queue_lifecycle is not None:
+            await self.queue_lifecycle.close()
+        await self.lifecycle.close()

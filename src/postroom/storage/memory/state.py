@@ -1,0 +1,47 @@
+"""The memory engine's one shared object: every email, key and attempt, in this process only."""
+
+from dataclasses import dataclass, field
+
+from postroom.domain.states import State
+from postroom.ports.clock import Clock
+from postroom.ports.keys import ApiKey
+from postroom.ports.queue import Event
+
+IDEMPOTENCY_WINDOW = 24 * 3600.0
+
+
+@dataclass(slots=True)
+class Row:
+    id: str
+    state: State
+    created_at: float
+    send_at: float
+    payload: bytes
+    available_at: float | None
+    attempts: int = 0
+    token: str | None = None
+    dead: bool = False
+    owner: str = ""
+    events: list[Event] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class MemoryState:
+    clock: Clock
+    rows: dict[str, Row] = field(default_factory=dict)
+    # Idempotency keys: key -> (fingerprint, email id, created at).
+    keys: dict[str, tuple[bytes, str, float]] = field(default_factory=dict)
+    api_keys: dict[str, ApiKey] = field(default_factory=dict)  # by token hash
+    # The attempts table's index: (provider, provider message id) -> email id.
+    sent_as: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def record_attempts(self, email_id: str, events: tuple[Event, ...]) -> None:
+        for event in events:
+            if event.is_attempt and event.message_id:
+                self.sent_as.setdefault((event.provider, event.message_id), email_id)
+
+    def forget(self, email_id: str) -> None:
+        """The email, its idempotency keys and its attempts, gone."""
+        self.rows.pop(email_id, None)
+        self.keys = {k: v for k, v in self.keys.items() if v[1] != email_id}
+        self.sent_as = {k: v for k, v in self.sent_as.items() if v != email_id}

@@ -1,0 +1,323 @@
+-- Named queries of the PostgreSQL engine, parsed once by queries.py. Each starts at a
+-- "-- name: x" line; the comment lines right after it describe it and are not sent.
+--
+-- Every query is one statement, so on an autocommit connection it is its own transaction: one
+-- round trip, one commit. Data-modifying CTEs keep a change and its events (and its NOTIFY)
+-- in that one statement. Times always come in as parameters (the application clock).
+-- States are written {sending}, {waiting}, {final}, ...: queries.py puts in the values of
+-- domain/states.py, so the rules live there alone.
+
+-- name: insert_emails
+-- A batch of new emails (one put each). An id already stored is skipped and missing from the
+-- result. pg_notify runs once, only when a row was written; PostgreSQL delivers it at commit.
+WITH new AS (
+    INSERT INTO postroom_emails
+        (id, state, created_at, updated_at, send_at, available_at, owner, payload)
+    SELECT v.id, v.state, v.created_at, v.created_at, v.not_before, v.not_before, v.owner,
+        v.payload
+    FROM unnest(
+        %(ids)s::text[], %(states)s::text[], %(created)s::float8[],
+        %(not_before)s::float8[], %(owners)s::text[], %(payloads)s::bytea[]
+    ) AS v (id, state, created_at, not_before, owner, payload)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+)
+SELECT array_agg(id), pg_notify('postroom_new', '') FROM new HAVING count(*) > 0
+
+-- name: put_with_key
+-- Claim the idempotency key and store the email in one statement. ON CONFLICT waits for a
+-- concurrent claim of the same key to commit, then takes the key over only if it expired, so
+-- of many simultaneous puts with one key exactly one stores an email. No row: not claimed.
+WITH claim AS (
+    INSERT INTO postroom_idempotency AS i (key, fingerprint, email_id, created_at)
+    VALUES (%(key)s, %(fingerprint)s, %(id)s, %(now)s)
+    ON CONFLICT (key) DO UPDATE
+        SET fingerprint = excluded.fingerprint, email_id = excluded.email_id,
+            created_at = excluded.created_at
+        WHERE i.created_at <= %(expired)s
+    RETURNING email_id
+), new AS (
+    INSERT INTO postroom_emails
+        (id, state, created_at, updated_at, send_at, available_at, owner, payload)
+    SELECT email_id, %(state)s, %(now)s, %(now)s, %(not_before)s, %(not_before)s, %(owner)s,
+        %(payload)s
+    FROM claim
+    RETURNING id
+)
+SELECT id, pg_notify('postroom_new', '') FROM new
+
+-- name: find_key
+-- The email a live idempotency key names. A separate statement, so it sees the claim that
+-- put_with_key just waited for.
+SELECT i.fingerprint, i.email_id, e.state
+FROM postroom_idempotency i JOIN postroom_emails e ON e.id = i.email_id
+WHERE i.key = %(key)s AND i.created_at > %(expired)s
+
+-- name: lease
+-- SKIP LOCKED: rows another worker is leasing at this moment are passed over, not waited for,
+-- so workers never hand out the same email and never queue up behind each other. The picked
+-- rows are materialised first so LIMIT applies once, before the update. NO KEY UPDATE is the
+-- lock the UPDATE takes anyway; unlike FOR UPDATE it lets event inserts (whose foreign key
+-- check share-locks the email's key) carry on.
+WITH picked AS MATERIALIZED (
+    SELECT id, available_at FROM postroom_emails
+    WHERE available_at <= %(now)s
+    ORDER BY available_at, id
+    LIMIT %(limit)s
+    FOR NO KEY UPDATE SKIP LOCKED
+), leased AS (
+    UPDATE postroom_emails e
+    SET state = {sending}, lease_token = %(token)s, available_at = %(until)s,
+        attempts = e.attempts + 1, updated_at = %(now)s
+    FROM picked
+    WHERE e.id = picked.id
+    RETURNING e.id, e.payload, e.attempts, e.created_at, picked.available_at AS was_available
+), events AS (
+    INSERT INTO postroom_events (email_id, at, state)
+    SELECT id, %(now)s, {sending} FROM leased
+)
+SELECT id, payload, attempts, created_at FROM leased ORDER BY was_available, id
+
+-- name: extend
+UPDATE postroom_emails SET available_at = %(until)s
+WHERE id = %(id)s AND lease_token = %(token)s
+RETURNING id
+
+-- name: settle
+-- Ack, retry and dead-letter for a batch of leases: only rows whose lease token still matches
+-- change, and the result names (by position) the leases that did. A settled lease's provider
+-- attempts (the a_ arrays, tied to their lease by position) are written before its own event,
+-- and every provider call among them (an outcome is set) to postroom_attempts as well.
+WITH v AS (
+    SELECT * FROM unnest(
+        %(ids)s::text[], %(tokens)s::text[], %(states)s::text[], %(available)s::float8[],
+        %(dead)s::bool[], %(providers)s::text[], %(ats)s::float8[], %(reasons)s::text[],
+        %(outcomes)s::text[], %(codes)s::text[], %(message_ids)s::text[]
+    ) WITH ORDINALITY AS v (
+        id, token, state, available_at, dead, provider, at, reason, outcome, code, message_id, n
+    )
+), attempts AS (
+    SELECT * FROM unnest(
+        %(a_n)s::int8[], %(a_ats)s::float8[], %(a_providers)s::text[], %(a_reasons)s::text[],
+        %(a_outcomes)s::text[], %(a_codes)s::text[]
+    ) WITH ORDINALITY AS a (n, at, provider, reason, outcome, code, k)
+), held AS MATERIALIZED (
+    -- Locked in id order: two batches that share emails (a lapsed lease and its successor
+    -- settling at once) then wait for each other instead of deadlocking.
+    SELECT e.id FROM postroom_emails e JOIN v ON v.id = e.id AND v.token = e.lease_token
+    ORDER BY e.id
+    FOR NO KEY UPDATE OF e
+), settled AS (
+    UPDATE postroom_emails e
+    SET state = v.state, available_at = v.available_at, dead = v.dead,
+        provider = v.provider, updated_at = v.at, lease_token = NULL
+    FROM v
+    WHERE e.id = v.id AND e.lease_token = v.token AND e.id IN (SELECT id FROM held)
+    RETURNING v.n, e.id, v.at, v.state, v.provider, v.reason, v.outcome, v.code, v.message_id
+), events AS (
+    INSERT INTO postroom_events (email_id, at, state, provider, reason, outcome, code)
+    SELECT id, at, state, provider, reason, outcome, code FROM (
+        SELECT s.n, a.k, s.id, a.at, {sending} AS state, a.provider, a.reason, a.outcome, a.code
+        FROM attempts a JOIN settled s ON s.n = a.n
+        UNION ALL
+        SELECT n, NULL, id, at, state, provider, reason, outcome, code FROM settled
+    ) x ORDER BY n, k NULLS LAST
+), calls AS (
+    INSERT INTO postroom_attempts (email_id, at, provider, message_id, outcome, code)
+    SELECT s.id, a.at, a.provider, '', a.outcome, a.code
+    FROM attempts a JOIN settled s ON s.n = a.n WHERE a.outcome <> ''
+    UNION ALL
+    SELECT id, at, provider, message_id, outcome, code FROM settled WHERE outcome <> ''
+)
+SELECT n FROM settled
+
+-- name: stats
+SELECT
+    count(*) FILTER (WHERE available_at <= %(now)s),
+    count(*) FILTER (WHERE available_at > %(now)s AND state <> {sending}),
+    count(*) FILTER (WHERE available_at > %(now)s AND state = {sending}),
+    (SELECT count(*) FROM postroom_emails WHERE dead),
+    min(available_at) FILTER (WHERE available_at <= %(now)s)
+FROM postroom_emails
+WHERE available_at IS NOT NULL
+
+-- name: status
+-- The email and its events in one round trip; the first event is read from the email's row.
+SELECT e.state, e.created_at, e.send_at, e.attempts, e.owner,
+    v.at, v.state, v.provider, v.reason, v.outcome, v.code
+FROM postroom_emails e LEFT JOIN postroom_events v ON v.email_id = e.id
+WHERE e.id = %(id)s
+ORDER BY v.seq
+
+-- name: cancel
+-- The state test and the change are one UPDATE: a worker leasing the row at the same moment
+-- either got it first (the row is sending, nothing changes) or waits for the cancel.
+WITH cancelled AS (
+    UPDATE postroom_emails SET state = {cancelled}, available_at = NULL, updated_at = %(now)s
+    WHERE id = %(id)s AND state IN ({waiting})
+    RETURNING id
+), events AS (
+    INSERT INTO postroom_events (email_id, at, state)
+    SELECT id, %(now)s, {cancelled} FROM cancelled
+)
+SELECT id FROM cancelled
+
+-- name: count_since
+SELECT count(*) FROM postroom_emails WHERE owner = %(owner)s AND created_at >= %(since)s
+
+-- name: state_of
+SELECT state FROM postroom_emails WHERE id = %(id)s
+
+-- name: dead
+-- The last provider attempt names the provider and the error class.
+SELECT e.id, e.updated_at, e.attempts, coalesce(a.provider, e.provider), coalesce(a.outcome, '')
+FROM postroom_emails e
+LEFT JOIN LATERAL (
+    SELECT provider, outcome FROM postroom_events
+    WHERE email_id = e.id AND outcome <> '' ORDER BY seq DESC LIMIT 1
+) a ON true
+WHERE e.dead AND e.id > %(after)s
+ORDER BY e.id
+LIMIT %(limit)s
+
+-- name: redrive
+-- An email whose content was purged has nothing left to send and stays dead.
+WITH redriven AS (
+    UPDATE postroom_emails
+    SET dead = false, state = {queued}, available_at = %(now)s, attempts = 0,
+        lease_token = NULL, updated_at = %(now)s
+    WHERE dead AND id = ANY(%(ids)s::text[]) AND octet_length(payload) > 0
+    RETURNING id
+), events AS (
+    INSERT INTO postroom_events (email_id, at, state, reason)
+    SELECT id, %(now)s, {queued}, 'redriven' FROM redriven
+)
+SELECT array_agg(id), pg_notify('postroom_new', '') FROM redriven HAVING count(*) > 0
+
+-- name: ping
+-- Answers only when the schema is there; read-only (a replica, or a database switched to
+-- read-only) is reported, since intake cannot store anything there.
+SELECT current_setting('transaction_read_only'), to_regclass('postroom_emails') IS NOT NULL
+
+-- name: newest_payload
+SELECT id, payload FROM postroom_emails
+WHERE octet_length(payload) > 0
+ORDER BY id DESC
+LIMIT 1
+
+-- name: purge_content
+-- Content of emails that ended before the cutoff: the payload emptied, event reasons cleared
+-- (but a sent event's, which holds the provider's message id), expired idempotency keys gone.
+-- Every worker runs this hourly; the advisory lock lets one do it while the others skip the
+-- round, so their scans of the table never wait on (or deadlock with) each other.
+WITH lock AS (
+    SELECT pg_try_advisory_xact_lock(%(lock)s) AS held
+), purged AS (
+    UPDATE postroom_emails SET payload = ''::bytea
+    WHERE (SELECT held FROM lock)
+        AND available_at IS NULL AND updated_at < %(before)s AND octet_length(payload) > 0
+        AND state IN ({final})
+    RETURNING id
+), reasons AS (
+    UPDATE postroom_events SET reason = ''
+    WHERE email_id IN (SELECT id FROM purged) AND state <> {sent} AND reason <> ''
+), keys AS (
+    DELETE FROM postroom_idempotency
+    WHERE (SELECT held FROM lock) AND created_at <= %(expired)s
+)
+SELECT count(*) FROM purged
+
+-- name: count_emails
+SELECT count(*) FROM postroom_emails
+
+-- name: reseal_emails
+-- A page to re-encrypt, locked so two runs cannot interleave on it (NO KEY UPDATE: workers
+-- settling these emails may still add their events).
+SELECT id, payload FROM postroom_emails
+WHERE id > %(after)s
+ORDER BY id
+LIMIT %(limit)s
+FOR NO KEY UPDATE
+
+-- name: reseal_events
+SELECT seq, email_id, reason FROM postroom_events
+WHERE email_id = ANY(%(ids)s::text[]) AND reason <> ''
+
+-- name: reseal_write
+WITH payloads AS (
+    UPDATE postroom_emails e SET payload = v.payload
+    FROM unnest(%(ids)s::text[], %(payloads)s::bytea[]) AS v (id, payload)
+    WHERE e.id = v.id
+    RETURNING 1
+), reasons AS (
+    UPDATE postroom_events e SET reason = v.reason
+    FROM unnest(%(seqs)s::bigint[], %(reasons)s::text[]) AS v (seq, reason)
+    WHERE e.seq = v.seq
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM payloads) + (SELECT count(*) FROM reasons)
+
+-- name: create_key
+INSERT INTO postroom_api_keys (id, name, token_hash, prefix, created_at)
+VALUES (%(id)s, %(name)s, %(token_hash)s, %(prefix)s, %(now)s)
+RETURNING id
+
+-- name: keys
+SELECT token_hash, id, name, prefix, created_at, last_used_at, revoked_at
+FROM postroom_api_keys
+WHERE revoked_at IS NULL OR NOT %(active)s
+ORDER BY created_at, id
+
+-- name: revoke_key
+UPDATE postroom_api_keys SET revoked_at = coalesce(revoked_at, %(now)s)
+WHERE id = %(key)s OR prefix = %(key)s
+RETURNING id, name, prefix, created_at, last_used_at, revoked_at
+
+-- name: touch_keys
+-- Every key used since the last call, in one statement.
+UPDATE postroom_api_keys k SET last_used_at = v.at
+FROM unnest(%(ids)s::text[], %(ats)s::float8[]) AS v (id, at)
+WHERE k.id = v.id
+RETURNING k.id
+
+-- name: claim
+-- The lease query for given ids (a queue apart from the store hands them out). A row another
+-- worker is claiming at this moment is skipped; claim_rest then reports it as due now.
+WITH picked AS MATERIALIZED (
+    SELECT id, available_at FROM postroom_emails
+    WHERE id = ANY(%(ids)s) AND available_at <= %(now)s
+    FOR NO KEY UPDATE SKIP LOCKED
+), leased AS (
+    UPDATE postroom_emails e
+    SET state = {sending}, lease_token = %(token)s, available_at = %(until)s,
+        attempts = e.attempts + 1, updated_at = %(now)s
+    FROM picked
+    WHERE e.id = picked.id
+    RETURNING e.id, e.payload, e.attempts, e.created_at
+), events AS (
+    INSERT INTO postroom_events (email_id, at, state)
+    SELECT id, %(now)s, {sending} FROM leased
+)
+SELECT id, payload, attempts, created_at FROM leased ORDER BY id
+
+-- name: claim_rest
+-- When each of the ids that were not claimed may be: null for a final state.
+SELECT id, available_at FROM postroom_emails WHERE id = ANY(%(ids)s)
+
+-- name: withdraw
+-- Events go with the email (ON DELETE CASCADE).
+WITH keys AS (
+    DELETE FROM postroom_idempotency WHERE email_id = %(id)s
+)
+DELETE FROM postroom_emails WHERE id = %(id)s RETURNING id
+
+-- name: waiting
+SELECT id, available_at FROM postroom_emails
+WHERE available_at IS NOT NULL AND id > %(after)s
+ORDER BY id LIMIT %(limit)s
+
+-- name: find_by_provider_id
+-- One lookup of the (provider, message_id) index.
+SELECT email_id FROM postroom_attempts
+WHERE provider = %(provider)s AND message_id = %(message_id)s
+LIMIT 1

@@ -1,0 +1,102 @@
+"""The SQLite engine's bulk writes: all new emails of a group transaction in one INSERT, all
+settled leases in one UPDATE and one INSERT of their events (and one of their attempts)."""
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from postroom.domain.states import State
+from postroom.ports.queue import Event
+from postroom.storage.sqlite.commit import Bulk, BulkInsert, Row, flatten, values_sql
+
+# A new email is one row; its first event (queued or scheduled at created_at) is read from it.
+NEW_EMAIL = BulkInsert(
+    "emails",
+    ("id", "state", "created_at", "updated_at", "send_at", "available_at", "owner", "payload"),
+)
+EVENTS = BulkInsert("events", ("email_id", "at", "state", "provider", "reason"))
+# Settling events: provider attempts carry an outcome class and a status code.
+SETTLE_EVENTS = BulkInsert(
+    "events", ("email_id", "at", "state", "provider", "reason", "outcome", "code")
+)
+ATTEMPTS = BulkInsert("attempts", ("email_id", "at", "provider", "message_id", "outcome", "code"))
+_CHUNK = 4000  # rows of at most 7 values: under SQLite's 32766 bound variables
+
+
+def settle_row(
+    lease_id: str,
+    token: str,
+    event: Event,
+    attempts: Sequence[Event],
+    available_at: float | None,
+    dead: int,
+) -> Row:
+    """A settle as SettleLeases takes it: the UPDATE's 8 columns, then the events' extras."""
+    return (
+        *(lease_id, token, event.state, available_at, dead),
+        *(event.provider, event.at, event.reason),
+        tuple(attempts),
+        event,
+    )
+
+
+class SettleLeases:
+    """Ack, retry and dead-letter for a whole batch: one UPDATE that only touches rows whose
+    lease token still matches, then INSERTs of events for those rows (the lease's provider
+    attempts first, then the settling event) and of their provider attempts."""
+
+    single_statement = False
+    _COLUMNS = 8  # id, token, state, available_at, dead, provider, at, reason; then attempts
+
+    def run(self, conn: sqlite3.Connection, rows: Sequence[Row]) -> list[Any]:
+        updated = {
+            row[0]
+            for row in conn.execute(
+                "UPDATE emails SET state = v.column3, available_at = v.column4, dead = v.column5,"
+                " provider = v.column6, updated_at = v.column7, lease_token = NULL"
+                f" FROM (VALUES {values_sql(len(rows), self._COLUMNS)}) AS v"
+                " WHERE emails.id = v.column1 AND emails.lease_token = v.column2"
+                " RETURNING emails.id",
+                flatten([row[: self._COLUMNS] for row in rows]),
+            )
+        }
+        settled = [(row[0], (*row[8], row[9])) for row in rows if row[0] in updated]
+        events = [event_row(email_id, e) for email_id, history in settled for e in history]
+        attempts = [
+            attempt_row(email_id, e)
+            for email_id, history in settled
+            for e in history
+            if e.is_attempt
+        ]
+        # Chunked: a batch with many failovers must stay under SQLite's variable limit.
+        for bulk, values in ((SETTLE_EVENTS, events), (ATTEMPTS, attempts)):
+            for start in range(0, len(values), _CHUNK):
+                bulk.run(conn, values[start : start + _CHUNK])
+        return [row[0] in updated for row in rows]
+
+
+def event_row(email_id: str, event: Event) -> Row:
+    return (
+        email_id,
+        event.at,
+        event.state,
+        event.provider,
+        event.reason,
+        event.outcome,
+        event.code,
+    )
+
+
+def attempt_row(email_id: str, event: Event) -> Row:
+    return (email_id, event.at, event.provider, event.message_id, event.outcome, event.code)
+
+
+def add_event(conn: sqlite3.Connection, email_id: str, event: Event) -> None:
+    SETTLE_EVENTS.run(conn, [event_row(email_id, event)])
+
+
+def initial_state(scheduled: bool) -> State:
+    return State.SCHEDULED if scheduled else State.QUEUED
+
+
+BULKS: dict[str, Bulk] = {"new": NEW_EMAIL, "settle": SettleLeases()}

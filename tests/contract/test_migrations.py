@@ -1,0 +1,113 @@
+"""Schema migrations: SQLite's numbered files (and a file made by the release before them)
+and PostgreSQL's Migrations port."""
+
+import sqlite3
+from pathlib import Path
+
+from postroom.domain.states import State
+from postroom.ports.storage import Storage
+from postroom.storage.sqlite import sqlite_storage
+from postroom.storage.sqlite.migrate import MIGRATIONS, SCHEMA_VERSION, migrate
+from tests.conftest import ManualClock
+
+RELEASE_SCHEMA = Path(__file__).parents[1] / "data" / "sqlite" / "release_2f1c8e1_schema.sql"
+EMAIL_ID = "01900001-0000-7000-8000-000000000000"
+
+
+def catalog(path: Path) -> set[tuple[object, ...]]:
+    """Tables with their columns (name, type, not null, default, key) and indexes with their
+    columns and condition: what a schema is, whatever order ALTER TABLE added columns in."""
+    conn = sqlite3.connect(path)
+    try:
+        found: set[tuple[object, ...]] = set()
+        for kind, name, table, sql in conn.execute(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+        ):
+            if kind == "table":
+                columns = conn.execute(f"PRAGMA table_info({name})").fetchall()
+                found |= {("column", name, *column[1:]) for column in columns}
+            else:
+                where = sql.partition(" WHERE ")[2] if sql else ""
+                cols = tuple(row[2] for row in conn.execute(f"PRAGMA index_info({name})"))
+                found.add(("index", name, table, cols, " ".join(where.split())))
+        return found
+    finally:
+        conn.close()
+
+
+def migrated(path: Path, steps: list[int]) -> None:
+    for upto in steps:
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            assert migrate(conn, upto) == [upto]
+        finally:
+            conn.close()
+
+
+def test_sqlite_step_by_step_equals_fresh(tmp_path: Path) -> None:
+    """Each numbered migration applied on its own, the file reopened between them, builds the
+    schema one run of every migration builds."""
+    migrated(tmp_path / "stepped.db", [m.number for m in MIGRATIONS])
+    conn = sqlite3.connect(tmp_path / "fresh.db", isolation_level=None)
+    assert migrate(conn) == [m.number for m in MIGRATIONS]
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    conn.close()
+    stepped = catalog(tmp_path / "stepped.db")
+    assert ("index", "attempts_message", "attempts", ("provider", "message_id"), "") in stepped
+    assert stepped == catalog(tmp_path / "fresh.db")
+
+
+async def test_a_file_of_the_previous_release_opens_migrated_with_its_rows(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """A database made by the release before numbered migrations (user_version 4) is upgraded
+    on open: its emails and keys read back, its past sends are found by provider id, and its
+    schema equals a fresh one."""
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript(RELEASE_SCHEMA.read_text())
+    conn.execute("PRAGMA user_version = 4")
+    conn.execute(
+        "INSERT INTO emails (id, state, created_at, updated_at, send_at, attempts, owner, payload)"
+        " VALUES (?, 'sent', 1.0, 2.0, 1.0, 1, 'k1', x'00')",
+        (EMAIL_ID,),
+    )
+    conn.execute(
+        "INSERT INTO events (email_id, at, state, provider, reason, outcome, code)"
+        " VALUES (?, 2.0, 'sent', 'mailgun', 'mg-1', 'sent', 'http_200')",
+        (EMAIL_ID,),
+    )
+    conn.execute(
+        "INSERT INTO api_keys (id, name, token_hash, prefix, created_at) VALUES"
+        " ('k1', 'ci', 'hash-1', 'pr_a', 1.0)"
+    )
+    conn.close()
+    storage = sqlite_storage(str(path), clock)
+    try:
+        status = await storage.emails.status(EMAIL_ID)
+        assert status is not None
+        assert (status.state, status.owner, status.events[-1].reason) == (State.SENT, "k1", "mg-1")
+        assert [key.id for key in await storage.keys.list_keys()] == ["k1"]
+        assert await storage.emails.find_by_provider_id("mailgun", "mg-1") == EMAIL_ID
+    finally:
+        await storage.close()
+    fresh = sqlite3.connect(tmp_path / "fresh.db", isolation_level=None)
+    migrate(fresh)
+    fresh.close()
+    assert catalog(path) == catalog(tmp_path / "fresh.db")
+
+
+async def test_postgres_migrate_applies_nothing_on_a_migrated_database(
+    postgres_storage: Storage,
+) -> None:
+    """The Migrations port: a migrated database has nothing pending, and answers after."""
+    assert postgres_storage.migrations is not None
+    assert await postgres_storage.migrations.migrate() == []
+    await postgres_storage.lifecycle.ping()
+
+
+async def test_sqlite_has_no_migrations_port(tmp_path: Path, clock: ManualClock) -> None:
+    """SQLite upgrades its file itself on open: it offers no Migrations port."""
+    storage = sqlite_storage(str(tmp_path / "x.db"), clock)
+    assert storage.migrations is None
+    await storage.close()
