@@ -24,11 +24,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._servers import BIN, running
-from postroom.clocks import SystemClock
-from postroom.codec import encode_email
+from postroom.clocks.system import SystemClock
 from postroom.domain.ids import new_id
 from postroom.domain.message import Address, Email
 from postroom.ports.queue import NewEmail
+from postroom.services.codec import encode_email
 from postroom.storage.sqlite import sqlite_storage
 
 SIM_PORT = 18490

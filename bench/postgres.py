@@ -40,10 +40,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import delivery as sqlite_delivery
 from bench import intake as sqlite_intake
 from bench._servers import BIN, running
-from postroom.clocks import SystemClock
-from postroom.codec import encode_email
+from postroom.clocks.system import SystemClock
 from postroom.domain.ids import new_id
 from postroom.ports.queue import NewEmail
+from postroom.services.codec import encode_email
 from postroom.storage.postgres import open_storage
 
 PORT = sqlite_intake.PORT  # the port bench.intake's wrk loads

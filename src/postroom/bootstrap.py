@@ -3,21 +3,23 @@
 import asyncio
 import contextlib
 import os
+import signal
 import tempfile
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from postroom import providers as provider_registry
 from postroom import storage as engines
-from postroom.addressing import parse_with_email_validator
+from postroom.addresses.validator import parse_with_email_validator
 from postroom.api.app import create_app
 from postroom.api.container import Container
 from postroom.api.intake import IntakeRoute
-from postroom.ciphers.aesgcm import AesGcmCipher, parse_keys
-from postroom.clocks import SystemClock
-from postroom.domain.errors import CipherError, StorageUnavailableError
+from postroom.ciphers.aesgcm import AesGcmCipher, new_key_entry, parse_keys
+from postroom.clocks.system import SystemClock
+from postroom.domain.errors import CipherError, StorageFullError, StorageUnavailableError
 from postroom.domain.retry import RetryPolicy
 from postroom.logs import get_logger
-from postroom.metrics.prometheus import PrometheusMetrics
+from postroom.metrics.prometheus import PrometheusMetrics, serve_metrics
 from postroom.ports.cipher import Cipher
 from postroom.ports.provider import Probe, Provider
 from postroom.ports.storage import Storage
@@ -26,16 +28,44 @@ from postroom.services.content import Content, NoCipher
 from postroom.services.deliver import DeliverEmail
 from postroom.services.health import LocalHealth
 from postroom.services.limits import SendingLimits
+from postroom.services.operations import OperationError, create_key
 from postroom.services.shared_health import SharedHealth
 from postroom.services.submit import SubmitEmail
 from postroom.settings import Settings
 from postroom.worker.loop import Worker
+
+if TYPE_CHECKING:
+    from postroom.storage.sqs.client import CreatedQueues
 
 log = get_logger("bootstrap")
 
 
 class ConfigError(ValueError):
     """A setting is well-formed but cannot be used; one line naming the variable."""
+
+
+def check_settings(settings: Settings) -> None:
+    """Each URL and key against the adapter that will open it, before anything is opened:
+    ConfigError naming the variable."""
+    for env, url, check in (
+        ("POSTROOM_DATABASE_URL", settings.database_url, engines.check_url),
+        ("POSTROOM_QUEUE_URL", settings.queue_url, engines.check_queue_url),
+    ):
+        if url:
+            try:
+                check(url)
+            except engines.StorageConfigError as error:
+                raise ConfigError(f"{env}: {error}") from None
+    if settings.encryption_keys:
+        try:
+            parse_keys(settings.encryption_keys)
+        except ValueError as error:
+            raise ConfigError(f"POSTROOM_ENCRYPTION_KEYS: {error}") from None
+    for url in settings.providers:
+        try:
+            provider_registry.check_url(url)
+        except provider_registry.ProviderConfigError as error:
+            raise ConfigError(f"POSTROOM_PROVIDERS: {error}") from None
 
 
 def open_storage(settings: Settings) -> Storage:
@@ -61,16 +91,24 @@ class StorageStartError(Exception):
     and the cause. Start-up stops (exit 1); an outage after start is a 503 instead."""
 
 
-async def check_storage(settings: Settings, storage: Storage, queue: bool = True) -> None:
+async def check_storage(
+    settings: Settings, storage: Storage, queue: bool = True, starting: bool = False
+) -> None:
     """Prove the store works before anything is created in it: StorageStartError if not. With
     `queue`, a queue apart from it (SQS) must answer too; start-up leaves that out, so an API
-    can run before `postroom sqs create-queues` (it answers 503 until the queue exists)."""
+    can run before `postroom sqs create-queues` (it answers 503 until the queue exists). A
+    store full to its size cap is a StorageStartError for `postroom check`, but `starting`
+    goes on: a full store still delivers, and /readyz says "full"."""
     path = storage.file
     if path is not None and (problem := _sqlite_problem(path)) is not None:
         raise StorageStartError(f"POSTROOM_DATABASE_URL: cannot use {path}: {problem}")
     try:
         await storage.lifecycle.probe()  # PostgreSQL: one connection, its real cause
         await storage.lifecycle.ping()
+    except StorageFullError as error:
+        if not starting:
+            raise StorageStartError(f"POSTROOM_DATABASE_URL: {error}") from None
+        log.warning("storage.full", extra={"fields": {"intake": "refused"}})
     except StorageUnavailableError as error:
         where = f"cannot use {path}: " if path else ""
         raise StorageStartError(f"POSTROOM_DATABASE_URL: {where}{error}") from None
@@ -91,13 +129,11 @@ async def prepare_start(settings: Settings, first_key: bool) -> Started:
     """Everything checked before anything is created: provider URLs (parsed, nothing sent),
     storage (opened and written), stored content against the configured keys (ConfigError,
     StorageStartError). Only then, with `first_key`, a store without API keys gets one."""
-    from postroom.admin import create_key
-
     for provider in open_providers(settings):
         await provider.close()
     storage = open_storage(settings)
     try:
-        await check_storage(settings, storage, queue=False)
+        await check_storage(settings, storage, queue=False, starting=True)
         await check_keys_open_stored_content(storage, open_cipher(settings))
         token = None
         if first_key and not settings.insecure_no_auth and not await storage.keys.list_keys():
@@ -210,7 +246,6 @@ def build_worker(settings: Settings, storage: Storage, metrics: PrometheusMetric
         health=health,
         policy=RetryPolicy(max_attempts=settings.max_attempts),
         metrics=metrics,
-        visibility=settings.visibility_timeout,
     )
     worker = Worker(
         storage.queue, deliver, settings.concurrency, settings.visibility_timeout, wake=storage.wake
@@ -314,9 +349,7 @@ async def purge_periodically(storage: Storage, settings: Settings, stop: asyncio
     """Apply the retention period once an hour while a worker runs."""
     while not stop.is_set():
         with contextlib.suppress(Exception):
-            purged = await storage.sealed.purge_content(
-                SystemClock().now() - settings.retention_days * 86400
-            )
+            purged = await storage.sealed.purge_content(retention_cutoff(settings))
             if purged:
                 log.info("retention.purged", extra={"fields": {"emails": purged}})
         with contextlib.suppress(TimeoutError):
@@ -332,3 +365,47 @@ async def refresh_periodically(
             await runtime.refresh_metrics()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)
+
+
+def retention_cutoff(settings: Settings) -> float:
+    """Content of emails that ended before this time is past the retention period."""
+    return SystemClock().now() - settings.retention_days * 86400
+
+
+def new_encryption_key() -> str:
+    """A fresh `ID:BASE64KEY` entry for POSTROOM_ENCRYPTION_KEYS."""
+    return str(new_key_entry())
+
+
+async def run_worker(settings: Settings) -> None:
+    """A worker-only process: deliver until SIGTERM or SIGINT, with the retention purge and,
+    with POSTROOM_METRICS_PORT, Prometheus metrics on their own port."""
+    storage = open_storage(settings)
+    runtime = build_worker(settings, storage, PrometheusMetrics())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    background = [asyncio.create_task(purge_periodically(storage, settings, stop))]
+    if settings.metrics_port:
+        serve_metrics(runtime.metrics, settings.host, settings.metrics_port)
+        background.append(asyncio.create_task(refresh_periodically(runtime, stop)))
+    try:
+        await runtime.worker.run(stop)
+    finally:
+        await asyncio.gather(*background)
+        await runtime.close()
+        await storage.close()
+
+
+async def create_sqs_queues(settings: Settings, max_receives: int) -> "CreatedQueues":
+    """Create the SQS queue of POSTROOM_QUEUE_URL and its dead-letter queue (idempotent)."""
+    # Imported only here: aiobotocore is installed only with postroom[sqs].
+    from postroom.storage.sqs.client import create_queues, parse_url
+
+    try:
+        return await create_queues(
+            parse_url(settings.queue_url), settings.visibility_timeout, max_receives
+        )
+    except (ValueError, StorageUnavailableError) as error:
+        raise OperationError(f"cannot create the queues: {error}") from None

@@ -5,13 +5,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from postroom.codec import encode_email
 from postroom.domain.ids import new_id
 from postroom.domain.message import Address, Email
 from postroom.ports.clock import Clock
 from postroom.ports.queue import NewEmail, Queue
 from postroom.providers.mailgun import MailgunProvider
 from postroom.providers.sendgrid import SendgridProvider
+from postroom.services.codec import encode_email
 from postroom.simulator.behaviour import Accepted
 
 _ID = re.compile(r"<([0-9a-f-]{36})@")

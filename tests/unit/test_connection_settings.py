@@ -2,7 +2,7 @@
 
 import pytest
 
-from postroom.serving import connection_limits
+from postroom.cli.serving import connection_limits
 from postroom.settings import SettingsError, load_settings
 
 

@@ -6,7 +6,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from postroom.addressing import parse_with_email_validator
+from postroom.addresses.validator import parse_with_email_validator
 from postroom.api.schemas import ADDRESS, EMAIL_REQUEST, RFC3339, SINGLE_LINE
 from postroom.domain.message import Limits
 from postroom.domain.rules import schedule

@@ -8,7 +8,14 @@ them off for the whole process, so this registry leaves them out of its own expo
 from collections.abc import Iterable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
 from prometheus_client.metrics_core import CounterMetricFamily, Metric
 
 from postroom.ports.queue import QueueStats
@@ -149,3 +156,9 @@ class PrometheusMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def serve_metrics(metrics: PrometheusMetrics, host: str, port: int) -> None:
+    """Serve `metrics` on http://host:port/metrics from a background thread (a worker-only
+    process has no API to serve them on)."""
+    start_http_server(port, host, metrics.registry)

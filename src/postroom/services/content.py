@@ -2,10 +2,10 @@
 
 import base64
 
-from postroom.codec import decode_email, encode_email
 from postroom.domain.errors import CipherError
 from postroom.domain.message import Email
 from postroom.ports.cipher import Cipher
+from postroom.services.codec import decode_email, encode_email
 
 _SEALED_TEXT = "enc:"
 # The first bytes of anything an AES-GCM cipher sealed (ciphers/aesgcm.py).

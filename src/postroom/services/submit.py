@@ -5,7 +5,6 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from postroom.codec import encode_email
 from postroom.domain.address import FullParser
 from postroom.domain.ids import new_id
 from postroom.domain.message import Limits
@@ -13,6 +12,7 @@ from postroom.domain.validation import validate_submission
 from postroom.ports.cipher import Cipher
 from postroom.ports.clock import Clock
 from postroom.ports.queue import NewEmail, PutOutcome, PutResult, Queue
+from postroom.services.codec import encode_email
 from postroom.services.content import NoCipher
 
 

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from postroom.addressing import parse_with_email_validator
+from postroom.addresses.validator import parse_with_email_validator
 from postroom.domain.address import parse_address
 from postroom.domain.errors import (
     MisconfiguredError,
@@ -24,7 +24,7 @@ from postroom.domain.errors import (
     ThrottledError,
 )
 from postroom.domain.message import Address, Attachment, Email
-from postroom.ports.provider import Outgoing
+from postroom.ports.provider import Outgoing, Receipt
 from postroom.providers import open_provider
 from postroom.providers.postmark import PostmarkProvider
 from postroom.simulator import postmark as simulated
@@ -594,7 +594,6 @@ async def test_real_error_bodies_classify_by_error_code(
         (422, {"ErrorCode": 99999, "Message": "Something new."}, PermanentError, "http_422"),
         (500, b"Internal Server Error", ProviderDownError, "http_500"),
         (403, b"<html><h1>403 Forbidden</h1></html>", MisconfiguredError, "http_403"),
-        (200, b"<html>captive portal</html>", ProviderDownError, "postmark_bad_reply"),
     ],
 )
 async def test_error_codes_where_the_status_misleads(
@@ -611,6 +610,15 @@ async def test_error_codes_where_the_status_misleads(
         await canned_provider.send(outgoing(email()))
     assert type(raised.value) is kind
     assert raised.value.code == code
+
+
+async def test_a_2xx_that_cannot_be_read_is_sent_with_its_id_unknown(
+    canned: Canned, canned_provider: PostmarkProvider
+) -> None:
+    """A 200 captive-portal page is a receipt with no id, never a failure to fail over on."""
+    canned.answer(200, b"<html>captive portal</html>")
+    receipt = await canned_provider.send(outgoing(email()))
+    assert receipt == Receipt("postmark", "", "http_200_id_unknown")
 
 
 async def test_rate_limit_error_code_is_throttled(

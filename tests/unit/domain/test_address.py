@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from postroom.addressing import parse_with_email_validator
+from postroom.addresses.validator import parse_with_email_validator
 from postroom.domain.address import AddressError, fast_mailbox, parse_address, quick_address
 from tests.conftest import conformance
 

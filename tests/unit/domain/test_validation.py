@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from postroom.addressing import parse_with_email_validator
+from postroom.addresses.validator import parse_with_email_validator
 from postroom.domain.errors import InvalidEmailError
 from postroom.domain.message import Address, Limits
 from postroom.domain.quick import quick_submission

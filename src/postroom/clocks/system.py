@@ -1,3 +1,5 @@
+"""The wall clock."""
+
 import time
 
 

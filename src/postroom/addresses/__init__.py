@@ -1,0 +1,1 @@
+"""Address parsers: the full parser behind the domain's fast path, by the library it uses."""

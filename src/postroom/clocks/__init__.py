@@ -1,0 +1,1 @@
+"""Clocks: the Clock port's adapters (the wall clock; tests bring their own)."""
