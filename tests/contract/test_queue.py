@@ -123,6 +123,26 @@ async def test_extend_keeps_the_lease(storage: Storage, clock: ManualClock) -> N
     assert await storage.queue.ack(lease, Event(clock.now(), State.SENT, "x"))
 
 
+async def test_extend_all_keeps_held_leases_and_names_lost_ones(
+    storage: Storage, clock: ManualClock
+) -> None:
+    """One batched extend keeps every held lease hidden and answers False for a lost one."""
+    for n in range(3):
+        await storage.queue.put(new(clock, n))
+    leases = await storage.queue.lease(3, VISIBILITY)
+    assert await storage.queue.ack(leases[1], Event(clock.now(), State.SENT, "x"))
+    clock.advance(VISIBILITY - 1)
+    assert await storage.queue.extend_all(leases, VISIBILITY) == [True, False, True]
+    clock.advance(VISIBILITY - 1)
+    assert await storage.queue.lease(3, VISIBILITY) == []
+    assert await storage.queue.extend_all([], VISIBILITY) == []
+    clock.advance(2)
+    again = await storage.queue.lease(3, VISIBILITY)
+    assert sorted(lease.id for lease in again) == sorted([leases[0].id, leases[2].id])
+    # The first holder lost them: its heartbeat says so.
+    assert await storage.queue.extend_all([leases[0], leases[2]], VISIBILITY) == [False, False]
+
+
 async def test_idempotency_key_returns_the_original(storage: Storage, clock: ManualClock) -> None:
     """The same key with the same content stores nothing new; other content is a conflict."""
     first = await storage.queue.put(new(clock, 1, key="k1", fp=b"same"))

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from postroom.clocks import SystemClock
+from postroom.clocks.system import SystemClock
+from postroom.domain.errors import ProviderDownError
 from postroom.domain.message import Address
 from postroom.domain.retry import RetryPolicy
 from postroom.domain.states import State
-from postroom.ports.provider import Provider
+from postroom.ports.provider import Outgoing, Probe, Provider, Receipt
 from postroom.ports.storage import Storage
 from postroom.services.deliver import DeliverEmail
 from postroom.storage.sqlite import sqlite_storage
@@ -198,8 +199,8 @@ async def test_scheduled_email_is_never_sent_early(
     simulator: RunningSimulator, tmp_path: Path
 ) -> None:
     """An email scheduled for T is not leased before T and is sent at T."""
-    from postroom.codec import encode_email
     from postroom.ports.queue import NewEmail
+    from postroom.services.codec import encode_email
 
     clock = ManualClock()
     queue = sqlite_storage(database(tmp_path), clock)
@@ -233,4 +234,48 @@ async def test_already_sent_is_never_sent_again(
     assert status is not None
     assert [e.state for e in status.events].count(State.SENT) == 1
     assert Address("ann@example.org").email in simulator.simulator.accepted[0].payload["to"]
+    await queue.close()
+
+
+class AnswerLost:
+    """A provider whose every call went out whole and got no answer: the outcome is unknown.
+    (The HTTP providers decide when a failure is that case; this stands in for them.)"""
+
+    name = "lost"
+
+    def __init__(self) -> None:
+        self.message_ids: list[str] = []
+
+    async def send(self, outgoing: Outgoing) -> Receipt:
+        self.message_ids.append(outgoing.message_id)
+        raise ProviderDownError("unknown_timeout", "no answer after the request was sent")
+
+    async def probe(self) -> Probe:
+        return Probe(True)
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_unknown_outcome_is_retried_later_not_failed_over(
+    simulator: RunningSimulator, tmp_path: Path
+) -> None:
+    """A call that may have been accepted is recorded "unknown" and retried later on the same
+    provider with the same Message-ID; the secondary is not tried meanwhile."""
+    clock = ManualClock()
+    queue = sqlite_storage(database(tmp_path), clock)
+    (email_id,) = await fill(queue.queue, 1, clock)
+    lost = AnswerLost()
+    worker = worker_for(queue, [lost, sendgrid(simulator.url)], clock)  # type: ignore[list-item]
+    assert await worker.run_once() == 1
+    status = await queue.emails.status(email_id)
+    assert status is not None
+    assert status.state is State.RETRYING
+    attempts = [(e.provider, e.outcome, e.code) for e in status.events if e.outcome]
+    assert attempts == [("lost", "unknown", "unknown_timeout")]
+    assert simulator.simulator.accepted == []  # not failed over
+    clock.advance(3600)
+    assert await worker.run_once() == 1
+    assert len(lost.message_ids) == 2
+    assert lost.message_ids[0] == lost.message_ids[1]
     await queue.close()

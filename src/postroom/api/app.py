@@ -12,8 +12,13 @@ from starlette.routing import Route
 from postroom.api import emails, openapi
 from postroom.api.container import Container
 from postroom.api.intake import IntakeRoute
-from postroom.api.responses import error_response, json_response, storage_unavailable
-from postroom.domain.errors import StorageUnavailableError
+from postroom.api.responses import (
+    RETRY_AFTER_SECONDS,
+    error_response,
+    json_response,
+    storage_unavailable,
+)
+from postroom.domain.errors import StorageFullError, StorageUnavailableError
 from postroom.logs import get_logger
 
 log = get_logger("api")
@@ -72,13 +77,26 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Storage answers: this process can accept email."""
+    """Storage answers: this process can accept email. A store at its size cap is 503 with
+    `errors.storage` "full": intake is refused while delivery goes on."""
     container: Container = request.app.state.container
     try:
         await container.ping()
+    except StorageFullError:
+        return _storage_full()
     except StorageUnavailableError:
         return storage_unavailable()
     return json_response({"status": "ready"})
+
+
+def _storage_full() -> Response:
+    return error_response(
+        503,
+        "Storage full",
+        "Storage is at its size cap: new email is refused while queued email is delivered.",
+        {"storage": "full"},
+        {"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 async def metrics_page(request: Request) -> Response:

@@ -23,6 +23,9 @@ class Failure(StrEnum):
     MISCONFIGURED = "misconfigured"  # 401/403: needs the operator
     PERMANENT = "permanent"  # the email is refused: no provider will take it
     UNSUPPORTED = "unsupported"  # this provider cannot express the email; another may
+    # The whole request went out and no readable answer came back (a timeout while waiting
+    # for the reply): the provider may have accepted the email. For its health, like DOWN.
+    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True, slots=True)

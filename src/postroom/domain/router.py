@@ -8,13 +8,18 @@ Table-driven and pure (docs/design.md's error classes):
 | permanent refusal                          | fail the email now (no failover)                |
 | down / throttled / misconfigured           | fail over to the next available, untried one    |
 | this provider cannot express the email     | fail over likewise                              |
+| outcome unknown (it may have been accepted) | no failover: retry later, same Message-ID       |
 | no provider can express it                 | fail the email now                              |
 | no provider left in this attempt           | retry later (backoff, at least any Retry-After) |
 | no provider left, out of attempts or age   | fail the email (dead letter)                    |
+
+An unknown outcome is not failed over: another provider would send a second copy that nobody
+can recognise as one, while a later retry goes (circuits allowing) to the same first provider,
+with the same Message-ID, which receivers use to recognise a repeat.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from postroom.domain.circuit import Circuit, Failure
@@ -48,6 +53,8 @@ class Attempt:
     last_reason: str = ""
     # Providers that said they cannot express this email at all.
     unsupported: frozenset[int] = frozenset()
+    # A call's outcome is unknown: no further provider in this attempt (no failover).
+    unknown: bool = False
 
 
 def next_step(
@@ -59,7 +66,7 @@ def next_step(
 ) -> Decision:
     """Send through the first available provider not yet tried, or give the email back."""
     for index, circuit in enumerate(circuits):
-        if index not in attempt.tried and circuit.available(now):
+        if not attempt.unknown and index not in attempt.tried and circuit.available(now):
             return Decision(Action.SEND, provider=index)
     reason = attempt.last_reason or "no provider available"
     if len(attempt.unsupported) == len(circuits):
@@ -74,7 +81,8 @@ def next_step(
 def after_failure(
     attempt: Attempt, provider: int, failure: Failure, reason: str, retry_after: float | None
 ) -> Attempt | Decision:
-    """Record a failed send. A permanent refusal ends the email; anything else fails over.
+    """Record a failed send. A permanent refusal ends the email; an unknown outcome ends the
+    attempt (no failover: the email is retried later or given up); anything else fails over.
 
     Reasons accumulate, so a retry or a dead letter names every provider that failed."""
     reasons = f"{attempt.last_reason}; {reason}" if attempt.last_reason else reason
@@ -82,6 +90,11 @@ def after_failure(
         return Decision(Action.FAIL, provider=provider, reason=reasons)
     longest = max(attempt.retry_after, retry_after or 0.0)
     unsupported = attempt.unsupported | ({provider} if failure is Failure.UNSUPPORTED else set())
-    return Attempt(
-        attempt.number, attempt.age, attempt.tried | {provider}, longest, reasons, unsupported
+    return replace(
+        attempt,
+        tried=attempt.tried | {provider},
+        retry_after=longest,
+        last_reason=reasons,
+        unsupported=unsupported,
+        unknown=attempt.unknown or failure is Failure.UNKNOWN,
     )

@@ -5,7 +5,9 @@ from typing import Protocol
 
 class Lifecycle(Protocol):
     async def ping(self) -> None:
-        """Return when storage answers; raise StorageUnavailableError when it does not."""
+        """Return when storage answers; raise StorageUnavailableError when it does not, and
+        StorageFullError when it answers but refuses new email for lack of room (SQLite's
+        size cap), while it still delivers what it holds."""
         ...
 
     async def probe(self) -> None:

@@ -100,6 +100,12 @@ class Queue(Protocol):
         """Keep the lease for `visibility` more seconds from now; False if it was lost."""
         ...
 
+    async def extend_all(self, leases: Sequence[Lease], visibility: float) -> list[bool]:
+        """`extend` for many leases in one storage call (the worker's heartbeat): for each
+        lease, in order, whether it is still held. Raise StorageUnavailableError when the
+        call failed; then no lease was extended."""
+        ...
+
     # Settling records `attempts` (the provider calls of this lease that did not end it, in
     # order) and then `event`, in the same write as the change of state: a history never holds
     # an attempt without its outcome, and delivery costs no extra round trip per attempt. The

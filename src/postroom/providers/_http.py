@@ -17,8 +17,14 @@ from postroom.domain.errors import (
     ProviderError,
     ThrottledError,
 )
-from postroom.ports.provider import Probe
-from postroom.providers.base import DEFAULT_TIMEOUT, BaseProvider, detail, probe_failed
+from postroom.ports.provider import Probe, Receipt
+from postroom.providers.base import (
+    DEFAULT_TIMEOUT,
+    ID_UNKNOWN,
+    BaseProvider,
+    detail,
+    probe_failed,
+)
 
 RequestT = TypeVar("RequestT")
 
@@ -28,6 +34,13 @@ class HttpReply:
     status: int
     headers: dict[str, str]
     body: bytes
+    # False when the connection broke (or timed out) after the status line: `body` is what
+    # arrived, often nothing. Only a 2xx is returned so; any other status raises instead.
+    complete: bool = True
+
+    @property
+    def accepted(self) -> bool:
+        return 200 <= self.status < 300
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")
@@ -53,11 +66,12 @@ class HttpTransport:
         return self._session
 
     async def post(self, url: str, **kwargs: Any) -> HttpReply:
-        """POST and read the whole reply; timeouts and connection failures are ProviderDownError."""
+        """POST and read the whole reply; timeouts and connection failures are ProviderDownError,
+        except after a 2xx status line: the provider said it took the email, so the reply is
+        returned with `complete` False (an accepted email must not be sent again elsewhere)."""
         try:
             async with self._client().post(url, **kwargs) as response:
-                body = await response.read()
-                return HttpReply(response.status, dict(response.headers), body)
+                return await _reply(response)
         except TimeoutError:
             raise ProviderDownError("timeout") from None
         except aiohttp.ClientError as error:
@@ -122,6 +136,23 @@ class HttpProvider(BaseProvider[RequestT, HttpReply]):
 
     async def close(self) -> None:
         await self._http.close()
+
+
+async def _reply(response: aiohttp.ClientResponse) -> HttpReply:
+    headers = dict(response.headers)
+    if not 200 <= response.status < 300:
+        return HttpReply(response.status, headers, await response.read())
+    try:
+        return HttpReply(response.status, headers, await response.read())
+    except (TimeoutError, aiohttp.ClientError):
+        return HttpReply(response.status, headers, b"", complete=False)
+
+
+def accepted_without_id(provider: str, reply: HttpReply) -> Receipt:
+    """A 2xx whose body is empty, unreadable or cut off: sent, with the provider's message id
+    unknown. The provider said it took the email; treating that as a failure would send it
+    again through the next provider (docs/providers/README.md, "Ambiguous answers")."""
+    return Receipt(provider, "", f"http_{reply.status}_{ID_UNKNOWN}")
 
 
 def _where(url: str) -> str:

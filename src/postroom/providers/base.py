@@ -38,6 +38,9 @@ DEFAULT_TIMEOUT = 15.0
 DETAIL_CHARS = 500
 # What a probe's cause may hold: one line of `postroom check`.
 PROBE_CAUSE_CHARS = 200
+# The end of a sent attempt's code when the provider's message id is unknown
+# ("http_200_id_unknown"): a 2xx whose body was empty, unreadable or cut off still means sent.
+ID_UNKNOWN = "id_unknown"
 
 # -- the correlation id: Postroom's email id in each provider's custom data, so the provider's
 # webhooks can be matched to the email (docs/providers/README.md, "Correlation id"); the names

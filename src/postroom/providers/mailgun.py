@@ -17,12 +17,17 @@ from urllib.parse import quote
 
 import aiohttp
 
-from postroom.domain.errors import MisconfiguredError, UnsupportedError
+from postroom.domain.errors import UnsupportedError
 from postroom.domain.message import Attachment, Email
 from postroom.ports.provider import Outgoing, Receipt
-from postroom.providers._http import HttpProvider, HttpReply, raise_for_status
+from postroom.providers._http import (
+    HttpProvider,
+    HttpReply,
+    accepted_without_id,
+    raise_for_status,
+)
 from postroom.providers.addresses import mailbox, mailbox_list, non_ascii_local_part
-from postroom.providers.base import DEFAULT_TIMEOUT, detail, metadata_with_id
+from postroom.providers.base import DEFAULT_TIMEOUT, metadata_with_id
 from postroom.providers.urls import HTTP_OPTIONS, ProviderUrl, parse_url
 
 REGIONS = {"us": "https://api.mailgun.net", "eu": "https://api.eu.mailgun.net"}
@@ -230,13 +235,15 @@ def to_form(payload: MailgunPayload) -> aiohttp.FormData:
 
 
 def parse_response(reply: HttpReply) -> Receipt:
-    """Mailgun's only success: 200 `{"id": "<...>", "message": "Queued. Thank you."}`."""
+    """Mailgun's success: 200 `{"id": "<...>", "message": "Queued. Thank you."}`. Any other
+    2xx (empty, unreadable, cut off) is sent with the id unknown: resending it elsewhere
+    would be the worse mistake. A wrong base_url that answers 200 (Mailgun serves "Mailgun
+    Magnificent API" on a path it does not know) is what `postroom check --probe-providers`
+    finds, before anything is sent."""
     raise_for_status(reply)
     message_id = _queued_id(reply)
     if message_id is None:
-        # A 200 without an id is not Mailgun's messages endpoint: a wrong base_url, or a proxy
-        # page ("Mailgun Magnificent API" is what Mailgun serves on a path it does not know).
-        raise MisconfiguredError("unexpected_response", detail(reply.body))
+        return accepted_without_id(MailgunProvider.name, reply)
     return Receipt(MailgunProvider.name, message_id, f"http_{reply.status}")
 
 

@@ -21,7 +21,13 @@ from postroom.domain.errors import (
 )
 from postroom.domain.message import Address, Attachment, Email
 from postroom.ports.provider import Outgoing, Receipt
-from postroom.providers._http import HttpProvider, HttpReply, raise_for_status, retry_after
+from postroom.providers._http import (
+    HttpProvider,
+    HttpReply,
+    accepted_without_id,
+    raise_for_status,
+    retry_after,
+)
 from postroom.providers.addresses import mailbox, non_ascii_local_part
 from postroom.providers.base import DETAIL_CHARS, metadata_with_id
 from postroom.providers.urls import HTTP_OPTIONS, parse_url
@@ -108,7 +114,10 @@ class PostmarkProvider(HttpProvider[bytes]):
         return self._probe
 
     def parse(self, answer: HttpReply) -> Receipt:
-        return Receipt(self.name, parse_reply(answer), f"http_{answer.status}")
+        message_id = parse_reply(answer)
+        if not message_id:
+            return accepted_without_id(self.name, answer)
+        return Receipt(self.name, message_id, f"http_{answer.status}")
 
 
 # -- payload (pure)
@@ -218,7 +227,8 @@ def _unsupported(detail: str) -> PermanentError:
 
 
 def parse_reply(reply: HttpReply) -> str:
-    """Postmark's MessageID for an accepted email; else raise the ProviderError it means."""
+    """Postmark's MessageID for an accepted email ("" for a 2xx that is empty, unreadable or
+    cut off: sent, id unknown); else raise the ProviderError it means."""
     body = _json_object(reply)
     error_code = body.get("ErrorCode") if body is not None else None
     if 200 <= reply.status < 300:
@@ -241,8 +251,9 @@ def _accepted_id(reply: HttpReply, body: dict[str, Any] | None, error_code: Any)
         # A 2xx that carries an error: django-anymail treats it as a failure, and so do we.
         error = classify(error_code, _message(body), reply)
         raise error or ProviderDownError(f"postmark_{error_code}", _message(body))
-    # A 2xx we cannot read (a proxy's page?): nothing proves Postmark took the email.
-    raise ProviderDownError("postmark_bad_reply")
+    # A 2xx we cannot read (empty, garbage, cut off): Postmark said it took the email, and
+    # sending it again through the next provider would be the worse mistake.
+    return ""
 
 
 def classify(error_code: int, message: str, reply: HttpReply) -> ProviderError | None:

@@ -20,7 +20,12 @@ import msgspec
 from postroom.domain.errors import MisconfiguredError, ProviderError, UnsupportedError
 from postroom.domain.message import Address, Attachment, Email
 from postroom.ports.provider import Outgoing, Receipt
-from postroom.providers._http import HttpProvider, HttpReply, raise_for_status
+from postroom.providers._http import (
+    HttpProvider,
+    HttpReply,
+    accepted_without_id,
+    raise_for_status,
+)
 from postroom.providers.addresses import address_object, ascii_domain, non_ascii_local_part
 from postroom.providers.base import DETAIL_CHARS, metadata_with_id
 from postroom.providers.urls import HTTP_OPTIONS, parse_url
@@ -293,20 +298,21 @@ def _has_duplicate(emails: Iterable[str]) -> bool:
 
 
 def parse_reply(reply: HttpReply) -> Receipt:
-    """A Receipt for 202; otherwise the ProviderError the status means (docs/design.md), with
+    """A Receipt for a 2xx; otherwise the ProviderError the status means (docs/design.md), with
     SendGrid's `errors[]` made readable as its detail."""
     try:
         raise_for_status(reply)
     except ProviderError as error:
         error.detail = error_detail(reply.body) or error.detail
         raise
-    if reply.status != 202:
-        # 200 means "valid, but not queued to be delivered" (sandbox mode only, per the errors
-        # page); we never ask for sandbox mode, so this is an account or proxy problem.
-        raise MisconfiguredError(f"http_{reply.status}", "SendGrid did not queue the email")
     # SendGrid's id for the email; its event webhooks carry it as the start of sg_message_id.
-    # A 202 without it still means accepted: an empty id beats resending a sent email.
-    return Receipt("sendgrid", reply.header("x-message-id"), "http_202")
+    # Any 2xx counts as sent, also 200 ("valid, but not queued to be delivered", in sandbox
+    # mode only per the errors page, which we never ask for) and a reply cut off: resending a
+    # sent email through the next provider is the worse mistake.
+    message_id = reply.header("x-message-id")
+    if not message_id:
+        return accepted_without_id("sendgrid", reply)
+    return Receipt("sendgrid", message_id, f"http_{reply.status}")
 
 
 def error_detail(body: bytes) -> str:

@@ -7,6 +7,7 @@ mapping and what SES cannot express.
 """
 
 import asyncio
+import json
 import re
 from contextlib import AsyncExitStack
 from typing import Any
@@ -36,7 +37,13 @@ from postroom.domain.errors import (
 from postroom.domain.message import Email
 from postroom.ports.provider import Outgoing, Probe, Receipt
 from postroom.providers.addresses import non_ascii_local_part, wire_address
-from postroom.providers.base import BaseProvider, detail, metadata_with_id, probe_failed
+from postroom.providers.base import (
+    ID_UNKNOWN,
+    BaseProvider,
+    detail,
+    metadata_with_id,
+    probe_failed,
+)
 from postroom.providers.mime import render, wire_bytes
 from postroom.providers.urls import parse_url
 
@@ -148,7 +155,11 @@ class SesProvider(BaseProvider[dict[str, Any], dict[str, Any]]):
         if "Error" in answer:
             raise classify_client_error(answer)
         status = answer.get("ResponseMetadata", {}).get("HTTPStatusCode", 200)
-        return Receipt(self.name, str(answer["MessageId"]), f"http_{status}")
+        message_id = answer.get("MessageId")
+        if not isinstance(message_id, str) or not message_id:
+            # A 2xx without its MessageId (an empty body parses to {}): sent, id unknown.
+            return Receipt(self.name, "", f"http_{status}_{ID_UNKNOWN}")
+        return Receipt(self.name, message_id, f"http_{status}")
 
     async def probe(self) -> Probe:
         """GetAccount: the credentials, the region and whether sending is enabled, read-only."""
@@ -191,6 +202,9 @@ class SesProvider(BaseProvider[dict[str, Any], dict[str, Any]]):
                     config=config,
                 )
                 self._client = await self._stack.enter_async_context(creator)
+                self._client.meta.events.register(
+                    "before-parse.sesv2.SendEmail", unreadable_success_as_empty
+                )
             return self._client
 
     async def close(self) -> None:
@@ -198,6 +212,19 @@ class SesProvider(BaseProvider[dict[str, Any], dict[str, Any]]):
             await self._stack.aclose()
             self._client = None
             self._stack = AsyncExitStack()
+
+
+def unreadable_success_as_empty(response_dict: dict[str, Any], **_: Any) -> None:
+    """botocore's `before-parse` hook: a 2xx SendEmail answer whose body is not JSON is parsed
+    as an empty one, so it becomes a receipt with the id unknown. botocore's JSON parser would
+    raise on it (UnicodeDecodeError, not even a botocore error), and a failure would send the
+    email again through the next provider."""
+    if not 200 <= int(response_dict.get("status_code", 0)) < 300:
+        return
+    try:
+        json.loads(response_dict.get("body") or b"{}")
+    except ValueError:  # UnicodeDecodeError is one
+        response_dict["body"] = b""
 
 
 def build_request(outgoing: Outgoing, now: float, configuration_set: str = "") -> dict[str, Any]:

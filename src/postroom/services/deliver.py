@@ -1,16 +1,18 @@
 """Delivery of one leased email: lease → attempt (with failover) → settle.
 
 The decisions are the pure router's (domain/router.py); this module only performs them:
-calls the provider, keeps the lease alive, records the outcome. Every provider call becomes an
-event in the email's history; the events travel with the settle call, so recording them costs
-no database round trip of its own.
+calls the provider and records the outcome, retrying a settle that storage refused until it
+is back (the worker's heartbeat keeps the lease meanwhile, worker/loop.py). Every provider call
+becomes an event in the email's history; the events travel with the settle call, so recording
+them costs no database round trip of its own.
 """
 
+import asyncio
 import logging
 import mimetypes
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from inscriptis import get_text  # type: ignore[import-untyped]
@@ -22,6 +24,7 @@ from postroom.domain.errors import (
     MisconfiguredError,
     PermanentError,
     ProviderError,
+    StorageUnavailableError,
     ThrottledError,
     UnsupportedError,
 )
@@ -30,7 +33,7 @@ from postroom.domain.message import Attachment, Email
 from postroom.domain.retry import RetryPolicy
 from postroom.domain.router import Action, Attempt, Decision, after_failure, next_step
 from postroom.domain.states import State
-from postroom.logs import get_logger, log_event
+from postroom.logs import get_logger, log_event, log_rarely
 from postroom.ports.clock import Clock
 from postroom.ports.metrics import Metrics, NullMetrics
 from postroom.ports.provider import Outgoing, Provider, Receipt
@@ -40,14 +43,21 @@ from postroom.services.health import LocalHealth
 
 log = get_logger("deliver")
 
-# Extend a lease when less than this is left before a provider call (the longest a call may
-# take plus a margin), so a slow failover chain never lets the email reappear mid-send.
-LEASE_MARGIN = 5.0
+# A settle storage refused is tried again after these many seconds, doubling up to the cap,
+# for at most SETTLE_PATIENCE seconds; past that the lease lapses and the email comes back.
+SETTLE_FIRST_DELAY = 0.05
+SETTLE_MAX_DELAY = 1.0
+SETTLE_PATIENCE = 300.0
+# A provider error whose code starts with this: the whole request went out and no readable
+# answer came back, so the provider may have accepted the email (Failure.UNKNOWN).
+UNKNOWN_CODE_PREFIX = "unknown"
 # What validation stores for an attachment given without contentType.
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 
 def classify(error: BaseException) -> Failure:
+    if isinstance(error, ProviderError) and error.code.startswith(UNKNOWN_CODE_PREFIX):
+        return Failure.UNKNOWN
     if isinstance(error, UnsupportedError):
         return Failure.UNSUPPORTED
     if isinstance(error, PermanentError):
@@ -108,10 +118,9 @@ class DeliverEmail:
         health: LocalHealth | None = None,
         policy: RetryPolicy | None = None,
         metrics: Metrics | None = None,
-        visibility: float = 120.0,
-        call_timeout: float = 15.0,
         rand: Callable[[], float] = random.random,
         content: Content | None = None,
+        settle_patience: float = SETTLE_PATIENCE,
     ) -> None:
         self._queue = queue
         self._providers = list(providers)
@@ -119,10 +128,9 @@ class DeliverEmail:
         self._health = health or LocalHealth([p.name for p in self._providers])
         self._policy = policy or RetryPolicy()
         self._metrics = metrics or NullMetrics()
-        self._visibility = visibility
-        self._call_timeout = call_timeout
         self._rand = rand
         self._content = content or Content(NoCipher())
+        self._settle_patience = settle_patience
 
     async def __call__(self, lease: Lease) -> None:
         """Send the leased email through the first provider that takes it, then settle."""
@@ -147,7 +155,6 @@ class DeliverEmail:
                 # Counted only now that there is somewhere to fail over to.
                 self._metrics.failover(run.failed_from)
                 run.failed_from = ""
-            run.lease = await self._keep(run.lease)
             outcome = await self._try(run, decision.provider)
             if isinstance(outcome, Decision):
                 await self._give_back(run.lease, outcome, run.events)
@@ -204,21 +211,6 @@ class DeliverEmail:
         sealed = self._content.seal_text(reason, run.lease.id)
         return Event(self._clock.now(), State.SENDING, name, sealed, str(failure), code)
 
-    async def _keep(self, lease: Lease) -> Lease:
-        """Extend the lease if the next call could outlast it."""
-        now = self._clock.now()
-        if lease.expires_at - now >= self._call_timeout + LEASE_MARGIN:
-            return lease
-        await self._queue.extend(lease, self._visibility)
-        return Lease(
-            lease.id,
-            lease.token,
-            lease.payload,
-            lease.attempt,
-            lease.created_at,
-            now + self._visibility,
-        )
-
     async def _sent(self, run: _Run, receipt: Receipt) -> None:
         lease = run.lease
         event = Event(
@@ -229,7 +221,7 @@ class DeliverEmail:
             "sent",
             receipt.code,
         )
-        if await self._queue.ack(lease, event, run.events):
+        if await self._settle(lease, lambda: self._queue.ack(lease, event, run.events)):
             self._metrics.settled("sent", receipt.provider)
             log_event(
                 log, "email.sent", id=lease.id, provider=receipt.provider, attempt=lease.attempt
@@ -242,7 +234,9 @@ class DeliverEmail:
         reason = self._content.seal_text(decision.reason, lease.id)
         if decision.action is Action.RETRY:
             event = Event(now, State.RETRYING, "", reason)
-            if await self._queue.retry(lease, decision.at, event, attempts):
+            if await self._settle(
+                lease, lambda: self._queue.retry(lease, decision.at, event, attempts)
+            ):
                 self._metrics.settled("retried")
                 log_event(
                     log,
@@ -254,7 +248,7 @@ class DeliverEmail:
             return
         provider = self._providers[decision.provider].name if decision.provider >= 0 else ""
         event = Event(now, State.FAILED, provider, reason)
-        if await self._queue.dead_letter(lease, event, attempts):
+        if await self._settle(lease, lambda: self._queue.dead_letter(lease, event, attempts)):
             self._metrics.settled("failed" if provider else "dead_lettered", provider)
             log_event(
                 log,
@@ -264,6 +258,22 @@ class DeliverEmail:
                 attempt=lease.attempt,
                 permanent=bool(provider),
             )
+
+    async def _settle(self, lease: Lease, settle: Callable[[], Awaitable[bool]]) -> bool:
+        """Settle, trying again with backoff while storage is unavailable (the lease is kept
+        by the worker's heartbeat meanwhile); raise once SETTLE_PATIENCE has passed."""
+        deadline = time.monotonic() + self._settle_patience
+        delay = SETTLE_FIRST_DELAY
+        while True:
+            try:
+                return await settle()
+            except StorageUnavailableError as error:
+                if time.monotonic() + delay > deadline:
+                    raise
+                # Once per ten seconds for the whole process, however many settles wait.
+                log_rarely(log, "deliver.settle_retrying", id=lease.id, error=str(error))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, SETTLE_MAX_DELAY)
 
 
 def _reason(error: Exception) -> str:

@@ -9,6 +9,10 @@ from typing import Any
 
 from aiohttp import web
 
+AMBIGUOUS = frozenset({"", "empty", "garbage", "cut"})
+# What a captive portal or a broken proxy might answer: neither JSON nor UTF-8.
+GARBAGE = b"\xff\xfe<html><body>Gateway</body></html>"
+
 
 @dataclass
 class Behaviour:
@@ -24,6 +28,10 @@ class Behaviour:
     # Every request answered with this HTTP status, in the provider's own error shape (say 400,
     # 401 or 422, for a refusal of the email or of the credentials); 0 means off.
     fail_status: int = 0
+    # Take the email, then answer 200 in a way a client cannot read (docs/providers/README.md,
+    # "Ambiguous answers"): "empty" (no body), "garbage" (a body no provider sends), "cut"
+    # (the status line and headers, then the connection closes); "" means off.
+    ambiguous: str = ""
     # Turn `outage` on by itself once this many emails were accepted; 0 means off.
     outage_after: int = 0
     # Which provider APIs the switches apply to ("mailgun", "sendgrid", "postmark"); empty: all.
@@ -37,6 +45,8 @@ class Behaviour:
                 self.outage_since = time.time()
             if name not in asdict(self):
                 raise ValueError(f"unknown switch {name!r}")
+            if name == "ambiguous" and value not in AMBIGUOUS:
+                raise ValueError(f"ambiguous must be one of {sorted(AMBIGUOUS)}")
             setattr(self, name, value)
 
     def applies_to(self, provider: str) -> bool:
@@ -137,6 +147,35 @@ class Simulator:
 
     def record(self, accepted: Accepted) -> None:
         self.accepted.append(accepted)
+
+    async def answer(
+        self, provider: str, request: web.Request, normal: web.StreamResponse
+    ) -> web.StreamResponse:
+        """The answer to an email just recorded: `normal`, or the `ambiguous` 200."""
+        kind = self.behaviour.ambiguous if self.behaviour.applies_to(provider) else ""
+        return await ambiguous_answer(kind, request) if kind else normal
+
+
+async def ambiguous_answer(kind: str, request: web.Request) -> web.StreamResponse:
+    """The 200 `kind` names ("empty", "garbage", "cut"), for any provider API."""
+    if kind == "empty":
+        return web.Response(status=200)
+    if kind == "garbage":
+        return web.Response(status=200, body=GARBAGE, content_type="text/html")
+    if kind == "cut":
+        return await _cut_after_head(request)
+    raise ValueError(f"ambiguous must be one of {sorted(AMBIGUOUS)}")
+
+
+async def _cut_after_head(request: web.Request) -> web.StreamResponse:
+    """200 and headers promising a body, a few bytes of it, then the connection closes."""
+    response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    response.content_length = 1000
+    await response.prepare(request)
+    await response.write(b'{"id": "')
+    if request.transport is not None:
+        request.transport.close()
+    return response
 
 
 # Postmark's ErrorCode for a status, where its API pairs one with it: 300 "invalid email request"

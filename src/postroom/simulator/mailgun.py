@@ -83,7 +83,9 @@ async def send_message(request: web.Request) -> web.StreamResponse:
         return web.json_response({"message": problem}, status=400)
     message_id = f"<{sim.next_id()}@{request.match_info['domain']}>"
     sim.record(Accepted(PROVIDER, message_id, form.fields, form.files))
-    return web.json_response({"id": message_id, "message": QUEUED})
+    return await sim.answer(
+        PROVIDER, request, web.json_response({"id": message_id, "message": QUEUED})
+    )
 
 
 def api_key(request: web.Request) -> str | None:

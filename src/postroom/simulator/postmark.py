@@ -57,7 +57,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/server", get_server)
 
 
-async def send_email(request: web.Request) -> web.Response:
+async def send_email(request: web.Request) -> web.StreamResponse:
     refused = await _refused(request)
     if refused is not None:
         return refused
@@ -70,7 +70,7 @@ async def send_email(request: web.Request) -> web.Response:
         return _error(*problem)
     message_id = sim.next_id()
     sim.record(Accepted(provider="postmark", message_id=message_id, payload=payload))
-    return web.json_response(_success(payload, message_id))
+    return await sim.answer("postmark", request, web.json_response(_success(payload, message_id)))
 
 
 def _check_token(sim: Simulator, token: str | None) -> web.Response | None:

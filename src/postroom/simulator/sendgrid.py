@@ -63,7 +63,7 @@ async def _refused(request: web.Request) -> web.Response | None:
     return None
 
 
-async def _mail_send(request: web.Request) -> web.Response:
+async def _mail_send(request: web.Request) -> web.StreamResponse:
     refused = await _refused(request)
     if refused is not None:
         return refused
@@ -79,7 +79,9 @@ async def _mail_send(request: web.Request) -> web.Response:
         return _errors(400, errors)
     message_id = simulator.next_id()
     simulator.record(Accepted(provider="sendgrid", message_id=message_id, raw=raw))
-    return web.Response(status=202, headers={"X-Message-Id": message_id})
+    return await simulator.answer(
+        "sendgrid", request, web.Response(status=202, headers={"X-Message-Id": message_id})
+    )
 
 
 def _bearer(header: str) -> str | None:

@@ -24,6 +24,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from postroom.domain.message import Address, Attachment, Email
 from postroom.ports.provider import Outgoing
+from postroom.simulator.behaviour import ambiguous_answer
 from tests.support.moto import MotoServer
 from tests.support.processes import wait_for
 from tests.support.server import free_port
@@ -237,6 +238,9 @@ class SesRecorder:
     # (HTTP status, SES error code, message) to answer with instead of forwarding.
     canned: tuple[int, str, str] | None = None
     delay: float = 0.0
+    # Forward to moto (which takes the email), then answer a 200 that cannot be read instead:
+    # "empty", "garbage" or "cut" (postroom.simulator.behaviour.ambiguous_answer).
+    ambiguous: str = ""
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
@@ -250,7 +254,10 @@ class SesRecorder:
             # The shape of an AWS REST-JSON error: code in x-amzn-ErrorType, message in the body.
             headers = {"x-amzn-ErrorType": f"{code}:http://internal.amazon.com/coral/"}
             return web.json_response({"message": message}, status=status, headers=headers)
-        return await self._forward(request, body)
+        forwarded = await self._forward(request, body)
+        if self.ambiguous and forwarded.status == 200:
+            return await ambiguous_answer(self.ambiguous, request)
+        return forwarded
 
     async def _forward(self, request: web.Request, body: bytes) -> web.Response:
         drop = {"host", "content-length", "connection"}

@@ -36,6 +36,8 @@ from tests.support.server import free_port
 
 # Every error class of docs/design.md, as the contract suite provokes them.
 FAILURES = ("permanent", "misconfigured", "throttled", "down", "timeout", "refused")
+# Every way of answering 200 that a client cannot read (docs/providers/README.md).
+AMBIGUOUS = ("empty", "garbage", "cut")
 CORRELATION_KEY = "postroom_id"
 CORRELATION_HEADER = "X-Postroom-Id"
 Person = tuple[str, str]  # (display name, address with its domain in Unicode)
@@ -95,6 +97,11 @@ class Target(ABC):
     @abstractmethod
     def fail(self, kind: str) -> Failure:
         """Make the server fail the way `kind` (one of FAILURES) names."""
+
+    def answer_ambiguously(self, kind: str) -> None:
+        """Make the server take the email, then answer a 200 that cannot be read (one of
+        AMBIGUOUS); a target that cannot says why under `cannot["ambiguous"]`."""
+        raise NotImplementedError(self.name)
 
 
 # -- normalising
@@ -300,6 +307,9 @@ class SimulatorTarget(Target):
             return from_sendgrid(accepted.payload)
         return from_postmark(accepted.payload)
 
+    def answer_ambiguously(self, kind: str) -> None:
+        self._sim().behaviour.update({"ambiguous": kind})
+
     def fail(self, kind: str) -> Failure:
         behaviour = self._sim().behaviour
         if kind == "permanent":
@@ -329,7 +339,10 @@ class SesTarget(Target):
     moto: MotoServer
     silent_port: int
     name = "ses"
-    cannot = {}
+    cannot = {
+        "ambiguous-cut": "botocore reads the body before it hands over the status, so a body "
+        "cut after the head is a connection failure without its status (docs/providers/README.md)",
+    }
 
     def __post_init__(self) -> None:
         # Moto refuses unverified senders, as SES does.
@@ -361,6 +374,9 @@ class SesTarget(Target):
             metadata=metadata,
             correlation_id=correlation,
         )
+
+    def answer_ambiguously(self, kind: str) -> None:
+        self.recorder.ambiguous = kind
 
     def fail(self, kind: str) -> Failure:
         if kind == "permanent":
@@ -396,6 +412,8 @@ class SmtpTarget(Target):
         "metadata": "SMTP has no standard place for metadata (docs/providers/smtp.md)",
         "down": "an SMTP 5xx refuses the email (permanent); a relay that is down refuses the "
         "connection or does not answer, which the refused and timeout cases cover",
+        "ambiguous": "an SMTP answer is one reply line, read whole or not at all; a 250 then a "
+        "dropped connection is test_smtp.py's test_250_then_a_dropped_connection_is_sent_once",
     }
 
     def url(self, **options: str) -> str:
@@ -444,7 +462,7 @@ class OutboxTarget(Target):
     correlation_in = "header"
     cannot = {
         kind: "a folder has no credentials, rate limits or network: it takes every email"
-        for kind in ("permanent", "misconfigured", "throttled", "timeout", "refused")
+        for kind in ("permanent", "misconfigured", "throttled", "timeout", "refused", "ambiguous")
     }
 
     def url(self, **options: str) -> str:

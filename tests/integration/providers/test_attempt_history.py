@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from postroom.ciphers.aesgcm import AesGcmCipher
-from postroom.clocks import SystemClock
+from postroom.clocks.system import SystemClock
 from postroom.domain.message import Address, Email
 from postroom.metrics.prometheus import PrometheusMetrics
 from postroom.ports.provider import Provider

@@ -141,6 +141,27 @@ def test_ses_and_smtp_acceptance_parse_to_receipts() -> None:
     assert smtp == Receipt("smtp", "<m@x>", "smtp_250")
 
 
+@pytest.mark.parametrize("name", ["mailgun", "sendgrid", "postmark"])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        HttpReply(200, {}, b""),
+        HttpReply(200, {}, b"\xff<html>gateway</html>"),
+        HttpReply(200, {"Content-Type": "application/json"}, b"", complete=False),
+    ],
+    ids=["empty", "garbage", "cut"],
+)
+def test_an_unreadable_2xx_is_a_receipt_with_the_id_unknown(name: str, reply: HttpReply) -> None:
+    """A 200 that is empty, unreadable or cut off is sent, never a failure to fail over on."""
+    assert opened(name).parse(reply) == Receipt(name, "", "http_200_id_unknown")
+
+
+def test_an_ses_answer_without_its_message_id_is_a_receipt() -> None:
+    """SES's 200 whose body parsed to nothing is sent, its id unknown."""
+    answer = {"ResponseMetadata": {"HTTPStatusCode": 200}}
+    assert SesProvider("eu-west-1").parse(answer) == Receipt("ses", "", "http_200_id_unknown")
+
+
 @pytest.mark.parametrize(
     ("code", "error"),
     [(550, PermanentError), (535, MisconfiguredError), (451, ThrottledError)],

@@ -18,6 +18,7 @@ from postroom.ports.provider import Outgoing, Receipt
 from postroom.providers import open_provider
 from tests.integration.providers.conftest import PDF, PNG, StartSmtp
 from tests.integration.providers.targets import (
+    AMBIGUOUS,
     CORRELATION_HEADER,
     CORRELATION_KEY,
     FAILURES,
@@ -213,3 +214,19 @@ async def test_each_way_of_failing_maps_to_its_error_class(
         assert raised.value.code == failure.code
     assert raised.value.retry_after == failure.retry_after
     assert target.count() == 0
+
+
+# -- a 2xx that cannot be read is a send
+
+
+@pytest.mark.parametrize("kind", AMBIGUOUS)
+async def test_an_unreadable_2xx_is_sent_with_its_id_unknown(
+    target: Target, kind: str, full_outgoing: Outgoing
+) -> None:
+    """Empty, garbage, or cut after the head: a receipt without an id, never a ProviderError
+    (which would fail over and send the email twice); the server took it once."""
+    skip_unless(target, "ambiguous", f"ambiguous-{kind}")
+    target.answer_ambiguously(kind)
+    receipt = await send(target.url(), full_outgoing)
+    assert receipt == Receipt(target.name, "", "http_200_id_unknown")
+    assert target.count() == 1

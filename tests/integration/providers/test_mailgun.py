@@ -482,11 +482,9 @@ async def test_wrong_base_url_is_misconfigured(
     [b"Mailgun Magnificent API", b'{"message": "Queued. Thank you."}', b"[]"],
     ids=["magnificent-api", "no-id", "not-an-object"],
 )
-def test_a_200_without_an_id_is_not_success(body: bytes) -> None:
-    """A 200 that is not Mailgun's queued reply is MisconfiguredError, never a receipt."""
-    with pytest.raises(MisconfiguredError) as raised:
-        parse_response(HttpReply(200, {}, body))
-    assert raised.value.code == "unexpected_response"
+def test_a_200_without_an_id_is_sent_with_its_id_unknown(body: bytes) -> None:
+    """A 200 that is not Mailgun's queued reply is still a receipt, its id unknown."""
+    assert parse_response(HttpReply(200, {}, body)) == Receipt("mailgun", "", "http_200_id_unknown")
 
 
 def test_unknown_domain_404_is_misconfigured() -> None:

@@ -179,6 +179,54 @@ async def test_refused_greeting_is_misconfigured() -> None:
     assert caught.value.code == "smtp_554"
 
 
+async def _accept_then_hang_up(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, messages: list[bytes]
+) -> None:
+    """A relay that answers 250 to the message, then closes the connection before any QUIT."""
+    writer.write(b"220 relay ESMTP\r\n")
+    while line := await reader.readline():
+        verb = line[:4].upper()
+        if verb == b"EHLO":
+            writer.write(b"250-relay\r\n250 8BITMIME\r\n")
+        elif verb == b"DATA":
+            writer.write(b"354 go ahead\r\n")
+            await writer.drain()
+            data = b""
+            while (chunk := await reader.readline()) not in (b".\r\n", b""):
+                data += chunk
+            messages.append(data)
+            writer.write(b"250 2.0.0 queued as 1\r\n")
+            await writer.drain()
+            break
+        else:
+            writer.write(b"250 ok\r\n")
+        await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+
+
+async def test_250_then_a_dropped_connection_is_sent_once() -> None:
+    """A 250 after DATA is a send even when the relay hangs up before QUIT; the next email
+    goes over a new connection, and each message arrived once."""
+    messages: list[bytes] = []
+    server = await asyncio.start_server(
+        lambda r, w: _accept_then_hang_up(r, w, messages), "127.0.0.1", 0
+    )
+    port = server.sockets[0].getsockname()[1]
+    provider = SmtpProvider.from_url(f"smtp://127.0.0.1:{port}?tls=none")
+    try:
+        first = await provider.send(plain("First"))
+        second = await provider.send(plain("Second"))
+    finally:
+        await provider.close()
+        server.close()
+        await server.wait_closed()
+    assert (first.code, second.code) == ("smtp_250", "smtp_250")
+    assert first.message_id == "<plain@mail.example.com>"
+    assert [b"Subject: First" in m for m in messages] == [True, False]
+    assert len(messages) == 2
+
+
 async def test_header_injection_is_refused_unsent(smtp_server: StartSmtp) -> None:
     """CR/LF in a header value (validation's job) is refused here too: PermanentError."""
     server = smtp_server()

@@ -4,12 +4,12 @@ import email
 import email.policy
 from pathlib import Path
 
-from postroom.clocks import SystemClock
-from postroom.codec import encode_email
+from postroom.clocks.system import SystemClock
 from postroom.domain.message import Address, Email
 from postroom.ports.provider import Provider
 from postroom.ports.queue import NewEmail
 from postroom.providers.outbox import OutboxProvider
+from postroom.services.codec import encode_email
 from postroom.services.deliver import DeliverEmail
 from postroom.storage.sqlite import sqlite_storage
 from tests.conftest import RunningSimulator

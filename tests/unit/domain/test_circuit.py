@@ -14,6 +14,8 @@ CLOSED, OPEN, HALF = CircuitState.CLOSED, CircuitState.OPEN, CircuitState.HALF_O
         (Circuit(), Failure.DOWN, None, Circuit(CLOSED, 1, 0)),
         (Circuit(CLOSED, 2, 0), Failure.DOWN, None, Circuit(OPEN, 3, 130)),
         (Circuit(HALF, 3, 140), Failure.DOWN, None, Circuit(OPEN, 4, 130)),
+        (Circuit(), Failure.UNKNOWN, None, Circuit(CLOSED, 1, 0)),
+        (Circuit(CLOSED, 2, 0), Failure.UNKNOWN, None, Circuit(OPEN, 3, 130)),
         (Circuit(), Failure.MISCONFIGURED, None, Circuit(OPEN, 1, 400)),
         (Circuit(), Failure.THROTTLED, 12.0, Circuit(OPEN, 0, 112)),
         (Circuit(), Failure.THROTTLED, None, Circuit(OPEN, 0, 105)),
@@ -23,7 +25,7 @@ CLOSED, OPEN, HALF = CircuitState.CLOSED, CircuitState.OPEN, CircuitState.HALF_O
 def test_failure_transitions(
     start: Circuit, failure: Failure, retry_after: float | None, expected: Circuit
 ) -> None:
-    """Down counts toward the threshold; misconfigured and throttled open at once."""
+    """Down and unknown count toward the threshold; misconfigured and throttled open at once."""
     assert start.on_failure(failure, 100.0, P, retry_after) == expected
 
 

@@ -108,3 +108,24 @@ def test_unsupported_and_down_mix_retries() -> None:
     step = after_failure(step, 1, Failure.DOWN, "b", None)
     assert isinstance(step, Attempt)
     assert next_step(step, [UP, UP], NOW, POLICY, 0.5).action is Action.RETRY
+
+
+def test_unknown_outcome_is_not_failed_over_but_retried_later() -> None:
+    """A call that may have been accepted stops the attempt: a retry later, not a failover."""
+    state = after_failure(
+        Attempt(1, 0.0), 0, Failure.UNKNOWN, "mailgun: unknown timeout", retry_after=None
+    )
+    assert isinstance(state, Attempt)
+    decision = next_step(state, [UP, UP], NOW, POLICY, 0.0)
+    assert decision.action is Action.RETRY
+    assert decision.at == pytest.approx(NOW + 5.0)
+    assert decision.reason == "mailgun: unknown timeout"
+
+
+def test_unknown_outcome_on_the_last_attempt_gives_up() -> None:
+    """Out of attempts after an unknown outcome: the email fails, naming that outcome."""
+    state = after_failure(Attempt(5, 0.0), 0, Failure.UNKNOWN, "mailgun: unknown timeout", None)
+    assert isinstance(state, Attempt)
+    decision = next_step(state, [UP, UP], NOW, POLICY, 0.0)
+    assert decision.action is Action.FAIL
+    assert decision.reason.endswith("mailgun: unknown timeout")

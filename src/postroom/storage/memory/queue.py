@@ -57,6 +57,9 @@ class MemoryQueue:
             row.available_at = self._clock.now() + visibility
         return row is not None
 
+    async def extend_all(self, leases: Sequence[Lease], visibility: float) -> list[bool]:
+        return [await self.extend(lease, visibility) for lease in leases]
+
     async def ack(self, lease: Lease, event: Event, attempts: Sequence[Event] = ()) -> bool:
         return self._settle(lease, (*attempts, event), None, dead=False)
 

@@ -83,6 +83,13 @@ UPDATE postroom_emails SET available_at = %(until)s
 WHERE id = %(id)s AND lease_token = %(token)s
 RETURNING id
 
+-- name: extend_all
+-- The worker's heartbeat: every lease it holds, in one statement; the result names those held.
+UPDATE postroom_emails e SET available_at = %(until)s
+FROM unnest(%(ids)s::text[], %(tokens)s::text[]) AS v(id, token)
+WHERE e.id = v.id AND e.lease_token = v.token
+RETURNING e.id, e.lease_token
+
 -- name: settle
 -- Ack, retry and dead-letter for a batch of leases: only rows whose lease token still matches
 -- change, and the result names (by position) the leases that did. A settled lease's provider

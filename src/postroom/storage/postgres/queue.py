@@ -95,6 +95,15 @@ class PostgresQueue:
         params = {"until": until, "id": lease.id, "token": lease.token}
         return bool(await self._db.fetch("extend", params))
 
+    async def extend_all(self, leases: Sequence[Lease], visibility: float) -> list[bool]:
+        if not leases:
+            return []
+        until = self._clock.now() + visibility
+        ids, tokens = [lease.id for lease in leases], [lease.token for lease in leases]
+        rows = await self._db.fetch("extend_all", {"until": until, "ids": ids, "tokens": tokens})
+        held = {(id_, token) for id_, token in rows}
+        return [(lease.id, lease.token) in held for lease in leases]
+
     async def ack(self, lease: Lease, event: Event, attempts: Sequence[Event] = ()) -> bool:
         return await self._settle(lease, event, attempts, available_at=None, dead=False)
 

@@ -13,6 +13,7 @@ from postroom.storage.sqlite.commit import Bulk, BulkInsert, Row, flatten, value
 NEW_EMAIL = BulkInsert(
     "emails",
     ("id", "state", "created_at", "updated_at", "send_at", "available_at", "owner", "payload"),
+    intake=True,
 )
 EVENTS = BulkInsert("events", ("email_id", "at", "state", "provider", "reason"))
 # Settling events: provider attempts carry an outcome class and a status code.
@@ -46,6 +47,8 @@ class SettleLeases:
     attempts first, then the settling event) and of their provider attempts."""
 
     single_statement = False
+    intake = False
+    settles = True
     _COLUMNS = 8  # id, token, state, available_at, dead, provider, at, reason; then attempts
 
     def run(self, conn: sqlite3.Connection, rows: Sequence[Row]) -> list[Any]:

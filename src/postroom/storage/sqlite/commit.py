@@ -19,6 +19,7 @@ handler would poll with sleeps of milliseconds.
 import asyncio
 import contextlib
 import fcntl
+import functools
 import os
 import sqlite3
 import threading
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from postroom.domain.errors import StorageFullError, StorageUnavailableError
+from postroom.storage.sqlite.space import Space
 
 T = TypeVar("T")
 Operation = Callable[[sqlite3.Connection], Any]
@@ -41,6 +43,17 @@ class Bulk(Protocol):
     @property
     def single_statement(self) -> bool:
         """True when `run` is one statement, which SQLite then commits atomically by itself."""
+        ...
+
+    @property
+    def intake(self) -> bool:
+        """True for new email: refused while the file is at its size cap (space.py)."""
+        ...
+
+    @property
+    def settles(self) -> bool:
+        """True for settling leases: committed even past the engine's page limit (space.py),
+        because the email was already handed to a provider and a lost settle resends it."""
         ...
 
     def run(self, conn: sqlite3.Connection, rows: Sequence[Row]) -> list[Any]:
@@ -65,6 +78,8 @@ class BulkInsert:
     table: str
     columns: tuple[str, ...]
     single_statement: bool = True
+    intake: bool = False
+    settles: bool = False
 
     def sql(self, rows: int) -> str:
         names = ", ".join(self.columns)
@@ -81,6 +96,7 @@ class _Job:
     work: Any  # the Row for a bulk kind, the Operation otherwise
     future: "asyncio.Future[Any]"
     loop: asyncio.AbstractEventLoop
+    intake: bool  # new email: refused while the file is at its size cap
 
 
 def storage_error(error: sqlite3.Error) -> StorageUnavailableError:
@@ -92,11 +108,16 @@ def storage_error(error: sqlite3.Error) -> StorageUnavailableError:
 
 class GroupCommitWriter:
     def __init__(
-        self, connect: Callable[[], sqlite3.Connection], bulks: dict[str, Bulk], lock_path: str
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        bulks: dict[str, Bulk],
+        lock_path: str,
+        space: Space,
     ) -> None:
         self._connect = connect
         self._bulks = bulks
         self._lock_path = lock_path
+        self.space = space
         self._wake = threading.Condition()
         self._pending: list[_Job] = []
         # Writes submitted during the current turn of each event loop, not yet handed over.
@@ -110,15 +131,16 @@ class GroupCommitWriter:
         )
         self._thread.start()
 
-    async def run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `operation` inside the next group transaction; return once it is committed."""
-        return await self._submit("", operation)  # type: ignore[no-any-return]
+    async def run(self, operation: Callable[[sqlite3.Connection], T], intake: bool = False) -> T:
+        """Run `operation` inside the next group transaction; return once it is committed.
+        An `intake` operation (new email) fails with StorageFullError at the size cap."""
+        return await self._submit("", operation, intake)  # type: ignore[no-any-return]
 
     async def bulk(self, kind: str, row: Row) -> Any:
         """Write one row of a bulk kind in the next group transaction; its result once committed."""
-        return await self._submit(kind, row)
+        return await self._submit(kind, row, self._bulks[kind].intake)
 
-    async def _submit(self, kind: str, work: Any) -> Any:
+    async def _submit(self, kind: str, work: Any, intake: bool) -> Any:
         if self._closed:
             raise StorageUnavailableError("storage is closed")
         loop = asyncio.get_running_loop()
@@ -127,7 +149,7 @@ class GroupCommitWriter:
         if buffered is None:
             buffered = self._buffers[loop] = []
             loop.call_soon(self._hand_over, loop)
-        buffered.append(_Job(kind, work, future, loop))
+        buffered.append(_Job(kind, work, future, loop, intake))
         return await future
 
     def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -168,7 +190,8 @@ class GroupCommitWriter:
                 continue
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                outcomes = _commit(conn, self._bulks, batch)
+                outcomes = _commit_with_room(conn, self._bulks, batch, self.space)
+                self.space.bound_wal(conn)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
             self.commits += 1
@@ -199,7 +222,45 @@ class _OperationFailedError(Exception):
     pass
 
 
+def _commit_with_room(
+    conn: sqlite3.Connection, bulks: dict[str, Bulk], batch: list[_Job], space: Space
+) -> list[_Outcome]:
+    """Commit the batch, refusing its new email when the file is at its cap. A batch that hit
+    the engine's own page limit as a whole is committed again without its new email, and if
+    that is still full, its settles alone past the limit (space.py); the rest fail as full."""
+    try:
+        refused = space.check(conn)
+    except sqlite3.Error:
+        refused = False  # the commit below meets the same failure and reports it
+    tiers = (
+        [job for job in batch if not (refused and job.intake)],
+        [job for job in batch if not job.intake],
+        [job for job in batch if job.kind and bulks[job.kind].settles],
+    )
+    done: dict[int, _Outcome] = {}
+    tried: list[_Job] | None = None
+    for tier, jobs in enumerate(tiers):
+        if tier == 1 and jobs == tried:
+            continue  # no new email in the batch, or it was refused already
+        if tier:
+            space.refuse_intake()
+        commit = functools.partial(_commit, conn, bulks, jobs)
+        outcomes = space.past_limit(conn, commit) if tier == 2 else commit()
+        tried = jobs
+        if not jobs or not all(map(_is_full, outcomes)):
+            done = dict(zip(map(id, jobs), outcomes, strict=True))
+            break
+    full = _failure(StorageFullError("storage is full"))
+    return [done.get(id(job), full) for job in batch]
+
+
+def _is_full(outcome: _Outcome) -> bool:
+    return not outcome[0] and isinstance(outcome[1], StorageFullError)
+
+
 def _commit(conn: sqlite3.Connection, bulks: dict[str, Bulk], batch: list[_Job]) -> list[_Outcome]:
+    if not batch:
+        return []
     try:
         return _transaction(conn, bulks, batch)
     except _OperationFailedError:

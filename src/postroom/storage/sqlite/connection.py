@@ -8,10 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
+from postroom.domain.errors import StorageFullError
 from postroom.ports.clock import Clock
 from postroom.storage.sqlite.bulks import BULKS
 from postroom.storage.sqlite.commit import GroupCommitWriter, Row, storage_error
 from postroom.storage.sqlite.migrate import migrate
+from postroom.storage.sqlite.space import Space
 
 T = TypeVar("T")
 
@@ -25,15 +27,17 @@ class SqliteConnection:
     ) -> None:
         self.path = path
         self.clock = clock
-        self._max_size_mb = max_size_mb
         self._busy_ms = busy_ms
-        self._writer = GroupCommitWriter(self._connect_writer, BULKS, f"{path}-writelock")
+        self._space = Space(path, max_size_mb, busy_ms)
+        self._writer = GroupCommitWriter(
+            self._connect_writer, BULKS, f"{path}-writelock", self._space
+        )
         self._reader = ThreadPoolExecutor(1, "postroom-sqlite-reader")
         self._local_reader: sqlite3.Connection | None = None
 
     @classmethod
     def from_url(cls, url: str, clock: Clock) -> "SqliteConnection":
-        """`sqlite:///relative.db`, `sqlite:////absolute.db`; `?max_size_mb=N` caps the file."""
+        """`sqlite:///relative.db`, `sqlite:////absolute.db`; `?max_size_mb=N` caps intake."""
         parts = urlsplit(url)
         path = parts.path[1:] if parts.path.startswith("/") else parts.path
         if not path or path == ":memory:" or parts.netloc:
@@ -62,15 +66,13 @@ class SqliteConnection:
     def _connect_writer(self) -> sqlite3.Connection:
         conn = self._open()
         migrate(conn)
-        if self._max_size_mb:
-            page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-            pages = self._max_size_mb * 1024 * 1024 // page_size
-            conn.execute(f"PRAGMA max_page_count={int(pages)}")
+        self._space.configure(conn)
         return conn
 
-    async def write(self, operation: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `operation` in the next group transaction; return once it is committed."""
-        return await self._writer.run(operation)
+    async def write(self, operation: Callable[[sqlite3.Connection], T], intake: bool = False) -> T:
+        """Run `operation` in the next group transaction; return once it is committed. An
+        `intake` operation (new email) fails with StorageFullError at the size cap."""
+        return await self._writer.run(operation, intake)
 
     async def bulk(self, kind: str, row: Row) -> Any:
         """One row of a bulk kind (bulks.py) in the next group transaction."""
@@ -95,7 +97,16 @@ class SqliteConnection:
     async def ping(self) -> None:
         # Through the writer: proves the file can be opened, the schema exists and a
         # transaction commits, which is what intake needs.
-        await self._writer.run(lambda conn: conn.execute("SELECT 1 FROM emails LIMIT 1"))
+        # Fetched whole: a cursor left open keeps a read transaction on the writer connection
+        # (its result lives until the next batch), which would stall every WAL checkpoint.
+        await self._writer.run(lambda conn: conn.execute("SELECT 1 FROM emails LIMIT 1").fetchall())
+
+    async def ready(self) -> None:
+        """`ping`, then StorageFullError while new email is refused at the size cap (the
+        writer's check of that batch has just run, so this is the file's state now)."""
+        await self.ping()
+        if self._space.intake_refused:
+            raise StorageFullError("storage is full: new email is refused at max_size_mb")
 
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self._writer.close)

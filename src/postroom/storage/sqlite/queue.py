@@ -23,7 +23,7 @@ class SqliteQueue:
 
     async def put(self, email: NewEmail) -> PutResult:
         if email.idempotency_key is not None:
-            return await self._db.write(lambda conn: self._put_once(conn, email))
+            return await self._db.write(lambda conn: self._put_once(conn, email), intake=True)
         await self._db.bulk("new", _row(email, self._clock.now()))
         return PutResult(PutOutcome.CREATED, email.id, initial_state(email.scheduled))
 
@@ -52,6 +52,16 @@ class SqliteQueue:
             return cursor.rowcount == 1
 
         return await self._db.write(extend)
+
+    async def extend_all(self, leases: Sequence[Lease], visibility: float) -> list[bool]:
+        def extend(conn: sqlite3.Connection) -> list[bool]:
+            until = self._clock.now() + visibility
+            sql = "UPDATE emails SET available_at = ? WHERE id = ? AND lease_token = ?"
+            return [
+                conn.execute(sql, (until, lease.id, lease.token)).rowcount == 1 for lease in leases
+            ]
+
+        return await self._db.write(extend) if leases else []
 
     async def ack(self, lease: Lease, event: Event, attempts: Sequence[Event] = ()) -> bool:
         return await self._settle(lease, event, attempts, available_at=None, dead=0)

@@ -19,12 +19,13 @@ The design, its limits and what the local emulator does not show are in docs/sqs
 """
 
 import asyncio
+import contextlib
 import logging
 import math
 import secrets
 from collections.abc import Sequence
 
-from postroom.domain.errors import StorageUnavailableError
+from postroom.domain.errors import StorageFullError, StorageUnavailableError
 from postroom.domain.states import NEW
 from postroom.logs import get_logger, log_event
 from postroom.ports.claims import Claims
@@ -94,7 +95,10 @@ class SqsQueue:
         if limit < 1:
             return []
         if self._store_down:
-            await self._store_lifecycle.ping()  # receive nothing until the store can claim it
+            # Receive nothing until the store can claim again. A store full to its intake cap
+            # still leases and settles: only new email is refused.
+            with contextlib.suppress(StorageFullError):
+                await self._store_lifecycle.ping()
             self._store_down = False
         self._forget_lapsed()
         messages = await self._sqs.receive(limit, visibility)
@@ -124,15 +128,29 @@ class SqsQueue:
         return sorted(claimed.leases, key=lambda lease: order[lease.id])
 
     async def extend(self, lease: Lease, visibility: float) -> bool:
-        if not await self._store.extend(lease, visibility):
-            return False
+        return (await self.extend_all([lease], visibility))[0]
+
+    async def extend_all(self, leases: Sequence[Lease], visibility: float) -> list[bool]:
+        """The store's leases first (they decide); then the held messages' visibility, in
+        concurrent calls that share SQS batches."""
+        held = await self._store.extend_all(leases, visibility)
+        await asyncio.gather(
+            *(
+                self._hide_longer(lease, visibility)
+                for lease, ok in zip(leases, held, strict=True)
+                if ok
+            )
+        )
+        return held
+
+    async def _hide_longer(self, lease: Lease, visibility: float) -> None:
         message = self._held.get((lease.id, lease.token))
-        if message is not None:
-            now = self._clock.now()
-            message.expires_at = now + visibility
-            if now - message.received_at + visibility <= MAX_VISIBILITY:
-                await quietly("extend", self._sqs.hide(message.receipt, visibility))
-        return True
+        if message is None:
+            return
+        now = self._clock.now()
+        message.expires_at = now + visibility
+        if now - message.received_at + visibility <= MAX_VISIBILITY:
+            await quietly("extend", self._sqs.hide(message.receipt, visibility))
 
     async def ack(self, lease: Lease, event: Event, attempts: Sequence[Event] = ()) -> bool:
         return await self._finish(lease, await self._store.ack(lease, event, attempts))
