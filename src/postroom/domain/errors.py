@@ -56,5 +56,10 @@ class ProviderDownError(ProviderError):
     """5xx, timeout or connection failure: the provider is unhealthy, the email may be fine."""
 
 
+class OutcomeUnknownError(ProviderDownError):
+    """The whole request went out and no answer came back in time: the provider may have taken
+    the email. Counted like a provider down, but not failed over (docs/reliability.md)."""
+
+
 class CipherError(ValueError):
     """Stored content cannot be opened: its key is not configured, or it was altered."""

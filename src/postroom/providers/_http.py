@@ -12,6 +12,7 @@ import aiohttp
 
 from postroom.domain.errors import (
     MisconfiguredError,
+    OutcomeUnknownError,
     PermanentError,
     ProviderDownError,
     ProviderError,
@@ -19,6 +20,7 @@ from postroom.domain.errors import (
 )
 from postroom.ports.provider import Probe, Receipt
 from postroom.providers.base import (
+    CONNECT_TIMEOUT,
     DEFAULT_TIMEOUT,
     ID_UNKNOWN,
     BaseProvider,
@@ -55,7 +57,10 @@ class HttpTransport:
     """One connection pool per provider, created lazily inside the running event loop."""
 
     def __init__(self, timeout: float = DEFAULT_TIMEOUT, limit: int = 256) -> None:
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        # Connecting has a shorter limit of its own, so that a timeout is known to be before
+        # anything was sent (try the next provider) or after (the provider may have the email).
+        connect = min(CONNECT_TIMEOUT, timeout / 2)
+        self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=connect)
         self._limit = limit
         self._session: aiohttp.ClientSession | None = None
 
@@ -72,8 +77,13 @@ class HttpTransport:
         try:
             async with self._client().post(url, **kwargs) as response:
                 return await _reply(response)
+        except aiohttp.ConnectionTimeoutError:
+            raise ProviderDownError("timeout", "no connection") from None
         except TimeoutError:
-            raise ProviderDownError("timeout") from None
+            # Connected, the request written (our bodies fit the socket buffers), no status
+            # line: the provider may have taken the email. (A wait for a free pooled
+            # connection ends here too; it is rare, and treated with the same caution.)
+            raise OutcomeUnknownError("unknown_timeout", "sent, no answer in time") from None
         except aiohttp.ClientError as error:
             raise ProviderDownError("connection", type(error).__name__) from None
 

@@ -34,6 +34,8 @@ AnswerT = TypeVar("AnswerT")
 # -- limits every provider shares
 
 DEFAULT_TIMEOUT = 15.0
+# The longest a provider call may take to connect, within its timeout.
+CONNECT_TIMEOUT = 5.0
 # What a provider's answer may contribute to an email's events (never to a log).
 DETAIL_CHARS = 500
 # What a probe's cause may hold: one line of `postroom check`.

@@ -238,7 +238,7 @@ def parse_response(reply: HttpReply) -> Receipt:
     """Mailgun's success: 200 `{"id": "<...>", "message": "Queued. Thank you."}`. Any other
     2xx (empty, unreadable, cut off) is sent with the id unknown: resending it elsewhere
     would be the worse mistake. A wrong base_url that answers 200 (Mailgun serves "Mailgun
-    Magnificent API" on a path it does not know) is what `postroom check --probe-providers`
+    Magnificent API" on a path it does not know) is what `postroom check --providers`
     finds, before anything is sent."""
     raise_for_status(reply)
     message_id = _queued_id(reply)

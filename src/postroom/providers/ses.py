@@ -28,6 +28,7 @@ from botocore.exceptions import (
 
 from postroom.domain.errors import (
     MisconfiguredError,
+    OutcomeUnknownError,
     PermanentError,
     ProviderDownError,
     ProviderError,
@@ -38,6 +39,7 @@ from postroom.domain.message import Email
 from postroom.ports.provider import Outgoing, Probe, Receipt
 from postroom.providers.addresses import non_ascii_local_part, wire_address
 from postroom.providers.base import (
+    CONNECT_TIMEOUT,
     ID_UNKNOWN,
     BaseProvider,
     detail,
@@ -149,7 +151,8 @@ class SesProvider(BaseProvider[dict[str, Any], dict[str, Any]]):
         except BotoCoreError as error:
             raise classify_botocore_error(error) from None
         except TimeoutError:
-            raise ProviderDownError("timeout") from None
+            # Connecting gives up sooner (connect_timeout), so this is after the request went.
+            raise OutcomeUnknownError("unknown_timeout", "sent, no answer in time") from None
 
     def parse(self, answer: dict[str, Any]) -> Receipt:
         if "Error" in answer:
@@ -188,7 +191,7 @@ class SesProvider(BaseProvider[dict[str, Any], dict[str, Any]]):
         async with self._lock:
             if self._client is None:
                 config = AioConfig(
-                    connect_timeout=self.timeout,
+                    connect_timeout=min(CONNECT_TIMEOUT, self.timeout / 2),
                     read_timeout=self.timeout,
                     # The router fails over and retries; botocore retrying inside one attempt
                     # would only spend the attempt's time budget.
@@ -313,8 +316,10 @@ def classify_botocore_error(error: BotoCoreError) -> ProviderError:
         return MisconfiguredError("credentials", kind)
     if isinstance(error, ParamValidationError):
         return PermanentError("invalid_request", kind)
-    if isinstance(error, ConnectTimeoutError | ReadTimeoutError):
-        return ProviderDownError("timeout", kind)
+    if isinstance(error, ConnectTimeoutError):
+        return ProviderDownError("timeout", kind)  # nothing was sent
+    if isinstance(error, ReadTimeoutError):
+        return OutcomeUnknownError("unknown_timeout", kind)  # sent; SES may have it
     return ProviderDownError("connection", kind)
 
 

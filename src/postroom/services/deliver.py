@@ -22,6 +22,7 @@ from postroom.domain.circuit import Failure
 from postroom.domain.errors import (
     CipherError,
     MisconfiguredError,
+    OutcomeUnknownError,
     PermanentError,
     ProviderError,
     StorageUnavailableError,
@@ -48,15 +49,12 @@ log = get_logger("deliver")
 SETTLE_FIRST_DELAY = 0.05
 SETTLE_MAX_DELAY = 1.0
 SETTLE_PATIENCE = 300.0
-# A provider error whose code starts with this: the whole request went out and no readable
-# answer came back, so the provider may have accepted the email (Failure.UNKNOWN).
-UNKNOWN_CODE_PREFIX = "unknown"
 # What validation stores for an attachment given without contentType.
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 
 def classify(error: BaseException) -> Failure:
-    if isinstance(error, ProviderError) and error.code.startswith(UNKNOWN_CODE_PREFIX):
+    if isinstance(error, OutcomeUnknownError):  # before ProviderDownError, its parent
         return Failure.UNKNOWN
     if isinstance(error, UnsupportedError):
         return Failure.UNSUPPORTED

@@ -23,6 +23,7 @@ import idna
 
 from postroom.domain.errors import (
     MisconfiguredError,
+    OutcomeUnknownError,
     PermanentError,
     ProviderDownError,
     ProviderError,
@@ -325,8 +326,9 @@ class SimulatorTarget(Target):
             behaviour.outage = True
             return Failure(self.url(), ProviderDownError, "http_503")
         if kind == "timeout":
+            # Connected and sent, then no answer: the provider may have the email.
             behaviour.hang = True
-            return Failure(self.url(timeout="0.3"), ProviderDownError, "timeout")
+            return Failure(self.url(timeout="0.3"), OutcomeUnknownError, "unknown_timeout")
         closed = f"http://127.0.0.1:{free_port()}"
         return Failure(self.url(base_url=closed), ProviderDownError, "connection")
 
@@ -394,7 +396,8 @@ class SesTarget(Target):
             return Failure(self.url(), error, f"ses_{code}")
         if kind == "timeout":
             silent = f"http://127.0.0.1:{self.silent_port}"
-            return Failure(self.url(base_url=silent, timeout="0.3"), ProviderDownError, "timeout")
+            url = self.url(base_url=silent, timeout="0.3")
+            return Failure(url, OutcomeUnknownError, "unknown_timeout")
         closed = f"http://127.0.0.1:{free_port()}"
         return Failure(self.url(base_url=closed), ProviderDownError, "connection")
 

@@ -29,6 +29,7 @@ from aiohttp import web
 
 from postroom.domain.errors import (
     MisconfiguredError,
+    OutcomeUnknownError,
     PermanentError,
     ProviderDownError,
     ThrottledError,
@@ -433,15 +434,15 @@ async def test_throttle_is_throttled_with_retry_after(
 
 
 async def test_hang_times_out(simulator: RunningSimulator) -> None:
-    """A SendGrid that never answers is ProviderDownError("timeout") after ?timeout=."""
+    """A SendGrid that takes the request and never answers: outcome unknown after ?timeout=."""
     simulator.simulator.behaviour.hang = True
     provider = SendgridProvider.from_url(sendgrid_url(simulator.url, timeout="0.5"))
     try:
-        with pytest.raises(ProviderDownError) as raised:
+        with pytest.raises(OutcomeUnknownError) as raised:
             await provider.send(outgoing(email()))
     finally:
         await provider.close()
-    assert raised.value.code == "timeout"
+    assert raised.value.code == "unknown_timeout"
     assert simulator.simulator.requests == 1
 
 
