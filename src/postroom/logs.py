@@ -128,10 +128,6 @@ class RateLimitedLog:
         return True
 
 
-# Shared by the API and the worker for warnings an outage repeats on every request or poll.
-log_rarely = RateLimitedLog()
-
-
 def log_event(logger: logging.Logger, name: str, level: int = logging.INFO, **fields: Any) -> None:
     """Log `name` with fields; pass only ids, states, providers, codes and timings."""
     if logger.isEnabledFor(level):

@@ -10,22 +10,7 @@ import pytest
 
 from postroom.settings import options
 from tests.support.http import post_email, request
-from tests.support.server import POSTROOM, server
-
-
-def run(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    import os
-
-    return subprocess.run(
-        [POSTROOM, *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-        timeout=60,
-    )
+from tests.support.server import POSTROOM, run_cli, server
 
 
 @pytest.mark.parametrize(
@@ -42,7 +27,7 @@ def test_bad_configuration_is_one_line(
     tmp_path: Path, variable: str, value: str, names: str
 ) -> None:
     """A malformed URL or value stops start-up with one line naming the variable, no traceback."""
-    result = run("check", env={variable: value}, cwd=tmp_path)
+    result = run_cli("check", env={variable: value}, cwd=tmp_path)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -52,7 +37,7 @@ def test_bad_configuration_is_one_line(
 
 def test_flag_overrides_the_environment(tmp_path: Path) -> None:
     """--database-url wins over POSTROOM_DATABASE_URL."""
-    result = run(
+    result = run_cli(
         "check",
         "--database-url",
         f"sqlite:///{tmp_path}/ok.db",
@@ -63,7 +48,7 @@ def test_flag_overrides_the_environment(tmp_path: Path) -> None:
 
 def test_check_fails_when_storage_is_unreachable(tmp_path: Path) -> None:
     """`postroom check` exits 1 with one line naming the variable, the directory and why."""
-    result = run("check", env={"POSTROOM_DATABASE_URL": f"sqlite:///{tmp_path}/no/such/dir.db"})
+    result = run_cli("check", env={"POSTROOM_DATABASE_URL": f"sqlite:///{tmp_path}/no/such/dir.db"})
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         f"postroom: error: POSTROOM_DATABASE_URL: cannot use {tmp_path}/no/such/dir.db: "
@@ -74,7 +59,7 @@ def test_check_fails_when_storage_is_unreachable(tmp_path: Path) -> None:
 @pytest.mark.parametrize("command", ["serve", "api", "worker", "check"])
 def test_help_names_each_flags_variable(command: str) -> None:
     """Every setting's flag in --help shows the POSTROOM_* variable it can also be set by."""
-    result = run(command, "--help")
+    result = run_cli(command, "--help")
     flags = [
         line.split()[0]
         for line in result.stdout.splitlines()
@@ -115,10 +100,10 @@ def test_every_readme_setting_is_a_flag(variable: str, command: str) -> None:
     """Each variable the README documents is a flag of the command it is for, with its
     variable, a placeholder and its default in --help."""
     flag = "--" + variable.removeprefix("POSTROOM_").lower().replace("_", "-")
-    lines = run(command, "--help").stdout.splitlines()
+    lines = run_cli(command, "--help").stdout.splitlines()
     entry = [line.split() for line in lines if line.strip().startswith(f"{flag} ")]
     assert entry, f"postroom {command} has no {flag}"
-    text = " ".join(run(command, "--help").stdout.split())
+    text = " ".join(run_cli(command, "--help").stdout.split())
     assert f"[env {variable}; default " in text
     if variable != "POSTROOM_INSECURE_NO_AUTH":  # a switch takes no value
         placeholder = entry[0][1]
@@ -140,12 +125,12 @@ def test_every_readme_setting_is_a_flag(variable: str, command: str) -> None:
 )
 def test_worker_takes_the_worker_settings(variable: str) -> None:
     """`postroom worker --help` lists each setting a worker uses."""
-    assert f"[env {variable};" in " ".join(run("worker", "--help").stdout.split())
+    assert f"[env {variable};" in " ".join(run_cli("worker", "--help").stdout.split())
 
 
 def test_help_shows_placeholders_and_defaults() -> None:
     """--help names what a flag takes (URL, PORT) and its default."""
-    text = " ".join(run("serve", "--help").stdout.split())
+    text = " ".join(run_cli("serve", "--help").stdout.split())
     assert "--database-url URL " in text
     assert "--port PORT " in text
     assert "default sqlite:///./postroom.db]" in text
@@ -154,16 +139,20 @@ def test_help_shows_placeholders_and_defaults() -> None:
 
 def test_space_between_provider_urls_is_refused(tmp_path: Path) -> None:
     """`outbox://./o1 outbox://./o2` is an error naming the variable; commas with spaces work."""
-    spaced = run("check", env={"POSTROOM_PROVIDERS": "outbox://./o1 outbox://./o2"}, cwd=tmp_path)
+    spaced = run_cli(
+        "check", env={"POSTROOM_PROVIDERS": "outbox://./o1 outbox://./o2"}, cwd=tmp_path
+    )
     assert spaced.returncode == 2
     assert spaced.stderr.startswith("postroom: error: POSTROOM_PROVIDERS: ")
     assert "commas" in spaced.stderr
-    commas = run("check", env={"POSTROOM_PROVIDERS": "outbox://./o1 , outbox://./o2"}, cwd=tmp_path)
+    commas = run_cli(
+        "check", env={"POSTROOM_PROVIDERS": "outbox://./o1 , outbox://./o2"}, cwd=tmp_path
+    )
     assert (commas.returncode, commas.stdout.strip()) == (0, "storage ok")
 
 
 def keys(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return run("keys", *args, env={"POSTROOM_DATABASE_URL": f"sqlite:///{tmp_path}/k.db"})
+    return run_cli("keys", *args, env={"POSTROOM_DATABASE_URL": f"sqlite:///{tmp_path}/k.db"})
 
 
 def key_ids(tmp_path: Path) -> list[str]:
@@ -219,7 +208,7 @@ def test_create_refuses_a_name_in_use(tmp_path: Path) -> None:
 
 def test_redrive_of_an_unknown_id_says_so(tmp_path: Path) -> None:
     """`dead redrive --id UNKNOWN` exits 1 with "no such dead letter"."""
-    result = run(
+    result = run_cli(
         "dead",
         "redrive",
         "--id",

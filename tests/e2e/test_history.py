@@ -38,9 +38,7 @@ def test_failover_is_visible_in_the_history(workdir: Path) -> None:
     """mailgun down 503, then sendgrid sent: both attempts are events with outcome and code."""
     fake = FakeProvider(workdir)
     fake.behaviour({"only": ["mailgun"], "outage": True})
-    providers = (
-        f"mailgun://key@mg.example.com?base_url={fake.url},sendgrid://SG.key?base_url={fake.url}"
-    )
+    providers = fake.mailgun_then_sendgrid()
     serve = server(workdir, {"POSTROOM_PROVIDERS": providers}).start()
     try:
         email_id = post_email(serve.url, EMAIL).json()["id"]

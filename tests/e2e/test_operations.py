@@ -28,9 +28,7 @@ def test_metrics_count_sends_failovers_and_queue(workdir: Path) -> None:
     """After a failover, /metrics shows sends per provider, failovers, circuits and queue gauges."""
     fake = FakeProvider(workdir)
     fake.behaviour({"only": ["mailgun"], "outage": True})
-    providers = (
-        f"mailgun://key@mg.example.com?base_url={fake.url},sendgrid://SG.key?base_url={fake.url}"
-    )
+    providers = fake.mailgun_then_sendgrid()
     serve = server(workdir, {"POSTROOM_PROVIDERS": providers}).start()
     try:
         ids = [post_email(serve.url, EMAIL).json()["id"] for _ in range(3)]

@@ -15,22 +15,9 @@ import pytest
 
 from tests.support.http import post_email
 from tests.support.postgres import database_url, fresh_database
-from tests.support.server import POSTROOM, free_port, server
+from tests.support.server import POSTROOM, free_port, run_cli, server
 
 SECRETS = ("key-SECRETMG", "SG.SECRETSG", "SECRETPW")
-
-
-def run(
-    *args: str, env: dict[str, str], cwd: Path, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [POSTROOM, *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        cwd=cwd,
-        timeout=timeout,
-    )
 
 
 def test_banner_says_where_to_send_where_emails_are_and_hides_secrets(workdir: Path) -> None:
@@ -124,7 +111,7 @@ def test_bad_provider_url_on_a_fresh_directory_creates_nothing(workdir: Path) ->
     """A provider URL that does not parse stops `serve` (exit 2, one line) before the first
     API key is made: the rerun with a good URL prints the key."""
     env = {**server(workdir).env, "POSTROOM_INSECURE_NO_AUTH": "false"}
-    bad = run("serve", env={**env, "POSTROOM_PROVIDERS": "mailgun://no-domain"}, cwd=workdir)
+    bad = run_cli("serve", env={**env, "POSTROOM_PROVIDERS": "mailgun://no-domain"}, cwd=workdir)
     assert bad.returncode == 2
     assert len(bad.stderr.strip().splitlines()) == 1
     assert bad.stderr.startswith("postroom: error: POSTROOM_PROVIDERS: mailgun")
@@ -138,7 +125,7 @@ def test_bad_provider_url_on_a_fresh_directory_creates_nothing(workdir: Path) ->
 def test_missing_directory_stops_start_up(workdir: Path, command: str) -> None:
     """`sqlite:///./missing/dir/x.db`: exit 1 and one line naming the variable, the directory
     and why; no traceback, no key, no banner."""
-    result = run(
+    result = run_cli(
         command, env={"POSTROOM_DATABASE_URL": "sqlite:///./missing/dir/x.db"}, cwd=workdir
     )
     assert result.returncode == 1
@@ -152,7 +139,7 @@ def test_missing_directory_stops_start_up(workdir: Path, command: str) -> None:
 def test_a_directory_as_the_database_stops_start_up(workdir: Path) -> None:
     """A database path that is a directory: exit 1 with the path and the cause."""
     (workdir / "db").mkdir()
-    result = run("serve", env={"POSTROOM_DATABASE_URL": "sqlite:///./db"}, cwd=workdir)
+    result = run_cli("serve", env={"POSTROOM_DATABASE_URL": "sqlite:///./db"}, cwd=workdir)
     assert result.returncode == 1
     assert result.stderr.strip() == (
         f"postroom: error: POSTROOM_DATABASE_URL: cannot use {workdir}/db: it is a directory"
@@ -200,7 +187,7 @@ def test_unreachable_postgres_stops_start_up(workdir: Path, command: str) -> Non
     """Nothing listening at the PostgreSQL port: exit 1 with host:port and the cause."""
     port = free_port()
     url = f"postgresql://postroom:SECRETPW@127.0.0.1:{port}/postroom"
-    result = run(command, env={"POSTROOM_DATABASE_URL": url}, cwd=workdir)
+    result = run_cli(command, env={"POSTROOM_DATABASE_URL": url}, cwd=workdir)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         f"postroom: error: POSTROOM_DATABASE_URL: cannot connect to PostgreSQL at "
@@ -232,11 +219,11 @@ def test_outage_after_start_is_503_and_logged_once_per_ten_seconds(workdir: Path
 
 def test_encrypted_content_without_its_key_reads_cleanly(workdir: Path) -> None:
     """Starting without the key that sealed stored content says so in one plain sentence."""
-    key = run("encryption", "new-key", env={}, cwd=workdir).stdout.strip()
+    key = run_cli("encryption", "new-key", env={}, cwd=workdir).stdout.strip()
     first = server(workdir, {"POSTROOM_ENCRYPTION_KEYS": key}, command="api").start()
     assert post_email(first.url, {"from": "a@example.com", "to": ["b@example.org"]}).status == 202
     first.stop()
-    result = run("api", env={**first.env, "POSTROOM_ENCRYPTION_KEYS": ""}, cwd=workdir)
+    result = run_cli("api", env={**first.env, "POSTROOM_ENCRYPTION_KEYS": ""}, cwd=workdir)
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "postroom: error: POSTROOM_ENCRYPTION_KEYS: cannot open stored content: "

@@ -44,6 +44,11 @@ class FakeProvider:
             return False
         return True
 
+    def mailgun_then_sendgrid(self) -> str:
+        """POSTROOM_PROVIDERS for two providers of this simulator, in that order: the shape
+        of every failover test."""
+        return f"mailgun://key@mg.example.com?base_url={self.url},sendgrid://SG.key?base_url={self.url}"
+
     def behaviour(self, changes: dict[str, Any]) -> dict[str, Any]:
         data = json.dumps(changes).encode()
         req = urllib.request.Request(

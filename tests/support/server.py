@@ -14,6 +14,21 @@ from tests.support.http import request
 POSTROOM = str(Path(sys.executable).parent / "postroom")
 
 
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`postroom ARGS` to completion, as a user runs it: the environment plus `env`, its output
+    captured as text."""
+    return subprocess.run(
+        [POSTROOM, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        timeout=timeout,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -26,7 +26,7 @@ from postroom.api.responses import (
 )
 from postroom.domain.errors import InvalidEmailError, StorageUnavailableError
 from postroom.domain.validation import warnings
-from postroom.logs import REQUEST_ID, get_logger, log_event, log_rarely
+from postroom.logs import REQUEST_ID, RateLimitedLog, get_logger, log_event
 from postroom.ports.queue import PutOutcome
 from postroom.services.submit import IdempotencyConflictError
 
@@ -68,6 +68,8 @@ class IntakeRoute:
     def __init__(self, app: ASGIApp, container: Container) -> None:
         self.app = app
         self.container = container
+        # Storage outages fail every request alike: one warning per 10 s, with a count.
+        self._rarely = RateLimitedLog()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -216,7 +218,9 @@ class IntakeRoute:
                 "This Idempotency-Key was used in the last 24 hours for a different email.",
             ) from None
         except StorageUnavailableError as error:
-            log_rarely(log, "email.storage_unavailable", logging.ERROR, error=type(error).__name__)
+            self._rarely(
+                log, "email.storage_unavailable", logging.ERROR, error=type(error).__name__
+            )
             raise Reply(
                 503,
                 storage_unavailable_body(),

@@ -34,7 +34,7 @@ from postroom.domain.message import Attachment, Email
 from postroom.domain.retry import RetryPolicy
 from postroom.domain.router import Action, Attempt, Decision, after_failure, next_step
 from postroom.domain.states import State
-from postroom.logs import get_logger, log_event, log_rarely
+from postroom.logs import RateLimitedLog, get_logger, log_event
 from postroom.ports.clock import Clock
 from postroom.ports.metrics import Metrics, NullMetrics
 from postroom.ports.provider import Outgoing, Provider, Receipt
@@ -129,6 +129,8 @@ class DeliverEmail:
         self._rand = rand
         self._content = content or Content(NoCipher())
         self._settle_patience = settle_patience
+        # A storage outage fails every settle alike: one warning per 10 s, with a count.
+        self._rarely = RateLimitedLog()
 
     async def __call__(self, lease: Lease) -> None:
         """Send the leased email through the first provider that takes it, then settle."""
@@ -269,7 +271,7 @@ class DeliverEmail:
                 if time.monotonic() + delay > deadline:
                     raise
                 # Once per ten seconds for the whole process, however many settles wait.
-                log_rarely(log, "deliver.settle_retrying", id=lease.id, error=str(error))
+                self._rarely(log, "deliver.settle_retrying", id=lease.id, error=str(error))
             await asyncio.sleep(delay)
             delay = min(delay * 2, SETTLE_MAX_DELAY)
 

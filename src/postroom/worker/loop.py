@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 from postroom.domain.errors import StorageUnavailableError
-from postroom.logs import get_logger, log_event, log_rarely
+from postroom.logs import RateLimitedLog, get_logger, log_event
 from postroom.ports.notifications import Notifications
 from postroom.ports.queue import Lease, Queue
 
@@ -65,6 +65,8 @@ class Worker:
         self._leasing: asyncio.Task[list[Lease]] | None = None
         self._idle_until = 0.0
         self._changed = asyncio.Event()
+        # Outages repeat on every poll and heartbeat: one warning per 10 s each, with a count.
+        self._rarely = RateLimitedLog()
 
     @property
     def in_flight(self) -> int:
@@ -123,10 +125,10 @@ class Worker:
         try:
             held = await self._queue.extend_all(leases, self._visibility)
         except StorageUnavailableError as error:
-            log_rarely(log, "worker.heartbeat_failed", logging.WARNING, error=str(error))
+            self._rarely(log, "worker.heartbeat_failed", logging.WARNING, error=str(error))
             return BEAT_RETRY
         except Exception as error:  # a bug must not stop the heartbeat: every lease needs it
-            log_rarely(log, "worker.heartbeat_crashed", logging.ERROR, error=type(error).__name__)
+            self._rarely(log, "worker.heartbeat_crashed", logging.ERROR, error=type(error).__name__)
             return BEAT_RETRY
         for lease, kept in zip(leases, held, strict=True):
             # Not kept: lapsed and taken by another worker, or settled meanwhile.
@@ -156,7 +158,7 @@ class Worker:
             leases = task.result()
         except StorageUnavailableError as error:
             # The text names the cause (a timeout, a refused call, no schema), never content.
-            log_rarely(log, "worker.storage_unavailable", logging.WARNING, error=str(error))
+            self._rarely(log, "worker.storage_unavailable", logging.WARNING, error=str(error))
             self._idle_until = time.monotonic() + LEASE_RETRY
             return
         if not leases:
