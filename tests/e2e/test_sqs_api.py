@@ -5,10 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cli import run
 from tests.support.http import post_email, request
 from tests.support.moto import MotoServer
-from tests.support.server import server
+from tests.support.server import run_cli, server
 from tests.support.sqs import sqs_url
 
 EMAIL = {"from": "a@example.com", "to": ["b@example.org"], "subject": "Hi", "text": "Hello"}
@@ -36,7 +35,7 @@ def test_no_queue_means_503_and_nothing_stored_until_it_is_created(
         assert refused.status == 503
         assert "retry-after" in refused.headers
         assert stored(database) == 0
-        created = run("sqs", "create-queues", env=env)
+        created = run_cli("sqs", "create-queues", env=env)
         assert created.returncode == 0, created.stderr
         assert "dead-letter queue:" in created.stdout
         assert "after 100 receives" in created.stdout
@@ -45,7 +44,7 @@ def test_no_queue_means_503_and_nothing_stored_until_it_is_created(
         assert stored(database) == 1
     finally:
         api.stop()
-    requeued = run("sqs", "requeue", env=env)
+    requeued = run_cli("sqs", "requeue", env=env)
     assert (requeued.returncode, requeued.stdout.strip()) == (0, "requeued: 1")
 
 
@@ -63,7 +62,7 @@ def test_a_queue_url_that_cannot_be_used_is_one_line(
     """A malformed SQS URL, or a second database as the queue, stops start-up naming the
     variable."""
     env = {"POSTROOM_DATABASE_URL": f"sqlite:///{tmp_path}/p.db", "POSTROOM_QUEUE_URL": queue_url}
-    result = run("check", env=env, cwd=tmp_path)
+    result = run_cli("check", env=env, cwd=tmp_path)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -71,6 +70,6 @@ def test_a_queue_url_that_cannot_be_used_is_one_line(
 
 
 def test_requeue_needs_a_separate_queue(tmp_path: Path) -> None:
-    result = run("sqs", "requeue", env={"POSTROOM_DATABASE_URL": f"sqlite:///{tmp_path}/p.db"})
+    result = run_cli("sqs", "requeue", env={"POSTROOM_DATABASE_URL": f"sqlite:///{tmp_path}/p.db"})
     assert result.returncode == 2
     assert "SQS" in result.stderr
