@@ -1,6 +1,6 @@
 """The EmailStore port (ports/emails.py), the same for every engine: status, cancel and
-count_since are also exercised in test_queue.py; here the quota count and the lookup by the
-id a provider gave an email."""
+count_since are also exercised in test_queue.py; here the quota count, the lookup by the
+id a provider gave an email and the content read for matching provider events."""
 
 from postroom.domain.states import State
 from postroom.ports.emails import CancelOutcome
@@ -88,3 +88,17 @@ async def test_cancel(storage: Storage, clock: ManualClock) -> None:
     )
     clock.advance(601)
     assert [lease.id for lease in await storage.queue.lease(10, VISIBILITY)] == [taken.id]
+
+
+async def test_content_is_the_owner_and_payload(storage: Storage, clock: ManualClock) -> None:
+    """Content gives the email's owner and stored payload, an empty payload once retention
+    purged it, and None for an unknown id."""
+    email = new(clock, 1)
+    await storage.queue.put(NewEmail(email.id, b"sealed", clock.now(), owner="k1"))
+    assert await storage.emails.content(email.id) == ("k1", b"sealed")
+    (lease,) = await storage.queue.lease(1, VISIBILITY)
+    assert await storage.queue.ack(lease, Event(clock.now(), State.SENT, "ses", "ses-1"))
+    clock.advance(1)
+    assert await storage.sealed.purge_content(clock.now()) == 1
+    assert await storage.emails.content(email.id) == ("k1", b"")
+    assert await storage.emails.content("0190ffff-0000-7000-8000-000000000000") is None

@@ -28,3 +28,17 @@ async def test_keys_round_trip(storage: Storage, clock: ManualClock) -> None:
     assert list(await keys.active_keys()) == ["hash-2"]
     assert (await keys.active_keys())["hash-2"].id == second.id
     assert [key.id for key in await keys.list_keys()] == ["k1", "k2"]
+
+
+async def test_a_keys_tenant_is_stored(storage: Storage) -> None:
+    """A key keeps the tenant it was made for, "default" unless told; listing, the active set
+    and revoking all carry it."""
+    keys = storage.keys
+    made = await keys.create_key("k1", "ci", "hash-1", "pr_aaaa", tenant="acme")
+    plain = await keys.create_key("k2", "app", "hash-2", "pr_bbbb")
+    assert (made.tenant, plain.tenant) == ("acme", "default")
+    assert [key.tenant for key in await keys.list_keys()] == ["acme", "default"]
+    assert (await keys.active_keys())["hash-1"].tenant == "acme"
+    revoked = await keys.revoke_key("k1")
+    assert revoked is not None
+    assert revoked.tenant == "acme"

@@ -32,6 +32,8 @@ class Email:
     attachments: tuple[Attachment, ...] = ()
     tags: tuple[str, ...] = ()
     metadata: tuple[tuple[str, str], ...] = field(default=())
+    # Set at intake from the API key, never from the request: whose suppression list applies.
+    tenant: str = ""
 
     def recipients(self) -> tuple[Address, ...]:
         """Every envelope recipient: to, cc and bcc."""

@@ -43,3 +43,9 @@ class EmailStore(Protocol):
         """The id of the email a provider accepted under `message_id` (its receipt), in one
         indexed lookup of the attempts recorded by settles; None when no attempt has it."""
         ...
+
+    async def content(self, email_id: str) -> tuple[str, bytes] | None:
+        """The email's owner (API key id) and stored payload (sealed when encryption is on;
+        b"" once retention purged it); None if unknown. For matching provider events to the
+        email's recipients, off the request path."""
+        ...

@@ -12,10 +12,14 @@ class ApiKey:
     created_at: float
     last_used_at: float | None = None
     revoked_at: float | None = None
+    # Whose suppression list (and, later, events and webhooks) the key's emails share.
+    tenant: str = "default"
 
 
 class KeyStore(Protocol):
-    async def create_key(self, key_id: str, name: str, token_hash: str, prefix: str) -> ApiKey:
+    async def create_key(
+        self, key_id: str, name: str, token_hash: str, prefix: str, tenant: str = "default"
+    ) -> ApiKey:
         """Store a new key (its hash only) and return it."""
         ...
 

@@ -30,6 +30,13 @@ class Metrics(Protocol):
     def queue(self, stats: QueueStats, in_flight_here: int) -> None:
         """The queue as last observed; `in_flight_here` counts this process's sends."""
 
+    def webhook(self, provider: str, outcome: str, events: int) -> None:
+        """A provider's webhook request was answered: "recorded", "duplicate", or the refusal
+        code ("signature", "stale", ...); `events` is how many new events it stored."""
+
+    def event_processed(self, resolution: str) -> None:
+        """A provider event was matched to an email ("matched") or kept as "unmatched"."""
+
 
 class NullMetrics:
     def request(self, route: str, status: int) -> None:
@@ -51,4 +58,10 @@ class NullMetrics:
         pass
 
     def queue(self, stats: QueueStats, in_flight_here: int) -> None:
+        pass
+
+    def webhook(self, provider: str, outcome: str, events: int) -> None:
+        pass
+
+    def event_processed(self, resolution: str) -> None:
         pass

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from postroom.ports.claims import Claims
 from postroom.ports.dead import DeadLetters
 from postroom.ports.emails import EmailStore
+from postroom.ports.events import EventStore
 from postroom.ports.health import HealthStore
 from postroom.ports.keys import KeyStore
 from postroom.ports.lifecycle import Lifecycle
@@ -18,6 +19,7 @@ from postroom.ports.notifications import Notifications
 from postroom.ports.queue import Queue
 from postroom.ports.requeue import Requeue
 from postroom.ports.sealed import SealedContent
+from postroom.ports.suppressions import SuppressionStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,10 @@ class Storage:
     queue_lifecycle: Lifecycle | None = None
     # The database file, for start-up checks and the banner: SQLite.
     file: str | None = None
+    # Provider events and the suppression list: every store (memory, SQLite, PostgreSQL);
+    # beside SQS, the store's.
+    events: EventStore | None = None
+    suppressions: SuppressionStore | None = None
 
     async def ping(self) -> None:
         """The store answers, and the queue apart from it when there is one."""

@@ -6,11 +6,13 @@ from postroom.ports.storage import Storage
 from postroom.storage.memory.claims import MemoryClaims
 from postroom.storage.memory.dead import MemoryDeadLetters
 from postroom.storage.memory.emails import MemoryEmailStore
+from postroom.storage.memory.events import MemoryEventStore
 from postroom.storage.memory.keys import MemoryKeyStore
 from postroom.storage.memory.lifecycle import MemoryLifecycle
 from postroom.storage.memory.queue import MemoryQueue
 from postroom.storage.memory.sealed import MemorySealedContent
 from postroom.storage.memory.state import MemoryState
+from postroom.storage.memory.suppressions import MemorySuppressionStore
 
 
 def open_storage(url: str, clock: Clock) -> Storage:
@@ -28,4 +30,6 @@ def memory_storage(clock: Clock) -> Storage:
         sealed=MemorySealedContent(state),
         lifecycle=MemoryLifecycle(),
         claims=MemoryClaims(state),
+        events=MemoryEventStore(state),
+        suppressions=MemorySuppressionStore(state),
     )

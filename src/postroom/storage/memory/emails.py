@@ -35,3 +35,7 @@ class MemoryEmailStore:
 
     async def find_by_provider_id(self, provider: str, message_id: str) -> str | None:
         return self._state.sent_as.get((provider, message_id)) if message_id else None
+
+    async def content(self, email_id: str) -> tuple[str, bytes] | None:
+        row = self._state.rows.get(email_id)
+        return (row.owner, row.payload) if row is not None else None

@@ -11,8 +11,10 @@ class MemoryKeyStore:
         self._keys = state.api_keys
         self._clock = state.clock
 
-    async def create_key(self, key_id: str, name: str, token_hash: str, prefix: str) -> ApiKey:
-        key = ApiKey(key_id, name, prefix, self._clock.now())
+    async def create_key(
+        self, key_id: str, name: str, token_hash: str, prefix: str, tenant: str = "default"
+    ) -> ApiKey:
+        key = ApiKey(key_id, name, prefix, self._clock.now(), tenant=tenant)
         self._keys[token_hash] = key
         return key
 

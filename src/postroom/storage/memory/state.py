@@ -1,11 +1,14 @@
-"""The memory engine's one shared object: every email, key and attempt, in this process only."""
+"""The memory engine's one shared object: every email, key, attempt, provider event and
+suppression, in this process only."""
 
 from dataclasses import dataclass, field
 
 from postroom.domain.states import State
 from postroom.ports.clock import Clock
+from postroom.ports.events import EventRecord
 from postroom.ports.keys import ApiKey
 from postroom.ports.queue import Event
+from postroom.ports.suppressions import SuppressionRecord
 
 IDEMPOTENCY_WINDOW = 24 * 3600.0
 
@@ -26,6 +29,13 @@ class Row:
 
 
 @dataclass(slots=True)
+class StoredEvent:
+    record: EventRecord  # its seq set; email_id, recipient_index and tenant once matched
+    state: str  # pending, matched or unmatched
+    not_before: float  # pending only: when it may be handed out (again)
+
+
+@dataclass(slots=True)
 class MemoryState:
     clock: Clock
     rows: dict[str, Row] = field(default_factory=dict)
@@ -34,6 +44,14 @@ class MemoryState:
     api_keys: dict[str, ApiKey] = field(default_factory=dict)  # by token hash
     # The attempts table's index: (provider, provider message id) -> email id.
     sent_as: dict[tuple[str, str], str] = field(default_factory=dict)
+    # Provider events by seq (so in the order recorded), and the (provider, dedup_key) of each.
+    events: dict[int, StoredEvent] = field(default_factory=dict)
+    event_keys: set[tuple[str, str]] = field(default_factory=set)
+    last_seq: int = 0
+    # Replay tokens: token -> (digest, created at).
+    replays: dict[str, tuple[str, float]] = field(default_factory=dict)
+    # The suppression list: (tenant, key) -> scope -> entry.
+    suppressions: dict[tuple[str, str], dict[str, SuppressionRecord]] = field(default_factory=dict)
 
     def record_attempts(self, email_id: str, events: tuple[Event, ...]) -> None:
         for event in events:

@@ -10,6 +10,7 @@ from postroom.storage.postgres.claims import PostgresClaims
 from postroom.storage.postgres.connection import PostgresConnection
 from postroom.storage.postgres.dead import PostgresDeadLetters
 from postroom.storage.postgres.emails import PostgresEmailStore
+from postroom.storage.postgres.events import PostgresEventStore
 from postroom.storage.postgres.health import PostgresHealthStore
 from postroom.storage.postgres.keys import PostgresKeyStore
 from postroom.storage.postgres.lifecycle import PostgresLifecycle
@@ -17,6 +18,7 @@ from postroom.storage.postgres.notifications import PostgresNotifications
 from postroom.storage.postgres.queue import PostgresQueue
 from postroom.storage.postgres.schema import PostgresMigrations
 from postroom.storage.postgres.sealed import PostgresSealedContent
+from postroom.storage.postgres.suppressions import PostgresSuppressionStore
 
 
 def open_storage(url: str, clock: Clock) -> Storage:
@@ -37,4 +39,6 @@ def storage_of(connection: PostgresConnection) -> Storage:
         circuits=PostgresHealthStore(connection),
         wake=PostgresNotifications(connection),
         migrations=PostgresMigrations(connection),
+        events=PostgresEventStore(connection),
+        suppressions=PostgresSuppressionStore(connection),
     )

@@ -48,3 +48,7 @@ class PostgresEmailStore:
         params = {"provider": provider, "message_id": message_id}
         rows = await self._db.fetch("find_by_provider_id", params)
         return str(rows[0][0]) if rows else None
+
+    async def content(self, email_id: str) -> tuple[str, bytes] | None:
+        rows = await self._db.fetch("content", {"id": email_id})
+        return (rows[0][0], bytes(rows[0][1])) if rows else None

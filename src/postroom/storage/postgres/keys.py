@@ -9,10 +9,12 @@ class PostgresKeyStore:
         self._db = connection
         self._clock = connection.clock
 
-    async def create_key(self, key_id: str, name: str, token_hash: str, prefix: str) -> ApiKey:
-        key = ApiKey(key_id, name, prefix, self._clock.now())
+    async def create_key(
+        self, key_id: str, name: str, token_hash: str, prefix: str, tenant: str = "default"
+    ) -> ApiKey:
+        key = ApiKey(key_id, name, prefix, self._clock.now(), tenant=tenant)
         params = {"id": key_id, "name": name, "token_hash": token_hash, "prefix": prefix}
-        await self._db.fetch("create_key", {**params, "now": key.created_at})
+        await self._db.fetch("create_key", {**params, "now": key.created_at, "tenant": tenant})
         return key
 
     async def active_keys(self) -> dict[str, ApiKey]:

@@ -265,12 +265,12 @@ WITH payloads AS (
 SELECT (SELECT count(*) FROM payloads) + (SELECT count(*) FROM reasons)
 
 -- name: create_key
-INSERT INTO postroom_api_keys (id, name, token_hash, prefix, created_at)
-VALUES (%(id)s, %(name)s, %(token_hash)s, %(prefix)s, %(now)s)
+INSERT INTO postroom_api_keys (id, name, token_hash, prefix, created_at, tenant)
+VALUES (%(id)s, %(name)s, %(token_hash)s, %(prefix)s, %(now)s, %(tenant)s)
 RETURNING id
 
 -- name: keys
-SELECT token_hash, id, name, prefix, created_at, last_used_at, revoked_at
+SELECT token_hash, id, name, prefix, created_at, last_used_at, revoked_at, tenant
 FROM postroom_api_keys
 WHERE revoked_at IS NULL OR NOT %(active)s
 ORDER BY created_at, id
@@ -278,7 +278,7 @@ ORDER BY created_at, id
 -- name: revoke_key
 UPDATE postroom_api_keys SET revoked_at = coalesce(revoked_at, %(now)s)
 WHERE id = %(key)s OR prefix = %(key)s
-RETURNING id, name, prefix, created_at, last_used_at, revoked_at
+RETURNING id, name, prefix, created_at, last_used_at, revoked_at, tenant
 
 -- name: touch_keys
 -- Every key used since the last call, in one statement.
@@ -328,3 +328,160 @@ ORDER BY id LIMIT %(limit)s
 SELECT email_id FROM postroom_attempts
 WHERE provider = %(provider)s AND message_id = %(message_id)s
 LIMIT 1
+
+-- name: content
+-- The owner and the payload ('' once purged), for matching provider events to recipients.
+SELECT owner, payload FROM postroom_emails WHERE id = %(id)s
+
+-- name: record_events
+-- A batch of provider events in one statement, with its replay token when there is one. An
+-- event whose (provider, dedup_key) is stored is skipped; ON CONFLICT waits for a concurrent
+-- insert of the same key to commit first, so of two copies sent at once exactly one is stored.
+-- With a token the events are written only if this statement claimed it; when the first count
+-- is 0 the token was there, and replay_digest reads its digest. Seqs follow the batch's order
+-- (not key order, as suppress locks in: a provider resends a batch as it was, so two copies in
+-- flight insert in the same order and one waits for the other instead of deadlocking).
+-- An event that names its email (Postroom's own) is stored matched, the others pending, due
+-- at once.
+WITH claim AS (
+    INSERT INTO postroom_replay_tokens (token, digest, created_at)
+    SELECT %(token)s::text, %(digest)s::text, %(now)s::float8
+    WHERE %(token)s::text IS NOT NULL
+    ON CONFLICT (token) DO NOTHING
+    RETURNING token
+), new AS (
+    INSERT INTO postroom_provider_events
+        (provider, dedup_key, type, at, received_at, recipient_key, provider_message_id,
+        correlation_id, reject_reason, bounce, description, email_id, recipient_index, tenant,
+        state, not_before)
+    SELECT v.provider, v.dedup_key, v.type, v.at, v.received_at, v.recipient_key,
+        v.provider_message_id, v.correlation_id, v.reject_reason, v.bounce, v.description,
+        v.email_id, v.recipient_index, v.tenant,
+        CASE WHEN v.email_id = '' THEN 'pending' ELSE 'matched' END, v.received_at
+    FROM unnest(
+        %(providers)s::text[], %(dedup_keys)s::text[], %(types)s::text[], %(ats)s::float8[],
+        %(received)s::float8[], %(recipient_keys)s::text[], %(message_ids)s::text[],
+        %(correlation_ids)s::text[], %(reject_reasons)s::text[], %(bounces)s::text[],
+        %(descriptions)s::text[], %(email_ids)s::text[], %(indexes)s::int4[], %(tenants)s::text[]
+    ) WITH ORDINALITY AS v (
+        provider, dedup_key, type, at, received_at, recipient_key, provider_message_id,
+        correlation_id, reject_reason, bounce, description, email_id, recipient_index, tenant, n
+    )
+    WHERE %(token)s::text IS NULL OR EXISTS (SELECT 1 FROM claim)
+    ORDER BY v.n
+    ON CONFLICT (provider, dedup_key) DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM claim), (SELECT count(*) FROM new)
+
+-- name: replay_digest
+-- A separate statement, so it sees the token record_events just waited for.
+SELECT digest FROM postroom_replay_tokens WHERE token = %(token)s
+
+-- name: pending_events
+-- The lease query's pattern (see lease): SKIP LOCKED, so two processors never take the same
+-- events; taking one pushes its not_before past the hold.
+WITH picked AS MATERIALIZED (
+    SELECT seq, not_before FROM postroom_provider_events
+    WHERE state = 'pending' AND not_before <= %(now)s
+    ORDER BY not_before, seq
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), leased AS (
+    UPDATE postroom_provider_events e SET not_before = %(until)s
+    FROM picked
+    WHERE e.seq = picked.seq
+    RETURNING picked.not_before AS was, e.*
+)
+SELECT provider, dedup_key, type, at, received_at, recipient_key, provider_message_id,
+    correlation_id, reject_reason, bounce, description, seq, email_id, recipient_index, tenant
+FROM leased
+ORDER BY was, seq
+
+-- name: resolve_events
+-- Only pending events change: matched and unmatched are final, so a processor whose hold
+-- lapsed and whose events another one resolved changes nothing. A null not_before keeps it.
+UPDATE postroom_provider_events e
+SET state = v.state, email_id = v.email_id, recipient_index = v.recipient_index,
+    tenant = v.tenant, not_before = coalesce(v.not_before, e.not_before)
+FROM unnest(
+    %(seqs)s::int8[], %(states)s::text[], %(email_ids)s::text[], %(indexes)s::int4[],
+    %(tenants)s::text[], %(not_before)s::float8[]
+) AS v (seq, state, email_id, recipient_index, tenant, not_before)
+WHERE e.seq = v.seq AND e.state = 'pending'
+RETURNING e.seq
+
+-- name: events_of_email
+SELECT provider, dedup_key, type, at, received_at, recipient_key, provider_message_id,
+    correlation_id, reject_reason, bounce, description, seq, email_id, recipient_index, tenant
+FROM postroom_provider_events
+WHERE email_id = %(email_id)s
+ORDER BY at, seq
+
+-- name: soft_bounces
+-- One range of the (tenant, recipient_key, at) index.
+SELECT count(*) FROM postroom_provider_events
+WHERE tenant = %(tenant)s AND recipient_key = %(recipient_key)s AND at >= %(since)s
+    AND state = 'matched' AND type = %(type)s AND bounce = %(bounce)s
+
+-- name: event_counts
+SELECT state, count(*) FROM postroom_provider_events GROUP BY state
+
+-- name: purge_events
+-- Retention, hourly in every worker: the advisory lock lets one do it while the others skip
+-- the round (as purge_content does).
+WITH lock AS (
+    SELECT pg_try_advisory_xact_lock(%(lock)s) AS held
+), tokens AS (
+    DELETE FROM postroom_replay_tokens
+    WHERE (SELECT held FROM lock) AND created_at < %(before)s
+), purged AS (
+    DELETE FROM postroom_provider_events
+    WHERE (SELECT held FROM lock) AND received_at < %(before)s
+    RETURNING 1
+)
+SELECT count(*) FROM purged
+
+-- name: suppress
+-- Entries with distinct (tenant, key, scope) (suppressions.py splits a batch that repeats one),
+-- locked in key order so two batches that share addresses wait for each other instead of
+-- deadlocking. The port's replace rule: the stored entry has expired by the new one's
+-- creation, or it expires and the new one never does. One row per entry that changed.
+INSERT INTO postroom_suppressions AS s
+    (tenant, key, address, scope, reason, created_at, expires_at, provider, event, email_id)
+SELECT * FROM unnest(
+    %(tenants)s::text[], %(keys)s::text[], %(addresses)s::text[], %(scopes)s::text[],
+    %(reasons)s::text[], %(created)s::float8[], %(expires)s::float8[], %(providers)s::text[],
+    %(events)s::text[], %(email_ids)s::text[]
+) AS v (tenant, key, address, scope, reason, created_at, expires_at, provider, event, email_id)
+ORDER BY v.tenant, v.key, v.scope
+ON CONFLICT (tenant, key, scope) DO UPDATE
+    SET address = excluded.address, reason = excluded.reason,
+        created_at = excluded.created_at, expires_at = excluded.expires_at,
+        provider = excluded.provider, event = excluded.event, email_id = excluded.email_id
+    WHERE s.expires_at IS NOT NULL
+        AND (s.expires_at <= excluded.created_at OR excluded.expires_at IS NULL)
+RETURNING 1
+
+-- name: find_suppressions
+-- One probe of the primary key per key: this runs on every intake and every send.
+SELECT tenant, key, address, scope, reason, created_at, expires_at, provider, event, email_id
+FROM postroom_suppressions
+WHERE tenant = %(tenant)s AND key = ANY(%(keys)s::text[])
+ORDER BY key, scope
+
+-- name: remove_suppressions
+-- A null scope removes every scope of the address.
+DELETE FROM postroom_suppressions
+WHERE tenant = %(tenant)s AND key = %(key)s AND (%(scope)s::text IS NULL OR scope = %(scope)s)
+RETURNING 1
+
+-- name: page_suppressions
+-- In the primary key's order, after the cursor's (key, scope) unless this is the first page;
+-- one row more than the page tells whether there is a next one.
+SELECT tenant, key, address, scope, reason, created_at, expires_at, provider, event, email_id
+FROM postroom_suppressions
+WHERE tenant = %(tenant)s AND (%(reason)s::text IS NULL OR reason = %(reason)s)
+    AND (%(first)s OR (key, scope) > (%(key)s::text, %(scope)s::text))
+ORDER BY key, scope
+LIMIT %(limit)s

@@ -11,10 +11,12 @@ from postroom.storage.sqlite.claims import SqliteClaims
 from postroom.storage.sqlite.connection import SqliteConnection
 from postroom.storage.sqlite.dead import SqliteDeadLetters
 from postroom.storage.sqlite.emails import SqliteEmailStore
+from postroom.storage.sqlite.events import SqliteEventStore
 from postroom.storage.sqlite.keys import SqliteKeyStore
 from postroom.storage.sqlite.lifecycle import SqliteLifecycle
 from postroom.storage.sqlite.queue import SqliteQueue
 from postroom.storage.sqlite.sealed import SqliteSealedContent
+from postroom.storage.sqlite.suppressions import SqliteSuppressionStore
 
 
 def open_storage(url: str, clock: Clock) -> Storage:
@@ -37,4 +39,6 @@ def storage_of(connection: SqliteConnection) -> Storage:
         lifecycle=SqliteLifecycle(connection),
         claims=SqliteClaims(connection),
         file=os.path.abspath(connection.path),
+        events=SqliteEventStore(connection),
+        suppressions=SqliteSuppressionStore(connection),
     )

@@ -48,6 +48,9 @@ class SqliteEmailStore:
     async def find_by_provider_id(self, provider: str, message_id: str) -> str | None:
         return await self._db.read(_by_provider_id, provider, message_id)
 
+    async def content(self, email_id: str) -> tuple[str, bytes] | None:
+        return await self._db.read(_content, email_id)
+
 
 def _status(conn: sqlite3.Connection, email_id: str) -> EmailStatus | None:
     row = conn.execute(
@@ -80,3 +83,11 @@ def _by_provider_id(conn: sqlite3.Connection, provider: str, message_id: str) ->
         (provider, message_id),
     ).fetchone()
     return str(row[0]) if row else None
+
+
+def _content(conn: sqlite3.Connection, email_id: str) -> tuple[str, bytes] | None:
+    row = conn.execute("SELECT owner, payload FROM emails WHERE id = ?", (email_id,)).fetchone()
+    if row is None:
+        return None
+    # Retention sets a purged payload to NULL.
+    return str(row[0]), bytes(row[1] or b"")

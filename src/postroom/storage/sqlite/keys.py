@@ -12,13 +12,15 @@ class SqliteKeyStore:
         self._db = connection
         self._clock = connection.clock
 
-    async def create_key(self, key_id: str, name: str, token_hash: str, prefix: str) -> ApiKey:
-        key = ApiKey(key_id, name, prefix, self._clock.now())
+    async def create_key(
+        self, key_id: str, name: str, token_hash: str, prefix: str, tenant: str = "default"
+    ) -> ApiKey:
+        key = ApiKey(key_id, name, prefix, self._clock.now(), tenant=tenant)
         await self._db.write(
             lambda conn: conn.execute(
-                "INSERT INTO api_keys (id, name, token_hash, prefix, created_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (key_id, name, token_hash, prefix, key.created_at),
+                "INSERT INTO api_keys (id, name, token_hash, prefix, created_at, tenant)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (key_id, name, token_hash, prefix, key.created_at, tenant),
             )
         )
         return key
@@ -37,7 +39,7 @@ class SqliteKeyStore:
             row = conn.execute(
                 "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?)"
                 " WHERE id = ? OR prefix = ?"
-                " RETURNING id, name, prefix, created_at, last_used_at, revoked_at",
+                " RETURNING id, name, prefix, created_at, last_used_at, revoked_at, tenant",
                 (now, id_or_prefix, id_or_prefix),
             ).fetchone()
             return ApiKey(*row) if row else None
@@ -56,6 +58,6 @@ class SqliteKeyStore:
 
 def _keys(conn: sqlite3.Connection, where: str) -> list[tuple[Any, ...]]:
     return conn.execute(
-        "SELECT token_hash, id, name, prefix, created_at, last_used_at, revoked_at"
+        "SELECT token_hash, id, name, prefix, created_at, last_used_at, revoked_at, tenant"
         f" FROM api_keys {where} ORDER BY created_at, id"
     ).fetchall()

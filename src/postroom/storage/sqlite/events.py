@@ -1,0 +1,173 @@
+"""Where provider events are kept: the provider_events and replay_tokens tables.
+
+Every change is one operation of the group commit (commit.py), so it is fsynced before the
+caller hears back and shares the batch's transaction. A batch of events goes in multi-row
+INSERTs, not one statement per event: each statement gives up the GIL and must win it back
+from the event loop (docs/storage.md)."""
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from postroom.domain.events import Bounce, EventType
+from postroom.ports.events import (
+    EventRecord,
+    Recorded,
+    RecordOutcome,
+    Replay,
+    Resolution,
+    Resolved,
+)
+from postroom.storage.sqlite.commit import BulkInsert, Row, flatten, values_sql
+from postroom.storage.sqlite.connection import SqliteConnection
+
+PENDING = "pending"
+MATCHED = Resolution.MATCHED.value
+UNMATCHED = Resolution.UNMATCHED.value
+
+_INSERT = BulkInsert(
+    "provider_events",
+    (
+        *("provider", "dedup_key", "type", "at", "received_at", "recipient_key"),
+        *("provider_message_id", "correlation_id", "reject_reason", "bounce", "description"),
+        *("email_id", "recipient_index", "tenant", "state", "not_before"),
+    ),
+)
+# An EventRecord's fields, in its order.
+_FIELDS = ", ".join((*_INSERT.columns[:11], "seq", *_INSERT.columns[11:14]))
+# Due pending events in hand-out order: a range of the (state, not_before) index, which ends
+# with the rowid (seq), so no sorting.
+_DUE = "FROM provider_events WHERE state = ? AND not_before <= ? ORDER BY not_before, seq LIMIT ?"
+_RESOLVE = (
+    "UPDATE provider_events SET state = v.column2, email_id = v.column3,"
+    " recipient_index = v.column4, tenant = v.column5,"
+    " not_before = coalesce(v.column6, not_before)"
+    " FROM (VALUES {}) AS v WHERE provider_events.seq = v.column1 AND provider_events.state = ?"
+)
+_SOFT_BOUNCES = (
+    "SELECT count(*) FROM provider_events WHERE tenant = ? AND recipient_key = ? AND at >= ?"
+    " AND state = ? AND type = ? AND bounce = ?"
+)
+# Rows per statement: 16 values each for events, 6 for resolutions, under SQLite's 32766.
+_CHUNK = 1000
+
+
+class SqliteEventStore:
+    def __init__(self, connection: SqliteConnection) -> None:
+        self._db = connection
+        self._clock = connection.clock
+
+    async def record(self, events: Sequence[EventRecord], replay: Replay | None = None) -> Recorded:
+        rows = [_row(event) for event in events]
+        # Intake: events arrive from outside without bound (opens, clicks), so at the size cap
+        # they are refused (the provider sends them again later) and the headroom stays for
+        # delivering the emails already accepted (space.py).
+        return await self._db.write(lambda conn: self._record(conn, rows, replay), intake=True)
+
+    def _record(self, conn: sqlite3.Connection, rows: list[Row], replay: Replay | None) -> Recorded:
+        if replay is not None:
+            found = conn.execute(
+                "SELECT digest FROM replay_tokens WHERE token = ?", (replay.token,)
+            ).fetchone()
+            if found is not None:
+                same = found[0] == replay.digest
+                return Recorded(RecordOutcome.DUPLICATE if same else RecordOutcome.CONFLICT)
+            conn.execute(
+                "INSERT INTO replay_tokens (token, digest, created_at) VALUES (?, ?, ?)",
+                (replay.token, replay.digest, self._clock.now()),
+            )
+        new = 0
+        for start in range(0, len(rows), _CHUNK):
+            chunk = rows[start : start + _CHUNK]
+            sql = f"{_INSERT.sql(len(chunk))} ON CONFLICT (provider, dedup_key) DO NOTHING"
+            new += conn.execute(sql, flatten(chunk)).rowcount
+        return Recorded(RecordOutcome.RECORDED, new, len(rows) - new)
+
+    async def pending(self, limit: int, now: float, hold: float) -> list[EventRecord]:
+        return await self._db.write(lambda conn: _lease(conn, limit, now, hold))
+
+    async def resolve(self, resolved: Sequence[Resolved]) -> None:
+        rows = [_resolution(outcome) for outcome in resolved]
+        if rows:
+            await self._db.write(lambda conn: _resolve(conn, rows))
+
+    async def for_email(self, email_id: str) -> list[EventRecord]:
+        if not email_id:
+            return []  # pending and unmatched events have no email
+        return await self._db.read(_for_email, email_id)
+
+    async def soft_bounces(self, tenant: str, recipient_key: str, since: float) -> int:
+        return await self._db.read(_soft_bounces, tenant, recipient_key, since)
+
+    async def counts(self) -> dict[str, int]:
+        return await self._db.read(_counts)
+
+    async def purge_events(self, before: float) -> int:
+        return await self._db.write(lambda conn: _purge(conn, before))
+
+
+def _row(event: EventRecord) -> Row:
+    # Postroom's own events name their email already: nothing is left to match.
+    state = MATCHED if event.email_id else PENDING
+    return (
+        *(event.provider, event.dedup_key, event.type, event.at, event.received_at),
+        *(event.recipient_key, event.provider_message_id, event.correlation_id),
+        *(event.reject_reason, event.bounce, event.description),
+        *(event.email_id, event.recipient_index, event.tenant, state, event.received_at),
+    )
+
+
+def _record_of(row: tuple[Any, ...]) -> EventRecord:
+    return EventRecord(row[0], row[1], EventType(row[2]), *row[3:])
+
+
+def _lease(conn: sqlite3.Connection, limit: int, now: float, hold: float) -> list[EventRecord]:
+    # Read, then pushed back: the same rows, since the writer holds the write lock throughout.
+    rows = conn.execute(f"SELECT {_FIELDS} {_DUE}", (PENDING, now, limit)).fetchall()
+    if rows:
+        conn.execute(
+            f"UPDATE provider_events SET not_before = ? WHERE seq IN (SELECT seq {_DUE})",
+            (now + hold, PENDING, now, limit),
+        )
+    return [_record_of(row) for row in rows]
+
+
+def _resolution(outcome: Resolved) -> Row:
+    """(seq, state, email_id, recipient_index, tenant, not_before): only a match names an
+    email, only a later resolution sets a time."""
+    if outcome.resolution is Resolution.MATCHED:
+        named = (outcome.email_id, outcome.recipient_index, outcome.tenant)
+        return (outcome.seq, MATCHED, *named, None)
+    if outcome.resolution is Resolution.UNMATCHED:
+        return (outcome.seq, UNMATCHED, "", -1, "", None)
+    return (outcome.seq, PENDING, "", -1, "", outcome.at)
+
+
+def _resolve(conn: sqlite3.Connection, rows: list[Row]) -> None:
+    # Only pending rows change: matched and unmatched are final, so a processor whose hold
+    # lapsed and whose events another one resolved changes nothing.
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start : start + _CHUNK]
+        conn.execute(_RESOLVE.format(values_sql(len(chunk), 6)), (*flatten(chunk), PENDING))
+
+
+def _for_email(conn: sqlite3.Connection, email_id: str) -> list[EventRecord]:
+    rows = conn.execute(
+        f"SELECT {_FIELDS} FROM provider_events WHERE email_id = ? ORDER BY at, seq", (email_id,)
+    ).fetchall()
+    return [_record_of(row) for row in rows]
+
+
+def _soft_bounces(conn: sqlite3.Connection, tenant: str, recipient_key: str, since: float) -> int:
+    params = (tenant, recipient_key, since, MATCHED, EventType.BOUNCED.value, Bounce.SOFT.value)
+    return int(conn.execute(_SOFT_BOUNCES, params).fetchone()[0])
+
+
+def _counts(conn: sqlite3.Connection) -> dict[str, int]:
+    found = dict(conn.execute("SELECT state, count(*) FROM provider_events GROUP BY state"))
+    return {state: int(found.get(state, 0)) for state in (PENDING, MATCHED, UNMATCHED)}
+
+
+def _purge(conn: sqlite3.Connection, before: float) -> int:
+    conn.execute("DELETE FROM replay_tokens WHERE created_at < ?", (before,))
+    return conn.execute("DELETE FROM provider_events WHERE received_at < ?", (before,)).rowcount
