@@ -47,6 +47,7 @@ class MailgunSettings:
     domain: str
     base_url: str
     timeout: float = DEFAULT_TIMEOUT
+    name: str = "mailgun"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,7 @@ class MailgunProvider(HttpProvider[MailgunPayload]):
 
     def __init__(self, settings: MailgunSettings) -> None:
         super().__init__(settings.timeout)
+        self.name = settings.name
         self.domain = settings.domain
         # The domain is checked to be a DNS name, and quoted all the same: a '/' in it would
         # address another endpoint, which Mailgun answers 200 "Mailgun Magnificent API".
@@ -100,7 +102,7 @@ class MailgunProvider(HttpProvider[MailgunPayload]):
         return self._headers
 
     def parse(self, answer: HttpReply) -> Receipt:
-        return parse_response(answer)
+        return parse_response(answer, self.name)
 
 
 def basic_auth(user: str, password: str) -> str:
@@ -115,7 +117,9 @@ def parse_settings(url: str) -> MailgunSettings:
     """The provider URL, checked; a ValueError's text never holds the key."""
     parts = parse_url(url, "mailgun", OPTIONS)
     base_url = parts.base_url() or REGIONS[parts.choice("region", REGIONS, "us")]
-    return MailgunSettings(_api_key(parts), _domain(parts), base_url, parts.timeout())
+    return MailgunSettings(
+        _api_key(parts), _domain(parts), base_url, parts.timeout(), parts.provider_name
+    )
 
 
 def _api_key(parts: ProviderUrl) -> str:
@@ -234,17 +238,17 @@ def to_form(payload: MailgunPayload) -> aiohttp.FormData:
 # -- reading the reply (pure)
 
 
-def parse_response(reply: HttpReply) -> Receipt:
+def parse_response(reply: HttpReply, provider: str = "mailgun") -> Receipt:
     """Mailgun's success: 200 `{"id": "<...>", "message": "Queued. Thank you."}`. Any other
     2xx (empty, unreadable, cut off) is sent with the id unknown: resending it elsewhere
     would be the worse mistake. A wrong base_url that answers 200 (Mailgun serves "Mailgun
     Magnificent API" on a path it does not know) is what `postroom check --providers`
-    finds, before anything is sent."""
+    finds, before anything is sent. `provider` is the configured provider's name."""
     raise_for_status(reply)
     message_id = _queued_id(reply)
     if message_id is None:
-        return accepted_without_id(MailgunProvider.name, reply)
-    return Receipt(MailgunProvider.name, message_id, f"http_{reply.status}")
+        return accepted_without_id(provider, reply)
+    return Receipt(provider, message_id, f"http_{reply.status}")
 
 
 def _queued_id(reply: HttpReply) -> str | None:

@@ -12,17 +12,26 @@ waits for `<id>.eml` always finds its `<id>.json`, and never half of either.
 
 import asyncio
 import json
+import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from postroom.domain.errors import PermanentError, ProviderDownError
+from postroom.domain.events import ProviderEvent, digest_of
+from postroom.domain.magic import story
+from postroom.logs import get_logger, log_event
 from postroom.ports.provider import Outgoing, Probe, Receipt
 from postroom.providers.base import BaseProvider
 from postroom.providers.mime import Envelope, envelope, render, wire_bytes
+from postroom.providers.urls import parse_url
+
+log = get_logger("outbox")
+
+# Where the outbox reports the events of magic recipients (bootstrap: the event recorder).
+Report = Callable[[list[ProviderEvent]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,21 +46,52 @@ class OutboxFiles:
 class OutboxProvider(BaseProvider[OutboxFiles, str]):
     name = "outbox"
 
-    def __init__(self, folder: Path, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, folder: Path, clock: Callable[[], float] = time.time, name: str = "outbox"
+    ) -> None:
         super().__init__(clock)
+        self.name = name
         self.folder = folder
+        self._report: Report | None = None
 
     def __repr__(self) -> str:
         return f"OutboxProvider({self.folder})"
 
     @classmethod
     def from_url(cls, url: str) -> "OutboxProvider":
-        """`outbox://./outbox` (relative) or `outbox:///var/mail/outbox` (absolute)."""
-        parts = urlsplit(url)
-        path = parts.netloc + parts.path
+        """`outbox://./outbox` (relative) or `outbox:///var/mail/outbox` (absolute); `?name=`
+        is its only option."""
+        parts = parse_url(url, "outbox", ())
+        path = parts.authority + parts.path
         if not path:
             raise ValueError("outbox: expected outbox://PATH")
-        return cls(Path(path))
+        return cls(Path(path), name=parts.provider_name)
+
+    def report_to(self, report: Report) -> None:
+        """Record the events magic recipients produce (domain/magic.py) through `report`."""
+        self._report = report
+
+    async def send(self, outgoing: Outgoing) -> Receipt:
+        receipt = await super().send(outgoing)
+        if self._report is not None:
+            await self._report_events(outgoing, receipt)
+        return receipt
+
+    async def _report_events(self, outgoing: Outgoing, receipt: Receipt) -> None:
+        """The email is written whatever happens here: a failure to record is logged only."""
+        events = simulated_events(outgoing, receipt.message_id, self._clock())
+        if not events or self._report is None:
+            return
+        try:
+            await self._report(events)
+        except Exception as error:
+            log_event(
+                log,
+                "outbox.events_not_recorded",
+                logging.WARNING,
+                id=outgoing.id,
+                error=type(error).__name__,
+            )
 
     def build(self, outgoing: Outgoing, now: float) -> OutboxFiles:
         try:
@@ -117,3 +157,26 @@ def _put(folder: Path, name: str, data: bytes) -> None:
         file.flush()
         os.fsync(file.fileno())
     os.replace(temporary, folder / name)
+
+
+def simulated_events(outgoing: Outgoing, message_id: str, now: float) -> list[ProviderEvent]:
+    """What a provider would report for the email's magic recipients, a millisecond apart."""
+    events = []
+    for index, address in enumerate(outgoing.email.recipients()):
+        for step, simulated in enumerate(story(address.email) or ()):
+            key = f"outbox:{outgoing.id}:{index}:{step}"
+            events.append(
+                ProviderEvent(
+                    type=simulated.type,
+                    recipient=address.email,
+                    provider_message_id=message_id,
+                    correlation_id=outgoing.id,
+                    event_id=key,
+                    digest=digest_of(key.encode()),
+                    timestamp=now + 0.001 * step,
+                    reject_reason=simulated.reject_reason,
+                    bounce=simulated.bounce,
+                    description=simulated.description,
+                )
+            )
+    return events

@@ -44,7 +44,7 @@ MAX_REQUEST_BYTES = 10 * 1024 * 1024
 # characters..." (seen in django-anymail's tests), and refuses keys that differ only in case
 # (https://postmarkapp.com/support/article/1125-custom-metadata-faq).
 MAX_METADATA_KEY_CHARS = 20
-_OPTIONS = HTTP_OPTIONS | {"message_stream"}
+OPTIONS = HTTP_OPTIONS | {"message_stream"}
 _URL_SHAPE = "postmark://SERVER_TOKEN?base_url=...&timeout=...&message_stream=..."
 
 # Postmark's API error codes (https://postmarkapp.com/developer/api/overview#error-codes). The
@@ -74,8 +74,10 @@ class PostmarkProvider(HttpProvider[bytes]):
         base_url: str = DEFAULT_BASE_URL,
         timeout: float = 15.0,
         message_stream: str = "",
+        name: str = "postmark",
     ) -> None:
         super().__init__(timeout)
+        self.name = name
         self.endpoint = f"{base_url.rstrip('/')}/email"
         # Read-only with the server token: the server's settings; 401 for a bad token.
         self.probe_url = f"{base_url.rstrip('/')}/server"
@@ -96,12 +98,13 @@ class PostmarkProvider(HttpProvider[bytes]):
 
         ValueError for a malformed URL; its message never contains the token.
         """
-        parts = parse_url(url, "postmark", _OPTIONS)
+        parts = parse_url(url, "postmark", OPTIONS)
         return cls(
             parts.token(_URL_SHAPE),
             base_url=parts.base_url(DEFAULT_BASE_URL),
             timeout=parts.timeout(),
             message_stream=parts.option("message_stream"),
+            name=parts.provider_name,
         )
 
     def build(self, outgoing: Outgoing, now: float) -> bytes:

@@ -70,8 +70,15 @@ class SendgridProvider(HttpProvider[bytes]):
 
     name = "sendgrid"
 
-    def __init__(self, api_key: str, base_url: str = DEFAULT_BASE_URL, timeout: float = 15.0):
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float = 15.0,
+        name: str = "sendgrid",
+    ):
         super().__init__(timeout)
+        self.name = name
         self.endpoint = base_url.rstrip("/") + SEND_PATH
         self.probe_url = base_url.rstrip("/") + PROBE_PATH
         self._headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
@@ -84,7 +91,12 @@ class SendgridProvider(HttpProvider[bytes]):
         """`sendgrid://API_KEY`, options `base_url` (e.g. https://api.eu.sendgrid.com for EU
         subusers) and `timeout` (seconds). ValueError messages never contain the key."""
         parts = parse_url(url, "sendgrid", HTTP_OPTIONS)
-        return cls(parts.token(_URL_SHAPE), parts.base_url(DEFAULT_BASE_URL), parts.timeout())
+        return cls(
+            parts.token(_URL_SHAPE),
+            parts.base_url(DEFAULT_BASE_URL),
+            parts.timeout(),
+            parts.provider_name,
+        )
 
     def build(self, outgoing: Outgoing, now: float) -> bytes:
         return encode(build_payload(outgoing))
@@ -93,7 +105,7 @@ class SendgridProvider(HttpProvider[bytes]):
         return self._headers
 
     def parse(self, answer: HttpReply) -> Receipt:
-        return parse_reply(answer)
+        return parse_reply(answer, self.name)
 
     def check_probe(self, reply: HttpReply) -> None:
         """A key without the mail.send scope is misconfigured too."""
@@ -297,9 +309,10 @@ def _has_duplicate(emails: Iterable[str]) -> bool:
 # -- read the reply (pure) ------------------------------------------------------------------
 
 
-def parse_reply(reply: HttpReply) -> Receipt:
-    """A Receipt for a 2xx; otherwise the ProviderError the status means (docs/design.md), with
-    SendGrid's `errors[]` made readable as its detail."""
+def parse_reply(reply: HttpReply, provider: str = "sendgrid") -> Receipt:
+    """A Receipt for a 2xx, in the name of the configured `provider`; otherwise the
+    ProviderError the status means (docs/design.md), with SendGrid's `errors[]` made readable
+    as its detail."""
     try:
         raise_for_status(reply)
     except ProviderError as error:
@@ -311,8 +324,8 @@ def parse_reply(reply: HttpReply) -> Receipt:
     # sent email through the next provider is the worse mistake.
     message_id = reply.header("x-message-id")
     if not message_id:
-        return accepted_without_id("sendgrid", reply)
-    return Receipt("sendgrid", message_id, f"http_{reply.status}")
+        return accepted_without_id(provider, reply)
+    return Receipt(provider, message_id, f"http_{reply.status}")
 
 
 def error_detail(body: bytes) -> str:

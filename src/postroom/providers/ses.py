@@ -102,8 +102,10 @@ class SesProvider(BaseProvider[dict[str, Any], dict[str, Any]]):
         endpoint_url: str | None = None,
         timeout: float = 15.0,
         configuration_set: str = "",
+        name: str = "ses",
     ) -> None:
         super().__init__()
+        self.name = name
         self.region = region
         self.endpoint_url = endpoint_url
         self.timeout = timeout
@@ -128,6 +130,7 @@ class SesProvider(BaseProvider[dict[str, Any], dict[str, Any]]):
             endpoint_url=parsed.base_url() or None,
             timeout=parsed.timeout(),
             configuration_set=configuration_set,
+            name=parsed.provider_name,
         )
 
     def build(self, outgoing: Outgoing, now: float) -> dict[str, Any]:

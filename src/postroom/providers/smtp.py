@@ -90,8 +90,10 @@ class SmtpProvider(BaseProvider[SmtpRequest, SmtpReply]):
         timeout: float = 15.0,
         ca_file: str = "",
         clock: Callable[[], float] = time.time,
+        name: str = "smtp",
     ) -> None:
         super().__init__(clock)  # the Date header's
+        self.name = name
         self.host = host
         self.port = port
         self.tls = tls
@@ -127,6 +129,7 @@ class SmtpProvider(BaseProvider[SmtpRequest, SmtpReply]):
                 password=parsed.password,
                 timeout=parsed.timeout(),
                 ca_file=ca_file,
+                name=parsed.provider_name,
             )
         except (OSError, ssl.SSLError):
             raise ValueError("smtp: ca_file is not a readable PEM file") from None
