@@ -23,12 +23,18 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 class FakeProvider:
-    """`postroom fake-provider` on a free port."""
+    """`postroom fake-provider` on a free port. `webhook_urls` ({provider: URL}) become its
+    --webhook-url flags: that provider then posts its webhooks there."""
 
-    def __init__(self, workdir: Path, *flags: str) -> None:
+    def __init__(
+        self, workdir: Path, *flags: str, webhook_urls: dict[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        with open(workdir / f"fake-provider-{self.port}.log", "wb") as log:
+        self.log = workdir / f"fake-provider-{self.port}.log"
+        for provider, url in (webhook_urls or {}).items():
+            flags = (*flags, "--webhook-url", f"{provider}={url}")
+        with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
                 [POSTROOM, "fake-provider", "--port", str(self.port), *flags],
                 stdout=log,
@@ -50,9 +56,21 @@ class FakeProvider:
         return f"mailgun://key@mg.example.com?base_url={self.url},sendgrid://SG.key?base_url={self.url}"
 
     def behaviour(self, changes: dict[str, Any]) -> dict[str, Any]:
+        return self._post("/_sim/behaviour", changes)
+
+    def webhooks(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Change the webhook settings (`POST /_sim/webhooks`); the settings as they now are."""
+        return self._post("/_sim/webhooks", changes)
+
+    def webhooks_sent(self) -> dict[str, Any]:
+        """`{"count", "pending", "sent": [...]}`: the webhook requests made so far."""
+        with urllib.request.urlopen(f"{self.url}/_sim/webhooks/sent", timeout=30) as reply:
+            return json.loads(reply.read())  # type: ignore[no-any-return]
+
+    def _post(self, path: str, changes: dict[str, Any]) -> dict[str, Any]:
         data = json.dumps(changes).encode()
         req = urllib.request.Request(
-            f"{self.url}/_sim/behaviour", data, {"Content-Type": "application/json"}
+            f"{self.url}{path}", data, {"Content-Type": "application/json"}
         )
         with urllib.request.urlopen(req, timeout=5) as reply:
             return json.loads(reply.read())  # type: ignore[no-any-return]

@@ -69,6 +69,31 @@ def _fake_provider_command(commands: "argparse._SubParsersAction[argparse.Argume
     ):
         fake.add_argument(f"--{switch}", type=kind, default=0, help=text)
     fake.add_argument("--outage", action="store_true", help="answer every request 503")
+    _webhook_options(fake)
+
+
+def _webhook_options(fake: argparse.ArgumentParser) -> None:
+    fake.add_argument(
+        "--webhook-url",
+        action="append",
+        default=[],
+        metavar="PROVIDER=URL",
+        help="post PROVIDER's (mailgun, sendgrid, postmark) webhooks to URL, as that provider"
+        " would: events of *@simulator.example.com recipients, delivered for others;"
+        " user:password in the URL is sent as basic auth (repeatable)",
+    )
+    fake.add_argument(
+        "--mailgun-signing-key",
+        default=None,
+        help="sign Mailgun webhooks with this key [default: a random one, printed at start]",
+    )
+    fake.add_argument(
+        "--sendgrid-private-key",
+        default=None,
+        metavar="PEMFILE",
+        help="sign SendGrid webhooks with this P-256 private key"
+        " [default: a new one; its public key is printed at start]",
+    )
 
 
 def _preflight(settings: Settings, command_name: str) -> None:
@@ -165,5 +190,32 @@ def cmd_fake_provider(settings: Settings, args: argparse.Namespace) -> int:
         "throttle_retry_after": args.throttle_retry_after,
         "outage": args.outage,
     }
-    run_simulator(args.host, args.port, args.key, switches)
+    try:
+        # ValueError: bad webhook settings, found before anything is served.
+        run_simulator(args.host, args.port, args.key, switches, _webhook_settings(args))
+    except ValueError as error:
+        print(f"postroom fake-provider: {error}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _webhook_settings(args: argparse.Namespace) -> dict[str, object]:
+    """The webhook options as the simulator's settings (WebhookSettings.update checks them);
+    ValueError for a malformed --webhook-url or an unreadable key file."""
+    urls = {}
+    for item in args.webhook_url:
+        provider, equals, url = item.partition("=")
+        if not equals:
+            # Not echoed: the URL may hold a password.
+            raise ValueError("--webhook-url takes PROVIDER=URL (mailgun, sendgrid, postmark)")
+        urls[provider] = url
+    settings: dict[str, object] = {"urls": urls}
+    if args.mailgun_signing_key is not None:
+        settings["mailgun_signing_key"] = args.mailgun_signing_key
+    if args.sendgrid_private_key is not None:
+        try:
+            with open(args.sendgrid_private_key, encoding="utf-8") as pem:
+                settings["sendgrid_private_key"] = pem.read()
+        except OSError as error:
+            raise ValueError(f"--sendgrid-private-key: {error.strerror}") from None
+    return settings

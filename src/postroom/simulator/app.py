@@ -21,6 +21,11 @@ def create_simulator_app(simulator: Simulator | None = None) -> web.Application:
     app.router.add_post("/_sim/behaviour", _set_behaviour)
     app.router.add_get("/_sim/accepted", _accepted)
     app.router.add_delete("/_sim/accepted", _reset)
+    app.router.add_get("/_sim/webhooks", _get_webhooks)
+    app.router.add_post("/_sim/webhooks", _set_webhooks)
+    app.router.add_get("/_sim/webhooks/sent", _webhooks_sent)
+    app.router.add_delete("/_sim/webhooks/sent", _forget_webhooks_sent)
+    app.on_cleanup.append(_close_webhooks)
     return app
 
 
@@ -54,3 +59,38 @@ async def _reset(request: web.Request) -> web.Response:
     simulator.accepted.clear()
     simulator.requests = 0
     return web.json_response({"count": 0})
+
+
+async def _get_webhooks(request: web.Request) -> web.Response:
+    return web.json_response(simulator_of(request).webhooks.settings.as_dict())
+
+
+async def _set_webhooks(request: web.Request) -> web.Response:
+    """`{"urls": {provider: URL}, "mailgun_signing_key", "sendgrid_private_key" (PEM),
+    "delay_seconds"}`, any of them; answers the settings as `GET` shows them."""
+    settings = simulator_of(request).webhooks.settings
+    try:
+        changes = await request.json()
+        if not isinstance(changes, dict):
+            raise ValueError("expected a JSON object of settings")
+        settings.update(changes)
+    except ValueError as error:  # json.JSONDecodeError is one
+        return web.json_response({"message": str(error)}, status=400)
+    return web.json_response(settings.as_dict())
+
+
+async def _webhooks_sent(request: web.Request) -> web.Response:
+    """Every webhook request made, as its receiver answered it in the end (after any retries),
+    and how many emails are still being reported."""
+    webhooks = simulator_of(request).webhooks
+    sent = [s.as_dict() for s in webhooks.sent]
+    return web.json_response({"count": len(sent), "pending": webhooks.pending, "sent": sent})
+
+
+async def _forget_webhooks_sent(request: web.Request) -> web.Response:
+    simulator_of(request).webhooks.sent.clear()
+    return web.json_response({"count": 0})
+
+
+async def _close_webhooks(app: web.Application) -> None:
+    await app[SIMULATOR_KEY].webhooks.close()

@@ -9,6 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
+from postroom.simulator.webhooks.sender import Webhooks
+
 AMBIGUOUS = frozenset({"", "empty", "garbage", "cut"})
 # What a captive portal or a broken proxy might answer: neither JSON nor UTF-8.
 GARBAGE = b"\xff\xfe<html><body>Gateway</body></html>"
@@ -109,6 +111,8 @@ class Simulator:
         self.behaviour = Behaviour()
         self.accepted: list[Accepted] = []
         self.requests = 0
+        # Where the simulated providers report what became of each email; nowhere by default.
+        self.webhooks = Webhooks()
         self._random = random.Random(seed)
         self._counter = 0
 
@@ -146,7 +150,12 @@ class Simulator:
         return None
 
     def record(self, accepted: Accepted) -> None:
+        """Keep an accepted email, and report its events where its provider has a webhook URL
+        (in the background: the send's answer is never delayed)."""
         self.accepted.append(accepted)
+        if self.webhooks.wanted(accepted.provider):
+            # Only then: reading `payload` decodes a raw body the record would rather keep raw.
+            self.webhooks.report(accepted.provider, accepted.message_id, accepted.payload)
 
     async def answer(
         self, provider: str, request: web.Request, normal: web.StreamResponse
