@@ -137,6 +137,14 @@ class Settings:
             "help": "ID:BASE64KEY,... to encrypt content at rest (the first encrypts)",
         },
     )
+    address_key: str = field(
+        default="",
+        repr=False,
+        metadata={
+            "env": "POSTROOM_ADDRESS_KEY",
+            "help": "secret for the keyed hash suppressions and events look addresses up by",
+        },
+    )
     insecure_no_auth: bool = field(
         default=False,
         metadata={
@@ -187,6 +195,7 @@ _METAVARS = {
     "providers": "URLS",
     "host": "HOST",
     "encryption_keys": "KEYS",
+    "address_key": "SECRET",
     "log_level": "LEVEL",
     "log_format": "FORMAT",
 }

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from postroom.api import emails, openapi
+from postroom.api import emails, openapi, suppressions, webhooks
 from postroom.api.container import Container
 from postroom.api.intake import IntakeRoute
 from postroom.api.responses import (
@@ -30,6 +30,14 @@ def create_app(container: Container) -> IntakeRoute:
         Route("/api/v1/email", _method_not_allowed, methods=["GET", "PUT", "PATCH", "DELETE"]),
         # One route for both methods, so a 405 here lists both in Allow.
         Route("/api/v1/email/{id}", emails.status_or_cancel, methods=["GET", "DELETE"]),
+        Route("/api/v1/suppressions", suppressions.list_or_add, methods=["GET", "POST"]),
+        Route(
+            "/api/v1/suppressions/{address:path}",
+            suppressions.show_or_remove,
+            methods=["GET", "DELETE"],
+        ),
+        Route("/webhooks/{kind}", webhooks.receive, methods=["POST"]),
+        Route("/webhooks/{kind}/{name}", webhooks.receive, methods=["POST"]),
         Route("/", home, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),

@@ -1,21 +1,27 @@
 """What the API needs from the composition root, and nothing more."""
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from postroom.domain.limits import Verdict
-from postroom.ports.emails import EmailStore
+from postroom.ports.emails import EmailStatus, EmailStore
+from postroom.ports.events import Recorded
+from postroom.ports.inbound import Inbound, Received
 from postroom.ports.keys import ApiKey
 from postroom.ports.metrics import Metrics, NullMetrics
-from postroom.ports.queue import PutResult
+from postroom.services.recipients import RecipientReport
+from postroom.services.submit import Submitted
+from postroom.services.suppressions import SuppressionList
 
 Hook = Callable[[], Awaitable[None]]
 
 
 @dataclass
 class Container:
-    submit: Callable[[Any, str | None, str], Awaitable[PutResult]]
+    # (request data, idempotency key, owner key id, tenant)
+    submit: Callable[[Any, str | None, str, str], Awaitable[Submitted]]
     emails: EmailStore
     # Whether storage answers (the store, and the queue apart from it when there is one).
     ping: Hook
@@ -31,6 +37,18 @@ class Container:
     limit: Callable[[str], Awaitable[Verdict]] | None = None
     # Opens event reasons sealed at rest; identity when no keys are configured.
     open_text: Callable[[str, str], str] = lambda text, email_id: text
+    # Provider webhook endpoints by (kind, name), and where what they verified is recorded.
+    inbound: dict[tuple[str, str], Inbound] = field(default_factory=dict)
+    record_events: Callable[[str, Received], Awaitable[Recorded]] | None = None
+    # Each recipient's events and the email's derived state, for the status API.
+    recipients: (
+        Callable[[EmailStatus], Awaitable[tuple[list[RecipientReport], str | None]]] | None
+    ) = None
+    suppressions: SuppressionList | None = None
+    # The bare address of a suppression entry, read as the intake reads a recipient; raises
+    # AddressError. None: plain ASCII addresses only (the intake's fast path).
+    parse_address: Callable[[str], str] | None = None
+    now: Callable[[], float] = time.time
     # Run when the server starts and stops (open storage, start a worker, close connections).
     on_startup: list[Hook] = field(default_factory=list)
     on_shutdown: list[Hook] = field(default_factory=list)

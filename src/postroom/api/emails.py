@@ -15,18 +15,27 @@ from postroom.api.responses import (
 )
 from postroom.domain.errors import CipherError, StorageUnavailableError
 from postroom.domain.ids import is_id
+from postroom.domain.keys import DEFAULT_TENANT
 from postroom.domain.states import State
 from postroom.logs import get_logger, log_event
 from postroom.ports.emails import CancelOutcome, EmailStatus
+from postroom.services.recipients import RecipientReport
 
 log = get_logger("api")
 
 
 async def caller(request: Request) -> str | Response:
     """The calling key's id ("" without authentication), or the 401/503 to answer instead."""
+    found = await calling_tenant(request)
+    return found if isinstance(found, Response) else found[0]
+
+
+async def calling_tenant(request: Request) -> tuple[str, str] | Response:
+    """The calling key's id and tenant (("", "default") without authentication), or the
+    401/503 to answer instead."""
     container: Container = request.app.state.container
     if container.authenticate is None:
-        return ""
+        return "", DEFAULT_TENANT
     try:
         key = await container.authenticate(request.headers.get("authorization"))
     except StorageUnavailableError:
@@ -34,7 +43,7 @@ async def caller(request: Request) -> str | Response:
     if key is None:
         log_event(log, "auth.refused", status=401)
         return unauthorized()
-    return key.id
+    return key.id, key.tenant
 
 
 async def owned(request: Request) -> EmailStatus | Response:
@@ -60,11 +69,46 @@ async def status_or_cancel(request: Request) -> Response:
 
 
 async def status(request: Request) -> Response:
-    """GET /api/v1/email/{id}: state and events, never content; only for the key that sent it."""
+    """GET /api/v1/email/{id}: state, events and each recipient's story, never content; only
+    for the key that sent it (the only caller shown the recipients' addresses)."""
+    container: Container = request.app.state.container
     found = await owned(request)
     if isinstance(found, Response):
         return found
-    return json_response(status_body(found, request.app.state.container.open_text))
+    body = status_body(found, container.open_text)
+    if container.recipients is not None:
+        try:
+            reports, derived = await container.recipients(found)
+        except StorageUnavailableError:
+            return storage_unavailable()
+        body["recipients"] = [_recipient(r) for r in reports]
+        if derived is not None:
+            body["status"] = derived
+    return json_response(body)
+
+
+def _recipient(report: RecipientReport) -> dict[str, object]:
+    state = report.state
+    return {
+        "address": report.address,
+        "state": state.state,
+        "complained": state.complained,
+        "unsubscribed": state.unsubscribed,
+        "opens": state.opens,
+        "clicks": state.clicks,
+        "bounce": state.bounce,
+        "events": [
+            {
+                "at": iso(e.at),
+                "type": e.type,
+                "provider": e.provider or None,
+                "bounce": e.bounce or None,
+                "rejectReason": e.reject_reason or None,
+                "description": e.description or None,
+            }
+            for e in report.events
+        ],
+    }
 
 
 def status_body(found: EmailStatus, open_text: Callable[[str, str], str]) -> dict[str, object]:

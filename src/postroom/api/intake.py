@@ -25,6 +25,7 @@ from postroom.api.responses import (
     storage_unavailable_body,
 )
 from postroom.domain.errors import InvalidEmailError, StorageUnavailableError
+from postroom.domain.keys import DEFAULT_TENANT
 from postroom.domain.validation import warnings
 from postroom.logs import REQUEST_ID, RateLimitedLog, get_logger, log_event
 from postroom.ports.queue import PutOutcome
@@ -41,6 +42,9 @@ STATUS_PATH = PATH + "/{}"
 _IDEMPOTENCY_KEY = re.compile(r"[!-~]{1,255}")
 # An incoming X-Request-Id is echoed only when it cannot break a log line or a header.
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
+SUPPRESSED_WARNING = (
+    "recipients in `suppressed` are on the suppression list: they will not be sent to"
+)
 _json = msgspec.json.Decoder()
 _encode = msgspec.json.encode
 log = get_logger("api")
@@ -137,7 +141,7 @@ class IntakeRoute:
                 "Send 1 to 255 visible ASCII characters.",
                 {"Idempotency-Key": "must be 1 to 255 visible ASCII characters"},
             )
-        owner = await self.owner(authorization)
+        owner, tenant = await self.owner(authorization)
         if self.container.limit is not None:
             await self.within_limits(owner)
         if not _is_json(content_type):
@@ -165,12 +169,13 @@ class IntakeRoute:
             raise _rejected(
                 400, "Malformed JSON", "The body is not valid JSON.", {"body": "not valid JSON"}
             ) from None
-        return await self.store(data, key, owner, started)
+        return await self.store(data, key, owner, tenant, started)
 
-    async def owner(self, authorization: str | None) -> str:
-        """The calling key's id ("" without authentication); a Reply 401/503 when refused."""
+    async def owner(self, authorization: str | None) -> tuple[str, str]:
+        """The calling key's id and tenant (("", "default") without authentication); a Reply
+        401/503 when refused."""
         if self.container.authenticate is None:
-            return ""
+            return "", DEFAULT_TENANT
         try:
             key = await self.container.authenticate(authorization)
         except StorageUnavailableError:
@@ -178,7 +183,7 @@ class IntakeRoute:
         if key is None:
             log_event(log, "auth.refused", status=401)
             raise Reply(401, UNAUTHORIZED_BODY, [(b"www-authenticate", b"Bearer")])
-        return key.id
+        return key.id, key.tenant
 
     async def within_limits(self, owner: str) -> None:
         """Raise the 429 Reply when the key has used up its rate or its day."""
@@ -199,10 +204,10 @@ class IntakeRoute:
         raise Reply(429, body, headers)
 
     async def store(
-        self, data: Any, key: str | None, owner: str, started: float
+        self, data: Any, key: str | None, owner: str, tenant: str, started: float
     ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         try:
-            result = await self.container.submit(data, key, owner)
+            submitted = await self.container.submit(data, key, owner, tenant)
         except InvalidEmailError as error:
             log_event(log, "email.rejected", status=400, fields=_top_level(error.errors))
             raise Reply(
@@ -226,6 +231,7 @@ class IntakeRoute:
                 storage_unavailable_body(),
                 [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())],
             ) from None
+        result = submitted.result
         created = result.outcome is PutOutcome.CREATED
         if created:
             self.container.metrics.accepted(time.perf_counter() - started)
@@ -239,6 +245,9 @@ class IntakeRoute:
         url = STATUS_PATH.format(result.id)
         answer = {"id": result.id, "status": result.state, "statusUrl": url}
         notes = warnings(data)
+        if submitted.suppressed:
+            answer["suppressed"] = list(submitted.suppressed)  # type: ignore[assignment]
+            notes = (*notes, SUPPRESSED_WARNING)
         if notes:
             answer["warnings"] = notes  # type: ignore[assignment]
         return (202 if created else 200), _encode(answer), [(b"location", url.encode())]

@@ -13,9 +13,18 @@ from postroom.api.schemas import (
     ACCEPTED,
     ADDRESS,
     CANCELLED,
+    DERIVED_STATES,
     EMAIL_REQUEST,
+    NEW_SUPPRESSION,
     PRODUCED_STATES,
+    RECIPIENT_STATES,
+    SUPPRESSION_REASONS,
+    SUPPRESSION_REQUEST,
+    SUPPRESSIONS_ADDED,
+    SUPPRESSIONS_REMOVED,
 )
+from postroom.api.suppressions import DEFAULT_PAGE, MAX_CURSOR_CHARS
+from postroom.services.suppressions import MAX_PAGE
 
 _STATES = PRODUCED_STATES
 _TIME = {
@@ -73,6 +82,70 @@ _EVENT = {
     },
 }
 
+_BOUNCE = {
+    "type": ["string", "null"],
+    "enum": ["hard", "soft", None],
+    "description": "`hard` or `soft` where the provider classified the bounce, else null",
+}
+_RECIPIENT_EVENT = {
+    "type": "object",
+    "required": ["at", "type"],
+    "description": "One event about one recipient, from a provider or from Postroom.",
+    "properties": {
+        "at": {**_TIME, "description": "when it happened at the provider (RFC 3339, UTC)"},
+        "type": {
+            "type": "string",
+            "enum": RECIPIENT_STATES,
+            "description": "what happened, in one vocabulary for every provider",
+            "examples": ["bounced"],
+        },
+        "provider": {
+            "type": ["string", "null"],
+            "description": "the provider that reported it; null for Postroom's own",
+            "examples": ["mailgun"],
+        },
+        "bounce": _BOUNCE,
+        "rejectReason": {
+            "type": ["string", "null"],
+            "description": "invalid, bounced, timed_out, blocked, spam, unsubscribed or other",
+            "examples": ["bounced"],
+        },
+        "description": {
+            "type": ["string", "null"],
+            "description": "the provider's diagnostic, addresses shown as <address>",
+            "examples": ["550 5.1.1 <address> no such user"],
+        },
+    },
+}
+_RECIPIENT = {
+    "type": "object",
+    "required": ["address", "state", "events"],
+    "description": "One recipient's state, folded from its events by rank (docs/events.md).",
+    "properties": {
+        "address": {
+            "type": ["string", "null"],
+            "description": "the address; null once retention purged the content",
+            "examples": ["ann@example.org"],
+        },
+        "state": {
+            "type": "string",
+            "enum": RECIPIENT_STATES,
+            "description": "where this recipient got: complained and unsubscribed are sticky",
+            "examples": ["delivered"],
+        },
+        "complained": {"type": "boolean", "description": "a complaint was reported"},
+        "unsubscribed": {"type": "boolean", "description": "an unsubscribe was reported"},
+        "opens": {"type": "integer", "minimum": 0, "description": "opens reported"},
+        "clicks": {"type": "integer", "minimum": 0, "description": "clicks reported"},
+        "bounce": _BOUNCE,
+        "events": {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/RecipientEvent"},
+            "description": "this recipient's events, oldest first",
+        },
+    },
+}
+
 _STATUS = {
     "type": "object",
     "required": ["id", "status", "createdAt", "sendAt", "attempts", "events"],
@@ -82,8 +155,9 @@ _STATUS = {
         "id": {"type": "string", "format": "uuid", "description": "the email's id"},
         "status": {
             "type": "string",
-            "enum": _STATES,
-            "description": "the current state",
+            "enum": _STATES + DERIVED_STATES,
+            "description": "the current state; once sent, derived from the recipients' states "
+            "when provider events have come in (docs/events.md)",
             "examples": ["sent"],
         },
         "createdAt": {**_TIME, "description": "when the API accepted it"},
@@ -98,6 +172,11 @@ _STATUS = {
             "type": "array",
             "items": {"$ref": "#/components/schemas/Event"},
             "description": "the history, oldest first",
+        },
+        "recipients": {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/Recipient"},
+            "description": "each recipient in to, cc, bcc order, with its provider events",
         },
     },
 }
@@ -138,13 +217,102 @@ _ERROR = {
     },
 }
 
+
+def _nullable(description: str, example: str) -> dict[str, Any]:
+    return {"type": ["string", "null"], "description": description, "examples": [example]}
+
+
+_SUPPRESSION = {
+    "type": "object",
+    "required": ["address", "reason", "scope", "createdAt", "expiresAt", "source"],
+    "description": "One entry of the suppression list. Every time is an RFC 3339 UTC string.",
+    "properties": {
+        "address": {
+            "type": "string",
+            "description": "the address, in the form it is matched by (letter case folded)",
+            "examples": ["ann@example.org"],
+        },
+        "reason": {
+            "type": "string",
+            "enum": SUPPRESSION_REASONS,
+            "description": "why: a provider's report (hard bounce, complaint, unsubscribe, "
+            "invalid address, repeated soft bounces) or `manual`",
+            "examples": ["hard_bounce"],
+        },
+        "scope": {
+            "type": "string",
+            "description": "`*` for every email of the tenant, else the tag it applies to",
+            "examples": ["*"],
+        },
+        "createdAt": {**_TIME, "description": "when it was added"},
+        "expiresAt": {
+            "oneOf": [
+                {**_TIME, "description": "the time"},
+                {"type": "null", "description": "never"},
+            ],
+            "description": "when it lapses by itself (past for a lapsed entry); null: never",
+        },
+        "source": {
+            "type": "object",
+            "required": ["provider", "event", "emailId"],
+            "description": "what added it; every field null for an entry added by hand",
+            "properties": {
+                "provider": _nullable("the provider that reported the address", "mailgun"),
+                "event": _nullable("the provider event", "bounced"),
+                "emailId": _nullable(
+                    "the email the event was about", "019a2237-5c1e-7b3a-9d2f-6a1b2c3d4e5f"
+                ),
+            },
+        },
+    },
+}
+
+_SUPPRESSION_PAGE = {
+    "type": "object",
+    "required": ["data", "nextCursor"],
+    "description": "A page of the tenant's suppression list, in a stable order.",
+    "properties": {
+        "data": {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/Suppression"},
+            "description": "the entries of this page",
+        },
+        "nextCursor": _nullable(
+            "pass as `cursor` for the next page; null on the last page", "WyJhYiIsIioiXQ"
+        ),
+    },
+}
+
+_ADDRESS_SUPPRESSIONS = {
+    "type": "object",
+    "required": ["data"],
+    "description": "Every entry for one address, one per scope.",
+    "properties": {
+        "data": {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/Suppression"},
+            "minItems": 1,
+            "description": "the address's entries, lapsed ones included",
+        },
+    },
+}
+
 _SCHEMAS = {
     "EmailRequest": EMAIL_REQUEST,
     "Address": ADDRESS,
     "Accepted": ACCEPTED,
     "EmailStatus": _STATUS,
     "Event": _EVENT,
+    "Recipient": _RECIPIENT,
+    "RecipientEvent": _RECIPIENT_EVENT,
     "Cancelled": CANCELLED,
+    "SuppressionRequest": SUPPRESSION_REQUEST,
+    "NewSuppression": NEW_SUPPRESSION,
+    "SuppressionsAdded": SUPPRESSIONS_ADDED,
+    "Suppression": _SUPPRESSION,
+    "SuppressionPage": _SUPPRESSION_PAGE,
+    "AddressSuppressions": _ADDRESS_SUPPRESSIONS,
+    "SuppressionsRemoved": SUPPRESSIONS_REMOVED,
     "Error": _ERROR,
 }
 
@@ -276,6 +444,115 @@ def _cancel() -> dict[str, Any]:
     )
 
 
+_NO_LIST = "no such address on the list, or no suppression list with this storage"
+_ADDRESS_PARAMETER = {
+    "name": "address",
+    "in": "path",
+    "required": True,
+    "description": "the address, URL-encoded (`ann%2Bx%40example.org`); any letter case",
+    "schema": {"type": "string", "examples": ["ann%2Bx%40example.org"]},
+}
+_PAGE_PARAMETERS = [
+    {
+        "name": "reason",
+        "in": "query",
+        "required": False,
+        "description": "only entries with this reason",
+        "schema": {"type": "string", "enum": SUPPRESSION_REASONS},
+    },
+    {
+        "name": "cursor",
+        "in": "query",
+        "required": False,
+        "description": "the `nextCursor` of the previous page; omitted: the first page",
+        "schema": {"type": "string", "maxLength": MAX_CURSOR_CHARS},
+    },
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "description": "at most this many entries",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE},
+    },
+]
+
+
+def _list_suppressions() -> dict[str, Any]:
+    return _operation(
+        "listSuppressions",
+        "A page of the suppression list",
+        {
+            "200": _answer("a page; more when nextCursor is not null", "SuppressionPage"),
+            "400": _error("a bad reason, cursor or limit; `errors` names it"),
+            "401": _UNAUTHORIZED,
+            "404": _error("no suppression list with this storage"),
+            "503": _UNAVAILABLE,
+        },
+        description="The entries of the key's tenant only.",
+        parameters=_PAGE_PARAMETERS,
+    )
+
+
+def _add_suppressions() -> dict[str, Any]:
+    return _operation(
+        "addSuppressions",
+        "Add addresses to the suppression list",
+        {
+            "201": _answer("stored", "SuppressionsAdded"),
+            "400": _error(
+                "an invalid entry or malformed JSON; `errors` names every bad field "
+                "(`[2].address`; `address` for a lone object) and nothing was stored"
+            ),
+            "401": _UNAUTHORIZED,
+            "404": _error("no suppression list with this storage"),
+            "408": _error("the body arrived too slowly"),
+            "413": _error("body larger than the configured limit (10 MiB by default)"),
+            "415": _error("content type is not application/json"),
+            "503": _UNAVAILABLE,
+        },
+        description="All or nothing: the entries are stored in one write, or none is. "
+        "Send them as `application/json`.",
+        requestBody={"required": True, "content": _json("SuppressionRequest")},
+    )
+
+
+def _show_suppression() -> dict[str, Any]:
+    return _operation(
+        "getSuppression",
+        "An address's entries",
+        {
+            "200": _answer("found", "AddressSuppressions"),
+            "401": _UNAUTHORIZED,
+            "404": _error(_NO_LIST),
+            "503": _UNAVAILABLE,
+        },
+        parameters=[_ADDRESS_PARAMETER],
+    )
+
+
+def _remove_suppression() -> dict[str, Any]:
+    return _operation(
+        "removeSuppression",
+        "Take an address off the suppression list",
+        {
+            "200": _answer("removed", "SuppressionsRemoved"),
+            "401": _UNAUTHORIZED,
+            "404": _error(_NO_LIST),
+            "503": _UNAVAILABLE,
+        },
+        parameters=[
+            _ADDRESS_PARAMETER,
+            {
+                "name": "scope",
+                "in": "query",
+                "required": False,
+                "description": "only the entry of this scope (`*` or a tag); omitted: every entry",
+                "schema": {"type": "string"},
+            },
+        ],
+    )
+
+
 def _open_page(operation_id: str, summary: str, description: str, media: str) -> dict[str, Any]:
     answer = {**_answer(description), "content": {media: {}}}
     return _operation(operation_id, summary, {"200": answer}, security=_OPEN)
@@ -285,6 +562,11 @@ def _paths() -> dict[str, Any]:
     return {
         "/api/v1/email": {"post": _submit()},
         "/api/v1/email/{id}": {"get": _status(), "delete": _cancel()},
+        "/api/v1/suppressions": {"get": _list_suppressions(), "post": _add_suppressions()},
+        "/api/v1/suppressions/{address}": {
+            "get": _show_suppression(),
+            "delete": _remove_suppression(),
+        },
         "/healthz": {
             "get": _operation(
                 "getHealth",

@@ -8,13 +8,16 @@ accepts more than the schema states (international addresses, longer display nam
 
 from typing import Any
 
+from postroom.api.suppressions import MAX_ENTRIES
+from postroom.domain.events import EventType
 from postroom.domain.message import Limits
 from postroom.domain.rules import RESERVED_HEADERS
 from postroom.domain.states import State
+from postroom.domain.suppression import ALL_SCOPES, MAX_SCOPE_CHARS, Reason
 
 LIMITS = Limits()
 
-# States the service writes today; the webhook states in domain/states.py are not produced yet.
+# The states delivery writes (an email's history holds only these).
 PRODUCED_STATES = [
     str(state)
     for state in (
@@ -25,8 +28,24 @@ PRODUCED_STATES = [
         State.SENT,
         State.FAILED,
         State.CANCELLED,
+        State.SUPPRESSED,
     )
 ]
+# What a sent email's status can become once its recipients' events say more
+# (domain/recipients.py email_state): the delivery states of the event vocabulary.
+DERIVED_STATES = [
+    str(kind)
+    for kind in (
+        EventType.DEFERRED,
+        EventType.DELIVERED,
+        EventType.AUTORESPONDED,
+        EventType.BOUNCED,
+        EventType.REJECTED,
+        EventType.COMPLAINED,
+        EventType.UNSUBSCRIBED,
+    )
+]
+RECIPIENT_STATES = [str(kind) for kind in EventType]
 
 # Reserved names no provider delivers to (domain/address.py refuses them).
 _SPECIAL_USE = ("arpa", "invalid", "localhost", "local", "onion", "test")
@@ -273,8 +292,15 @@ ACCEPTED = {
             "type": "array",
             "items": {"type": "string"},
             "description": "present only when there is something to say: each unknown field "
-            "(ignored) and an email with neither subject nor body",
+            "(ignored), an email with neither subject nor body, suppressed recipients",
             "examples": [["unknown field 'htlm' ignored; did you mean 'html'?"]],
+        },
+        "suppressed": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "present only when the suppression list blocks recipients: their "
+            "fields; they will not be sent to",
+            "examples": [["to[1]"]],
         },
     },
 }
@@ -286,5 +312,106 @@ CANCELLED = {
     "properties": {
         "id": _ID,
         "status": {"type": "string", "enum": ["cancelled"], "description": "always `cancelled`"},
+    },
+}
+
+# -- the suppression list
+
+SUPPRESSION_REASONS = [str(reason) for reason in Reason]
+
+_EXPIRES_AT = {
+    "description": "when the entry lapses by itself; omitted or null: never. It must be in the "
+    "future (the schema cannot state a limit relative to the time of the request).",
+    "oneOf": [
+        {
+            "type": "string",
+            "format": "date-time",
+            "pattern": RFC3339,
+            "description": "RFC 3339 date-time with `Z` or an offset",
+            "examples": ["2027-01-01T00:00:00Z"],
+        },
+        {"type": "null", "description": "never"},
+    ],
+}
+
+NEW_SUPPRESSION: dict[str, Any] = {
+    "type": "object",
+    "required": ["address"],
+    "additionalProperties": False,
+    "description": "An address the tenant's emails must not be sent to. A field not listed "
+    "here is a 400.",
+    "properties": {
+        "address": {
+            "type": "string",
+            "minLength": 6,
+            "maxLength": 254,
+            "pattern": f"^{_ADDR_SPEC}$",
+            "description": "the bare address (`addr-spec`), read as a recipient's is and "
+            "matched in any letter case. The API also accepts quoted local parts and "
+            "international addresses; this schema describes the plain ASCII form.",
+            "examples": ["ann@example.org"],
+        },
+        "reason": {
+            "type": "string",
+            "enum": SUPPRESSION_REASONS,
+            "default": str(Reason.MANUAL),
+            "description": "why it is suppressed",
+            "examples": ["manual"],
+        },
+        "scope": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_SCOPE_CHARS,
+            "pattern": _NO_CONTROL,
+            "default": ALL_SCOPES,
+            "description": "`*`: every email of the tenant; else a tag: only emails carrying "
+            "that tag (one line)",
+            "examples": ["*", "newsletter"],
+        },
+        "expiresAt": _EXPIRES_AT,
+    },
+}
+
+SUPPRESSION_REQUEST: dict[str, Any] = {
+    "description": f"One entry, or a list of 1 to {MAX_ENTRIES:,}. One invalid entry "
+    "refuses the whole request and nothing is stored.",
+    "oneOf": [
+        {"$ref": "#/components/schemas/NewSuppression"},
+        {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/NewSuppression"},
+            "minItems": 1,
+            "maxItems": MAX_ENTRIES,
+            "description": "a list of entries",
+        },
+    ],
+}
+
+SUPPRESSIONS_ADDED = {
+    "type": "object",
+    "required": ["added"],
+    "description": "The entries are stored.",
+    "properties": {
+        "added": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "entries stored or replaced; an entry the list already holds for that "
+            "address and scope (and that does not lapse first) adds none",
+            "examples": [2],
+        },
+    },
+}
+
+SUPPRESSIONS_REMOVED = {
+    "type": "object",
+    "required": ["removed"],
+    "description": "The entries are gone: the address may be sent to again.",
+    "properties": {
+        "removed": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "entries removed (one per scope)",
+            "examples": [1],
+        },
     },
 }

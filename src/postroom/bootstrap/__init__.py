@@ -14,6 +14,13 @@ from postroom.addresses.validator import parse_with_email_validator
 from postroom.api.app import create_app
 from postroom.api.container import Container
 from postroom.api.intake import IntakeRoute
+from postroom.bootstrap.events import (
+    EventsRuntime,
+    build_events,
+    event_tasks,
+    parse_listed_address,
+    report_outbox_events,
+)
 from postroom.ciphers.aesgcm import AesGcmCipher, new_key_entry, parse_keys
 from postroom.clocks.system import SystemClock
 from postroom.domain.errors import CipherError, StorageFullError, StorageUnavailableError
@@ -29,6 +36,7 @@ from postroom.services.deliver import DeliverEmail
 from postroom.services.health import LocalHealth
 from postroom.services.limits import SendingLimits
 from postroom.services.operations import OperationError, create_key
+from postroom.services.recipients import Recipients
 from postroom.services.shared_health import SharedHealth
 from postroom.services.submit import SubmitEmail
 from postroom.settings import Settings
@@ -222,6 +230,7 @@ class WorkerRuntime:
     metrics: PrometheusMetrics
     settings: Settings
     health: LocalHealth
+    events: EventsRuntime | None = None
 
     async def refresh_metrics(self) -> bytes:
         self.metrics.queue(await self.storage.queue.stats(), self.worker.in_flight)
@@ -232,10 +241,19 @@ class WorkerRuntime:
         await self.health.close()
         for provider in self.providers:
             await provider.close()
+        if self.events is not None:
+            await self.events.close()
 
 
-def build_worker(settings: Settings, storage: Storage, metrics: PrometheusMetrics) -> WorkerRuntime:
+def build_worker(
+    settings: Settings,
+    storage: Storage,
+    metrics: PrometheusMetrics,
+    events: EventsRuntime | None = None,
+) -> WorkerRuntime:
     providers = open_providers(settings)
+    if events is not None:
+        report_outbox_events(providers, events)
     names = [_unique_name(p.name, i, providers) for i, p in enumerate(providers)]
     health = open_health(storage, names, metrics)
     deliver = DeliverEmail(
@@ -246,11 +264,13 @@ def build_worker(settings: Settings, storage: Storage, metrics: PrometheusMetric
         health=health,
         policy=RetryPolicy(max_attempts=settings.max_attempts),
         metrics=metrics,
+        suppressions=events.suppressions if events else None,
+        events=events.record if events else None,
     )
     worker = Worker(
         storage.queue, deliver, settings.concurrency, settings.visibility_timeout, wake=storage.wake
     )
-    return WorkerRuntime(worker, storage, providers, metrics, settings, health)
+    return WorkerRuntime(worker, storage, providers, metrics, settings, health, events)
 
 
 def open_health(storage: Storage, names: list[str], metrics: PrometheusMetrics) -> LocalHealth:
@@ -271,19 +291,23 @@ def build_app(settings: Settings, with_worker: bool) -> IntakeRoute:
     """The API; with `with_worker`, a delivery worker runs in the same event loop."""
     storage = open_storage(settings)
     metrics = PrometheusMetrics()
-    runtime = build_worker(settings, storage, metrics) if with_worker else None
-    wake = runtime.worker.wake if runtime else None
     content = Content(open_cipher(settings))
+    events = build_events(settings, storage, content, metrics)
+    runtime = build_worker(settings, storage, metrics, events) if with_worker else None
+    wake = runtime.worker.wake if runtime else None
     submit = SubmitEmail(
         storage.queue,
         SystemClock(),
         parse_with_email_validator,
         cipher=content.cipher,
         on_stored=wake,
+        suppressions=events.suppressions if events else None,
     )
     container = Container(submit, storage.emails, storage.ping, settings.max_body_bytes, metrics)
     container.body_timeout = settings.body_timeout
     container.open_text = content.open_text
+    if events is not None:
+        _attach_events(container, events, storage, content)
     _attach_auth(container, settings, storage)
     if runtime is not None:
         container.render_metrics = runtime.refresh_metrics
@@ -292,6 +316,18 @@ def build_app(settings: Settings, with_worker: bool) -> IntakeRoute:
         container.render_metrics = _api_metrics(storage, metrics)
     container.on_shutdown.append(storage.close)
     return create_app(container)
+
+
+def _attach_events(
+    container: Container, events: EventsRuntime, storage: Storage, content: Content
+) -> None:
+    assert storage.events is not None
+    container.inbound = events.inbound
+    container.record_events = events.record
+    container.suppressions = events.suppressions
+    container.parse_address = parse_listed_address
+    container.recipients = Recipients(storage.events, storage.emails, content)
+    container.on_shutdown.append(events.close)
 
 
 _NO_AUTH_WARNING = "authentication is off: anyone who reaches this port can send email"
@@ -332,6 +368,8 @@ def _attach_worker(container: Container, runtime: WorkerRuntime) -> None:
         tasks.append(
             asyncio.create_task(purge_periodically(runtime.storage, runtime.settings, stop))
         )
+        if runtime.events is not None:
+            tasks.extend(event_tasks(runtime.events, stop))
 
     async def finish() -> None:
         stop.set()
@@ -349,9 +387,12 @@ async def purge_periodically(storage: Storage, settings: Settings, stop: asyncio
     """Apply the retention period once an hour while a worker runs."""
     while not stop.is_set():
         with contextlib.suppress(Exception):
-            purged = await storage.sealed.purge_content(retention_cutoff(settings))
+            cutoff = retention_cutoff(settings)
+            purged = await storage.sealed.purge_content(cutoff)
             if purged:
                 log.info("retention.purged", extra={"fields": {"emails": purged}})
+            if storage.events is not None:
+                await storage.events.purge_events(cutoff)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), PURGE_EVERY)
 
@@ -381,12 +422,16 @@ async def run_worker(settings: Settings) -> None:
     """A worker-only process: deliver until SIGTERM or SIGINT, with the retention purge and,
     with POSTROOM_METRICS_PORT, Prometheus metrics on their own port."""
     storage = open_storage(settings)
-    runtime = build_worker(settings, storage, PrometheusMetrics())
+    metrics = PrometheusMetrics()
+    events = build_events(settings, storage, Content(open_cipher(settings)), metrics)
+    runtime = build_worker(settings, storage, metrics, events)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     background = [asyncio.create_task(purge_periodically(storage, settings, stop))]
+    if events is not None:
+        background.extend(event_tasks(events, stop))
     if settings.metrics_port:
         serve_metrics(runtime.metrics, settings.host, settings.metrics_port)
         background.append(asyncio.create_task(refresh_periodically(runtime, stop)))

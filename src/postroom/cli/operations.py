@@ -16,6 +16,8 @@ from postroom.bootstrap import (
     retention_cutoff,
 )
 from postroom.cli.parsing import STORAGE_FLAGS, command
+from postroom.domain.keys import DEFAULT_TENANT
+from postroom.domain.rules import CONTROL
 from postroom.ports.storage import Storage
 from postroom.services import operations
 from postroom.settings import Settings
@@ -44,6 +46,12 @@ def _key_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]
         verbs, "create", cmd_keys_create, "create a key and print it once", STORAGE_FLAGS
     )
     create.add_argument("--name", required=True, help="what the key is for")
+    create.add_argument(
+        "--tenant",
+        default=DEFAULT_TENANT,
+        help="whose suppression list the key's emails share (keys of one tenant share one) "
+        f"[default {DEFAULT_TENANT}]",
+    )
     command(verbs, "list", cmd_keys_list, "list keys (never the keys themselves)", STORAGE_FLAGS)
     revoke = command(verbs, "revoke", cmd_keys_revoke, "revoke a key", STORAGE_FLAGS)
     revoke.add_argument("key", metavar="ID_OR_PREFIX", help="the key's id or its shown prefix")
@@ -180,8 +188,12 @@ def cmd_sqs_requeue(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_keys_create(settings: Settings, args: argparse.Namespace) -> int:
+    tenant = args.tenant
+    if not tenant.strip() or CONTROL.search(tenant):
+        print("postroom: error: --tenant: a tenant is a name of one line", file=sys.stderr)
+        return 2
     try:
-        print(_on_storage(settings, lambda s: operations.create_named_key(s, args.name)))
+        print(_on_storage(settings, lambda s: operations.create_named_key(s, args.name, tenant)))
     except operations.KeyNameError as error:
         print(f"postroom: error: --name: {error}", file=sys.stderr)
         return 2

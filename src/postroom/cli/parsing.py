@@ -21,6 +21,7 @@ SERVER_FLAGS = (
     "rate_limit",
     "daily_quota",
     "encryption_keys",
+    "address_key",
     "retention_days",
     "host",
     "port",

@@ -23,3 +23,7 @@ def token_hash(token: str) -> str:
 
 def visible_prefix(token: str) -> str:
     return token[: len(TOKEN_PREFIX) + VISIBLE_CHARS]
+
+
+# The tenant of keys made without one, and of every key made before tenants existed.
+DEFAULT_TENANT = "default"

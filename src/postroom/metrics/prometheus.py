@@ -114,6 +114,24 @@ class PrometheusMetrics:
         self._sending = Gauge(
             "postroom_worker_in_flight", "Sends in flight in this process", registry=r
         )
+        self._webhooks = Counter(
+            "postroom_webhooks_received",
+            "Provider webhook requests answered, by outcome",
+            ["provider", "outcome"],
+            registry=r,
+        )
+        self._events_in = Counter(
+            "postroom_provider_events_recorded",
+            "New provider events stored",
+            ["provider"],
+            registry=r,
+        )
+        self._processed = Counter(
+            "postroom_provider_events_processed",
+            "Provider events matched to an email, or kept as unmatched",
+            ["resolution"],
+            registry=r,
+        )
 
     def request(self, route: str, status: int) -> None:
         counts = self._requests.counts
@@ -153,6 +171,14 @@ class PrometheusMetrics:
         self._dead.set(stats.dead)
         self._oldest.set(stats.oldest_age)
         self._sending.set(in_flight_here)
+
+    def webhook(self, provider: str, outcome: str, events: int) -> None:
+        self._child(self._webhooks, provider, outcome).inc()
+        if events:
+            self._child(self._events_in, provider).inc(events)
+
+    def event_processed(self, resolution: str) -> None:
+        self._child(self._processed, resolution).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

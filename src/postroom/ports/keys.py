@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 from typing import Protocol
 
+from postroom.domain.keys import DEFAULT_TENANT
+
 
 @dataclass(frozen=True, slots=True)
 class ApiKey:
@@ -13,12 +15,12 @@ class ApiKey:
     last_used_at: float | None = None
     revoked_at: float | None = None
     # Whose suppression list (and, later, events and webhooks) the key's emails share.
-    tenant: str = "default"
+    tenant: str = DEFAULT_TENANT
 
 
 class KeyStore(Protocol):
     async def create_key(
-        self, key_id: str, name: str, token_hash: str, prefix: str, tenant: str = "default"
+        self, key_id: str, name: str, token_hash: str, prefix: str, tenant: str = DEFAULT_TENANT
     ) -> ApiKey:
         """Store a new key (its hash only) and return it."""
         ...

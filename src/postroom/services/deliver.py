@@ -29,18 +29,23 @@ from postroom.domain.errors import (
     ThrottledError,
     UnsupportedError,
 )
+from postroom.domain.events import EventType
 from postroom.domain.ids import message_id_header
+from postroom.domain.keys import DEFAULT_TENANT
 from postroom.domain.message import Attachment, Email
 from postroom.domain.retry import RetryPolicy
 from postroom.domain.router import Action, Attempt, Decision, after_failure, next_step
 from postroom.domain.states import State
+from postroom.domain.suppression import without
 from postroom.logs import RateLimitedLog, get_logger, log_event
 from postroom.ports.clock import Clock
 from postroom.ports.metrics import Metrics, NullMetrics
 from postroom.ports.provider import Outgoing, Provider, Receipt
 from postroom.ports.queue import Event, Lease, Queue
 from postroom.services.content import Content, NoCipher
+from postroom.services.events import RecordEvents
 from postroom.services.health import LocalHealth
+from postroom.services.suppressions import SuppressionList
 
 log = get_logger("deliver")
 
@@ -51,6 +56,8 @@ SETTLE_MAX_DELAY = 1.0
 SETTLE_PATIENCE = 300.0
 # What validation stores for an attachment given without contentType.
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
+# A suppression check storage could not answer: the email comes back after this many seconds.
+SUPPRESSION_RETRY = 5.0
 
 
 def classify(error: BaseException) -> Failure:
@@ -119,6 +126,8 @@ class DeliverEmail:
         rand: Callable[[], float] = random.random,
         content: Content | None = None,
         settle_patience: float = SETTLE_PATIENCE,
+        suppressions: SuppressionList | None = None,
+        events: RecordEvents | None = None,
     ) -> None:
         self._queue = queue
         self._providers = list(providers)
@@ -129,6 +138,9 @@ class DeliverEmail:
         self._rand = rand
         self._content = content or Content(NoCipher())
         self._settle_patience = settle_patience
+        # Checked just before the first provider call; suppressed recipients are recorded.
+        self._suppressions = suppressions
+        self._events = events
         # A storage outage fails every settle alike: one warning per 10 s, with a count.
         self._rarely = RateLimitedLog()
 
@@ -140,6 +152,18 @@ class DeliverEmail:
             # Never guess: an email that does not open is dead-lettered, not sent as garbage.
             await self._give_back(lease, Decision(Action.FAIL, reason=f"cannot decrypt: {error}"))
             return
+        try:
+            kept = await self._drop_suppressed(lease, email)
+        except StorageUnavailableError:
+            at = self._clock.now() + SUPPRESSION_RETRY
+            await self._give_back(
+                lease, Decision(Action.RETRY, at=at, reason="storage unavailable")
+            )
+            return
+        if kept is None:
+            await self._suppressed(lease)
+            return
+        email = kept
         domain = email.sender.email.rpartition("@")[2]
         outgoing = Outgoing(lease.id, email, message_id_header(lease.id, domain))
         run = _Run(lease, outgoing, Attempt(lease.attempt, self._clock.now() - lease.created_at))
@@ -160,6 +184,33 @@ class DeliverEmail:
                 await self._give_back(run.lease, outcome, run.events)
             if outcome is not None:
                 return
+
+    async def _drop_suppressed(self, lease: Lease, email: Email) -> Email | None:
+        """The email without its suppressed recipients, whose `suppressed` events are recorded;
+        None when every recipient is suppressed."""
+        if self._suppressions is None:
+            return email
+        recipients = email.recipients()
+        tenant = email.tenant or DEFAULT_TENANT
+        blocked = await self._suppressions.blocked(
+            tenant, [a.email for a in recipients], email.tags
+        )
+        if not blocked:
+            return email
+        if self._events is not None:
+            await self._events.own(
+                lease.id, tenant, sorted(blocked), EventType.SUPPRESSED, "on the suppression list"
+            )
+        if len(blocked) == len(recipients):
+            return None
+        return without(email, blocked)
+
+    async def _suppressed(self, lease: Lease) -> None:
+        """Every recipient is suppressed: the email ends without reaching a provider."""
+        event = Event(self._clock.now(), State.SUPPRESSED, "", "every recipient is suppressed")
+        if await self._settle(lease, lambda: self._queue.ack(lease, event)):
+            self._metrics.settled("suppressed")
+            log_event(log, "email.suppressed", id=lease.id)
 
     async def _try(self, run: _Run, index: int) -> Decision | bool | None:
         """One provider call: None to go on (run.attempt updated), True when sent and

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable
 
 from postroom.domain.errors import CipherError, StorageUnavailableError
-from postroom.domain.keys import new_token, token_hash, visible_prefix
+from postroom.domain.keys import DEFAULT_TENANT, new_token, token_hash, visible_prefix
 from postroom.domain.states import State
 from postroom.ports.cipher import Cipher
 from postroom.ports.dead import DeadLetter
@@ -80,14 +80,16 @@ async def redrive_all(storage: Storage, progress: Progress = _quiet) -> int:
 # -- API keys
 
 
-async def create_key(storage: Storage, name: str) -> str:
+async def create_key(storage: Storage, name: str, tenant: str = DEFAULT_TENANT) -> str:
     """A new key; the token is returned once and only its hash is stored."""
     token = new_token(os.urandom(32))
-    await storage.keys.create_key(str(uuid.uuid4()), name, token_hash(token), visible_prefix(token))
+    await storage.keys.create_key(
+        str(uuid.uuid4()), name, token_hash(token), visible_prefix(token), tenant
+    )
     return token
 
 
-async def create_named_key(storage: Storage, name: str) -> str:
+async def create_named_key(storage: Storage, name: str, tenant: str = DEFAULT_TENANT) -> str:
     """A new key for `keys create`: KeyNameError for an empty name or one a key not revoked
     already has (a revoked key's name may be used again, as when a key is replaced)."""
     if not name.strip():
@@ -95,7 +97,7 @@ async def create_named_key(storage: Storage, name: str) -> str:
     keys = await storage.keys.list_keys()
     if any(key.name == name and key.revoked_at is None for key in keys):
         raise KeyNameError(f"a key named {name!r} exists; revoke it first or pick another name")
-    return await create_key(storage, name)
+    return await create_key(storage, name, tenant)
 
 
 async def list_keys(storage: Storage) -> list[ApiKey]:

@@ -3,21 +3,34 @@
 import hashlib
 import os
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from postroom.domain.address import FullParser
+from postroom.domain.errors import StorageUnavailableError
 from postroom.domain.ids import new_id
-from postroom.domain.message import Limits
+from postroom.domain.keys import DEFAULT_TENANT
+from postroom.domain.message import Email, Limits
+from postroom.domain.suppression import field_names
 from postroom.domain.validation import validate_submission
 from postroom.ports.cipher import Cipher
 from postroom.ports.clock import Clock
 from postroom.ports.queue import NewEmail, PutOutcome, PutResult, Queue
 from postroom.services.codec import encode_email
 from postroom.services.content import NoCipher
+from postroom.services.suppressions import SuppressionList
 
 
 class IdempotencyConflictError(Exception):
     """The idempotency key was used in the last 24 h for a different email."""
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    result: PutResult
+    # The recipients the suppression list blocks ("to[1]"), told to the client at once; the
+    # worker checks again before sending and records them as suppressed.
+    suppressed: tuple[str, ...] = ()
 
 
 class SubmitEmail:
@@ -30,6 +43,7 @@ class SubmitEmail:
         cipher: Cipher | None = None,
         random_bytes: Callable[[int], bytes] = os.urandom,
         on_stored: Callable[[], None] | None = None,
+        suppressions: SuppressionList | None = None,
     ) -> None:
         self._queue = queue
         self._clock = clock
@@ -39,10 +53,15 @@ class SubmitEmail:
         self._random_bytes = random_bytes
         # Told after each new email is stored (a worker in this process wakes at once).
         self._on_stored = on_stored
+        self._suppressions = suppressions
 
     async def __call__(
-        self, data: Any, idempotency_key: str | None = None, owner: str = ""
-    ) -> PutResult:
+        self,
+        data: Any,
+        idempotency_key: str | None = None,
+        owner: str = "",
+        tenant: str = DEFAULT_TENANT,
+    ) -> Submitted:
         """Store the email a decoded request describes.
 
         Raises InvalidEmailError (nothing stored), IdempotencyConflictError, or
@@ -52,7 +71,8 @@ class SubmitEmail:
         submission = validate_submission(
             data, now=now, limits=self._limits, full_parser=self._full_parser
         )
-        plain = encode_email(submission.email)
+        email = replace(submission.email, tenant=tenant)
+        plain = encode_email(email)
         send_at = submission.send_at
         email_id = new_id(int(now * 1000), self._random_bytes(10))
         new = NewEmail(
@@ -67,9 +87,24 @@ class SubmitEmail:
         result = await self._queue.put(new)
         if result.outcome is PutOutcome.CONFLICT:
             raise IdempotencyConflictError
-        if self._on_stored is not None and result.outcome is PutOutcome.CREATED:
+        if result.outcome is not PutOutcome.CREATED:
+            return Submitted(result)
+        if self._on_stored is not None:
             self._on_stored()
-        return result
+        return Submitted(result, await self._blocked(email))
+
+    async def _blocked(self, email: Email) -> tuple[str, ...]:
+        """After the put, so a duplicate costs no lookup; a lookup that fails tells nothing
+        (the email is stored, and the worker checks again before sending)."""
+        if self._suppressions is None:
+            return ()
+        try:
+            blocked = await self._suppressions.blocked(
+                email.tenant, [a.email for a in email.recipients()], email.tags
+            )
+        except StorageUnavailableError:
+            return ()
+        return tuple(field_names(email, blocked))
 
 
 def _stored_key(owner: str, key: str) -> str:

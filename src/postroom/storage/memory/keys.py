@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 
+from postroom.domain.keys import DEFAULT_TENANT
 from postroom.ports.keys import ApiKey
 from postroom.storage.memory.state import MemoryState
 
@@ -12,7 +13,7 @@ class MemoryKeyStore:
         self._clock = state.clock
 
     async def create_key(
-        self, key_id: str, name: str, token_hash: str, prefix: str, tenant: str = "default"
+        self, key_id: str, name: str, token_hash: str, prefix: str, tenant: str = DEFAULT_TENANT
     ) -> ApiKey:
         key = ApiKey(key_id, name, prefix, self._clock.now(), tenant=tenant)
         self._keys[token_hash] = key

@@ -1,5 +1,6 @@
 """Where API keys are stored in PostgreSQL: postroom_api_keys, hashes only."""
 
+from postroom.domain.keys import DEFAULT_TENANT
 from postroom.ports.keys import ApiKey
 from postroom.storage.postgres.connection import PostgresConnection
 
@@ -10,7 +11,7 @@ class PostgresKeyStore:
         self._clock = connection.clock
 
     async def create_key(
-        self, key_id: str, name: str, token_hash: str, prefix: str, tenant: str = "default"
+        self, key_id: str, name: str, token_hash: str, prefix: str, tenant: str = DEFAULT_TENANT
     ) -> ApiKey:
         key = ApiKey(key_id, name, prefix, self._clock.now(), tenant=tenant)
         params = {"id": key_id, "name": name, "token_hash": token_hash, "prefix": prefix}

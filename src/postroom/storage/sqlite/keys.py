@@ -3,6 +3,7 @@
 import sqlite3
 from typing import Any
 
+from postroom.domain.keys import DEFAULT_TENANT
 from postroom.ports.keys import ApiKey
 from postroom.storage.sqlite.connection import SqliteConnection
 
@@ -13,7 +14,7 @@ class SqliteKeyStore:
         self._clock = connection.clock
 
     async def create_key(
-        self, key_id: str, name: str, token_hash: str, prefix: str, tenant: str = "default"
+        self, key_id: str, name: str, token_hash: str, prefix: str, tenant: str = DEFAULT_TENANT
     ) -> ApiKey:
         key = ApiKey(key_id, name, prefix, self._clock.now(), tenant=tenant)
         await self._db.write(

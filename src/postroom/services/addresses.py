@@ -1,0 +1,37 @@
+"""Addresses at rest: looked up by a keyed hash, stored sealed when encryption is on.
+
+The suppression list and provider events never index a plaintext address. The hash is HMAC-SHA256
+under POSTROOM_ADDRESS_KEY, so a copy of the database alone does not tell whether a given address
+is on the list (a plain hash would: addresses are few enough to guess). Without the setting the
+key is a fixed, public one: then the hash is only an index, which is honest because without
+encryption the addresses are stored in the clear anyway (docs/suppressions.md).
+"""
+
+import hashlib
+import hmac
+
+from postroom.domain.suppression import normalise
+from postroom.services.content import Content
+
+# Without POSTROOM_ADDRESS_KEY: public, so it protects nothing; it only makes keys uniform.
+UNKEYED = b"postroom address index"
+# Sealed addresses are bound to this context, so a sealed value cannot pass for an email's.
+_CONTEXT = "address"
+
+
+class AddressKeys:
+    def __init__(self, content: Content, secret: bytes = UNKEYED) -> None:
+        self._content = content
+        self._key = hashlib.sha256(b"postroom address key\0" + secret).digest()
+
+    def key(self, address: str) -> str:
+        """The lookup key of an address, in any case or spacing."""
+        return hmac.new(self._key, normalise(address).encode(), hashlib.sha256).hexdigest()
+
+    def seal(self, address: str) -> str:
+        """The normalised address as stored: sealed when keys are configured."""
+        return self._content.seal_text(normalise(address), _CONTEXT)
+
+    def open(self, stored: str) -> str:
+        """CipherError when it was sealed with a key that is not configured."""
+        return self._content.open_text(stored, _CONTEXT)
