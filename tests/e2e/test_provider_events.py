@@ -104,7 +104,11 @@ def sent(serve: Server, *to: str) -> str:
     )
     assert reply.status == 202, reply.body
     email_id: str = reply.json()["id"]
-    wait_for(lambda: status(serve, email_id)["status"] != "queued", 30, "a send")
+    wait_for(
+        lambda: status(serve, email_id)["status"] not in ("queued", "sending", "retrying"),
+        30,
+        "a send",
+    )
     return email_id
 
 

@@ -1,5 +1,6 @@
 """Intake: validate, normalise, store durably. The API answers 202 only after this returns."""
 
+import asyncio
 import hashlib
 import os
 from collections.abc import Callable
@@ -84,22 +85,33 @@ class SubmitEmail:
             fingerprint=_fingerprint(plain, data.get("sendAt")) if idempotency_key else b"",
             owner=owner,
         )
-        result = await self._queue.put(new)
+        if self._suppressions is None:
+            return self._stored(await self._queue.put(new))
+        # The lookup goes with the put, not after it: SQLite does both in one group
+        # transaction, PostgreSQL in two round trips at once; the answer waits for one.
+        lookup = asyncio.ensure_future(self._blocked(self._suppressions, email))
+        try:
+            submitted = self._stored(await self._queue.put(new))
+        except BaseException:
+            lookup.cancel()
+            raise
+        if submitted.result.outcome is not PutOutcome.CREATED:
+            lookup.cancel()  # a repeat: its first answer told
+            return submitted
+        return Submitted(submitted.result, await lookup)
+
+    def _stored(self, result: PutResult) -> Submitted:
         if result.outcome is PutOutcome.CONFLICT:
             raise IdempotencyConflictError
-        if result.outcome is not PutOutcome.CREATED:
-            return Submitted(result)
-        if self._on_stored is not None:
+        if result.outcome is PutOutcome.CREATED and self._on_stored is not None:
             self._on_stored()
-        return Submitted(result, await self._blocked(email))
+        return Submitted(result)
 
-    async def _blocked(self, email: Email) -> tuple[str, ...]:
-        """After the put, so a duplicate costs no lookup; a lookup that fails tells nothing
-        (the email is stored, and the worker checks again before sending)."""
-        if self._suppressions is None:
-            return ()
+    async def _blocked(self, suppressions: SuppressionList, email: Email) -> tuple[str, ...]:
+        """A lookup that fails tells nothing: the email is stored, and the worker checks
+        again before sending."""
         try:
-            blocked = await self._suppressions.blocked(
+            blocked = await suppressions.blocked(
                 email.tenant, [a.email for a in email.recipients()], email.tags
             )
         except StorageUnavailableError:

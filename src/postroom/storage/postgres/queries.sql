@@ -464,11 +464,13 @@ ON CONFLICT (tenant, key, scope) DO UPDATE
 RETURNING 1
 
 -- name: find_suppressions
--- One probe of the primary key per key: this runs on every intake and every send.
-SELECT tenant, key, address, scope, reason, created_at, expires_at, provider, event, email_id
-FROM postroom_suppressions
-WHERE tenant = %(tenant)s AND key = ANY(%(keys)s::text[])
-ORDER BY key, scope
+-- One probe of the primary key per (tenant, key): this runs on every intake and every send,
+-- for every lookup that arrived together.
+SELECT s.tenant, s.key, s.address, s.scope, s.reason, s.created_at, s.expires_at, s.provider,
+       s.event, s.email_id
+FROM unnest(%(tenants)s::text[], %(keys)s::text[]) AS wanted(tenant, key)
+JOIN postroom_suppressions s ON s.tenant = wanted.tenant AND s.key = wanted.key
+ORDER BY s.key, s.scope
 
 -- name: remove_suppressions
 -- A null scope removes every scope of the address.

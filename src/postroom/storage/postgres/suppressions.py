@@ -1,12 +1,14 @@
 """The suppression list in PostgreSQL: postroom_suppressions, keyed (tenant, key, scope).
 
-`find` runs on every intake and every send: one statement probing the primary key. The SQL is
-in queries.sql."""
+`find` runs on every intake and every send: lookups that arrive together share one statement
+probing the primary key (a round trip each would cost intake as much as the insert does). The
+SQL is in queries.sql."""
 
 from collections.abc import Collection, Sequence
 from typing import Any
 
 from postroom.ports.suppressions import SuppressionRecord
+from postroom.storage.coalesce import Coalescer
 from postroom.storage.cursors import cursor_of, parts_of
 from postroom.storage.postgres.connection import PostgresConnection
 from postroom.storage.postgres.options import storage_errors
@@ -22,6 +24,7 @@ _COLUMNS = (
 class PostgresSuppressionStore:
     def __init__(self, connection: PostgresConnection) -> None:
         self._db = connection
+        self._finds = Coalescer(self._find_batch, connection.options.parallel_writes)
 
     async def suppress(self, entries: Sequence[SuppressionRecord]) -> int:
         batches = [_params(batch) for batch in _rounds(entries)]
@@ -41,9 +44,19 @@ class PostgresSuppressionStore:
     async def find(self, tenant: str, keys: Collection[str]) -> list[SuppressionRecord]:
         if not keys:
             return []
-        params = {"tenant": tenant, "keys": sorted(set(keys))}
-        found = await self._db.fetch("find_suppressions", params)
-        return [SuppressionRecord(*row) for row in found]
+        return list(await self._finds.submit((tenant, tuple(sorted(set(keys))))))
+
+    async def _find_batch(self, lookups: list[Row]) -> list[list[SuppressionRecord]]:
+        """Every lookup's entries, in the lookups' order, from one statement."""
+        pairs = {(tenant, key) for tenant, keys in lookups for key in keys}
+        params = {"tenants": [t for t, _ in pairs], "keys": [k for _, k in pairs]}
+        found = [
+            SuppressionRecord(*row) for row in await self._db.fetch("find_suppressions", params)
+        ]
+        return [
+            [r for r in found if r.tenant == tenant and r.key in set(keys)]
+            for tenant, keys in lookups
+        ]
 
     async def remove(self, tenant: str, key: str, scope: str | None = None) -> int:
         params = {"tenant": tenant, "key": key, "scope": scope}

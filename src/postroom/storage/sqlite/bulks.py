@@ -1,5 +1,6 @@
 """The SQLite engine's bulk writes: all new emails of a group transaction in one INSERT, all
-settled leases in one UPDATE and one INSERT of their events (and one of their attempts)."""
+settled leases in one UPDATE and one INSERT of their events (and one of their attempts); and one
+bulk read, the suppression lookups of a batch in one SELECT."""
 
 import sqlite3
 from collections.abc import Sequence
@@ -102,4 +103,47 @@ def initial_state(scheduled: bool) -> State:
     return State.SCHEDULED if scheduled else State.QUEUED
 
 
-BULKS: dict[str, Bulk] = {"new": NEW_EMAIL, "settle": SettleLeases()}
+# A SuppressionRecord's fields, in its order.
+SUPPRESSION_FIELDS = (
+    *("tenant", "key", "address", "scope", "reason", "created_at", "expires_at"),
+    *("provider", "event", "email_id"),
+)
+
+
+class FindSuppressions:
+    """Suppression lookups, one row each: (tenant, keys); the result the rows of those keys.
+
+    A read, done by the writer thread in the group transaction: intake submits an email's
+    lookup beside its insert, so both land in one batch, cost one statement between them and
+    are answered by the same hand-back to the event loop. Measured, a lookup of its own per email
+    (on the reader thread, or inline on the event loop) cost a third more CPU per email: each
+    sqlite3 call gives up the GIL and wins it back from two busy threads."""
+
+    single_statement = True
+    intake = False
+    # Kept when a full file leaves only settles in the batch: a read never grows the file.
+    settles = True
+
+    def run(self, conn: sqlite3.Connection, rows: Sequence[Row]) -> list[Any]:
+        wanted = sorted({(tenant, key) for tenant, keys in rows for key in keys})
+        found: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            sql = (
+                f"SELECT {', '.join(SUPPRESSION_FIELDS)} FROM suppressions"
+                f" WHERE (tenant, key) IN (VALUES {values_sql(len(chunk), 2)})"
+                " ORDER BY key, scope"
+            )
+            for row in conn.execute(sql, flatten(chunk)):
+                found.setdefault((row[0], row[1]), []).append(row)
+        return [
+            [entry for key in keys for entry in found.get((tenant, key), ())]
+            for tenant, keys in rows
+        ]
+
+
+BULKS: dict[str, Bulk] = {
+    "new": NEW_EMAIL,
+    "settle": SettleLeases(),
+    "find_suppressions": FindSuppressions(),
+}

@@ -1,7 +1,8 @@
 """Where the suppression list is kept: the suppressions table, keyed (tenant, key, scope).
 
-`find` runs on every intake and every send: one read of the primary key on the reader
-connection, like an email's status. Changes go through the group commit."""
+`find` runs on every intake and every send: a bulk read in the group transaction (bulks.py
+FindSuppressions), so the lookups of a batch are one statement beside its inserts. Changes go
+through the group commit."""
 
 import sqlite3
 from collections.abc import Collection, Sequence
@@ -43,8 +44,11 @@ class SqliteSuppressionStore:
         return await self._db.write(lambda conn: _suppress(conn, rows)) if rows else 0
 
     async def find(self, tenant: str, keys: Collection[str]) -> list[SuppressionRecord]:
-        unique = sorted(set(keys))
-        return await self._db.read(_find, tenant, unique) if unique else []
+        unique = tuple(sorted(set(keys)))
+        if not unique:
+            return []
+        rows = await self._db.bulk("find_suppressions", (tenant, unique))
+        return [SuppressionRecord(*row) for row in rows]
 
     async def remove(self, tenant: str, key: str, scope: str | None = None) -> int:
         sql = "DELETE FROM suppressions WHERE tenant = ? AND key = ?"
@@ -77,19 +81,6 @@ def _suppress(conn: sqlite3.Connection, rows: list[Row]) -> int:
         chunk = rows[start : start + _CHUNK]
         changed += conn.execute(_INSERT.sql(len(chunk)) + _UPSERT, flatten(chunk)).rowcount
     return changed
-
-
-def _find(conn: sqlite3.Connection, tenant: str, keys: list[str]) -> list[SuppressionRecord]:
-    found: list[SuppressionRecord] = []
-    for start in range(0, len(keys), _CHUNK):
-        chunk = keys[start : start + _CHUNK]
-        rows = conn.execute(
-            f"SELECT {_FIELDS} FROM suppressions WHERE tenant = ?"
-            f" AND key IN ({', '.join('?' * len(chunk))}) ORDER BY key, scope",
-            (tenant, *chunk),
-        ).fetchall()
-        found.extend(SuppressionRecord(*row) for row in rows)
-    return found
 
 
 def _page(
