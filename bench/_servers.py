@@ -51,3 +51,14 @@ def running(
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def create_key(env: dict[str, str]) -> str:
+    """A new API key in the store `env` names (`postroom keys create`), as its token."""
+    return subprocess.run(
+        [str(BIN / "postroom"), "keys", "create", "--name", "bench"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()

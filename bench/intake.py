@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._servers import BIN, ROOT, running
+from bench._servers import BIN, ROOT, create_key, running
 
 PORT = 18480
 
@@ -89,13 +89,7 @@ def postroom(processes: int, duration: int, connections: int) -> dict[str, float
         "POSTROOM_DAILY_QUOTA": "1000000000",
     }
     # With authentication on, as in production: every request carries an API key.
-    key = subprocess.run(
-        [str(BIN / "postroom"), "keys", "create", "--name", "bench"],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    key = create_key(env)
     command = [str(BIN / "postroom"), "api", "--port", str(PORT), "--processes", str(processes)]
     try:
         with running(command, f"http://127.0.0.1:{PORT}/readyz", env):

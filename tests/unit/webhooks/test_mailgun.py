@@ -13,15 +13,16 @@ from urllib.parse import parse_qs, urlencode
 
 import pytest
 
-from postroom.domain.events import ProviderEvent
 from postroom.ports.events import Replay
 from postroom.providers import ProviderConfigError
 from postroom.providers._http import HttpReply
 from postroom.providers.mailgun import MailgunProvider
 from postroom.providers.webhooks import missing_secrets, open_inbound, provider_name
-from postroom.providers.webhooks.base import Received, WebhookRefusedError, WebhookRequest
+from postroom.providers.webhooks.base import Received, WebhookRequest
 from postroom.providers.webhooks.mailgun import MAX_SKEW, MailgunInbound, signature_matches
 from tests.conftest import conformance
+from tests.support.webhooks import expected_of as expected_events
+from tests.support.webhooks import refused, summary
 
 EVENTS = conformance("events/mailgun.json")
 CASES = {case["id"]: case for case in EVENTS["cases"]}
@@ -55,25 +56,8 @@ async def receive(case: dict[str, Any], inbound: MailgunInbound | None = None) -
     return await endpoint.receive(request(body, case["content_type"], signed_at(case)))
 
 
-def summary(event: ProviderEvent) -> dict[str, Any]:
-    """An event in the conformance file's words."""
-    return {
-        "event_type": event.type.value,
-        "recipient": event.recipient,
-        "provider_message_id": event.provider_message_id,
-        "reject_reason": event.reject_reason.value if event.reject_reason else None,
-        "bounce": event.bounce.value if event.bounce else None,
-        "timestamp": event.timestamp,
-        "event_id": event.event_id,
-        "click_url": event.click_url,
-    }
-
-
 def expected_of(case: dict[str, Any]) -> list[dict[str, Any]]:
-    expected = case["expected"]
-    events = expected if isinstance(expected, list) else [expected]
-    absent = {"reject_reason": None, "bounce": None, "click_url": None, "event_id": None}
-    found = [absent | event for event in events]
+    found = expected_events(case)
     if case["id"] in EVENT_IDS:
         found[0]["event_id"] = EVENT_IDS[case["id"]]
     return found
@@ -87,12 +71,6 @@ def signed_json(event_data: Any, timestamp: str = "1534110422", key: str = KEY) 
     token = "a8ce0edb2dd8301dee6c2405235584e45aa91d1e9f979f3de0"
     signature = {"timestamp": timestamp, "token": token, "signature": sign(timestamp, token, key)}
     return json.dumps({"signature": signature, "event-data": event_data}).encode()
-
-
-async def refused(inbound: MailgunInbound, webhook: WebhookRequest) -> WebhookRefusedError:
-    with pytest.raises(WebhookRefusedError) as caught:
-        await inbound.receive(webhook)
-    return caught.value
 
 
 # -- the conformance cases

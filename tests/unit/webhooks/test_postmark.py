@@ -11,14 +11,15 @@ from typing import Any
 
 import pytest
 
-from postroom.domain.events import EventType, ProviderEvent
+from postroom.domain.events import EventType
 from postroom.providers import ProviderConfigError
 from postroom.providers._http import HttpReply
 from postroom.providers.postmark import PostmarkProvider
 from postroom.providers.webhooks import missing_secrets, open_inbound
-from postroom.providers.webhooks.base import Received, WebhookRefusedError, WebhookRequest
+from postroom.providers.webhooks.base import Received, WebhookRequest
 from postroom.providers.webhooks.postmark import PostmarkInbound, credentials_match, parse_events
 from tests.conftest import conformance
+from tests.support.webhooks import expected_of, refused, summary
 
 EVENTS = conformance("events/postmark.json")
 CASES = {case["id"]: case for case in EVENTS["cases"]}
@@ -41,33 +42,6 @@ def posted(body: bytes, authorization: str | None = None) -> WebhookRequest:
 
 async def receive(case: dict[str, Any]) -> Received:
     return await PostmarkInbound.from_url(URL).receive(posted(case["body"].encode()))
-
-
-def summary(event: ProviderEvent) -> dict[str, Any]:
-    """An event in the conformance file's words."""
-    return {
-        "event_type": event.type.value,
-        "recipient": event.recipient,
-        "provider_message_id": event.provider_message_id,
-        "reject_reason": event.reject_reason.value if event.reject_reason else None,
-        "bounce": event.bounce.value if event.bounce else None,
-        "timestamp": event.timestamp,
-        "event_id": event.event_id,
-        "click_url": event.click_url,
-    }
-
-
-def expected_of(case: dict[str, Any]) -> list[dict[str, Any]]:
-    expected = case["expected"]
-    events = expected if isinstance(expected, list) else [expected]
-    absent = {"reject_reason": None, "bounce": None, "click_url": None, "event_id": None}
-    return [absent | event for event in events]
-
-
-async def refused(inbound: PostmarkInbound, webhook: WebhookRequest) -> WebhookRefusedError:
-    with pytest.raises(WebhookRefusedError) as caught:
-        await inbound.receive(webhook)
-    return caught.value
 
 
 # -- the conformance cases

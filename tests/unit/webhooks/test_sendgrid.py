@@ -25,12 +25,12 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
-from postroom.domain.events import EventType, ProviderEvent
+from postroom.domain.events import EventType
 from postroom.providers import ProviderConfigError
 from postroom.providers._http import HttpReply
 from postroom.providers.sendgrid import SendgridProvider
 from postroom.providers.webhooks import missing_secrets, open_inbound
-from postroom.providers.webhooks.base import Received, WebhookRefusedError, WebhookRequest
+from postroom.providers.webhooks.base import Received, WebhookRequest
 from postroom.providers.webhooks.sendgrid import (
     MAX_SKEW,
     SIGNATURE_HEADER,
@@ -41,6 +41,7 @@ from postroom.providers.webhooks.sendgrid import (
     signature_matches,
 )
 from tests.conftest import conformance
+from tests.support.webhooks import expected_of, refused, summary
 
 EVENTS = conformance("events/sendgrid.json")
 CASES = {case["id"]: case for case in EVENTS["cases"]}
@@ -87,33 +88,6 @@ def as_sent(case: dict[str, Any]) -> WebhookRequest:
 async def receive(case: dict[str, Any]) -> Received:
     key = SENDGRID_KEY if case["id"] == SIGNED_BY_SENDGRID else TEST_KEY["public_key_b64_der"]
     return await SendgridInbound.from_url(url(key)).receive(as_sent(case))
-
-
-def summary(event: ProviderEvent) -> dict[str, Any]:
-    """An event in the conformance file's words."""
-    return {
-        "event_type": event.type.value,
-        "recipient": event.recipient,
-        "provider_message_id": event.provider_message_id,
-        "reject_reason": event.reject_reason.value if event.reject_reason else None,
-        "bounce": event.bounce.value if event.bounce else None,
-        "timestamp": event.timestamp,
-        "event_id": event.event_id,
-        "click_url": event.click_url,
-    }
-
-
-def expected_of(case: dict[str, Any]) -> list[dict[str, Any]]:
-    expected = case["expected"]
-    events = expected if isinstance(expected, list) else [expected]
-    absent = {"reject_reason": None, "bounce": None, "click_url": None, "event_id": None}
-    return [absent | event for event in events]
-
-
-async def refused(inbound: SendgridInbound, webhook: WebhookRequest) -> WebhookRefusedError:
-    with pytest.raises(WebhookRefusedError) as caught:
-        await inbound.receive(webhook)
-    return caught.value
 
 
 # -- the conformance cases
