@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from postroom.api import emails, openapi, suppressions, webhooks
+from postroom.api import batch, emails, openapi, suppressions, templates, webhooks
 from postroom.api.container import Container
 from postroom.api.intake import IntakeRoute
 from postroom.api.responses import (
@@ -28,6 +28,7 @@ def create_app(container: Container) -> IntakeRoute:
     """The ASGI app: POST /api/v1/email on its own fast path, the rest on Starlette."""
     routes = [
         Route("/api/v1/email", _method_not_allowed, methods=["GET", "PUT", "PATCH", "DELETE"]),
+        Route("/api/v1/email/batch", batch.submit_batch, methods=["POST"]),
         # One route for both methods, so a 405 here lists both in Allow.
         Route("/api/v1/email/{id}", emails.status_or_cancel, methods=["GET", "DELETE"]),
         Route("/api/v1/suppressions", suppressions.list_or_add, methods=["GET", "POST"]),
@@ -36,6 +37,10 @@ def create_app(container: Container) -> IntakeRoute:
             suppressions.show_or_remove,
             methods=["GET", "DELETE"],
         ),
+        Route("/api/v1/templates", templates.create, methods=["POST"]),
+        Route("/api/v1/templates/{name}", templates.one, methods=["GET", "PUT", "DELETE"]),
+        Route("/api/v1/templates/{name}/publish", templates.publish, methods=["POST"]),
+        Route("/api/v1/templates/{name}/render", templates.render, methods=["POST"]),
         Route("/webhooks/{kind}", webhooks.receive, methods=["POST"]),
         Route("/webhooks/{kind}/{name}", webhooks.receive, methods=["POST"]),
         Route("/", home, methods=["GET"]),

@@ -5,6 +5,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from postroom.domain.errors import InvalidEmailError
 from postroom.domain.limits import Verdict
 from postroom.ports.emails import EmailStatus, EmailStore
 from postroom.ports.events import Recorded
@@ -12,8 +13,9 @@ from postroom.ports.inbound import Inbound, Received
 from postroom.ports.keys import ApiKey
 from postroom.ports.metrics import Metrics, NullMetrics
 from postroom.services.recipients import RecipientReport
-from postroom.services.submit import Submitted
+from postroom.services.submit import IdempotencyConflictError, Submitted
 from postroom.services.suppressions import SuppressionList
+from postroom.services.templates import Templates
 
 Hook = Callable[[], Awaitable[None]]
 
@@ -45,6 +47,16 @@ class Container:
         Callable[[EmailStatus], Awaitable[tuple[list[RecipientReport], str | None]]] | None
     ) = None
     suppressions: SuppressionList | None = None
+    # A batch: (items, idempotency key, owner, tenant, indexes to leave out); None: no batches.
+    submit_many: (
+        Callable[
+            [list[Any], str | None, str, str, set[int]],
+            Awaitable[list[Submitted | InvalidEmailError | IdempotencyConflictError | None]],
+        ]
+        | None
+    ) = None
+    # The tenant's templates (docs/templates.md); None: the store keeps none.
+    templates: Templates | None = None
     # The bare address of a suppression entry, read as the intake reads a recipient; raises
     # AddressError. None: plain ASCII addresses only (the intake's fast path).
     parse_address: Callable[[str], str] | None = None

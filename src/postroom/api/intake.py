@@ -39,7 +39,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PATH = "/api/v1/email"
 STATUS_PATH = PATH + "/{}"
-_IDEMPOTENCY_KEY = re.compile(r"[!-~]{1,255}")
+IDEMPOTENCY_KEY = re.compile(r"[!-~]{1,255}")
 # An incoming X-Request-Id is echoed only when it cannot break a log line or a header.
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
 SUPPRESSED_WARNING = (
@@ -134,7 +134,7 @@ class IntakeRoute:
     ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         started = time.perf_counter()
         content_type, length, key, authorization, _ = fields
-        if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
+        if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
             raise _rejected(
                 400,
                 "Bad Idempotency-Key",

@@ -8,7 +8,17 @@ from functools import cache
 from typing import Any
 
 from postroom import __version__
+from postroom.api.batch_schemas import BATCH_ANSWER, BATCH_REQUEST, BATCH_RESULT
 from postroom.api.docs_page import render
+from postroom.api.openapi_parts import OPEN as _OPEN
+from postroom.api.openapi_parts import RETRY_AFTER as _RETRY_AFTER
+from postroom.api.openapi_parts import UNAUTHORIZED as _UNAUTHORIZED
+from postroom.api.openapi_parts import UNAVAILABLE as _UNAVAILABLE
+from postroom.api.openapi_parts import answer as _answer
+from postroom.api.openapi_parts import error as _error
+from postroom.api.openapi_parts import json_content as _json
+from postroom.api.openapi_parts import operation as _operation
+from postroom.api.openapi_templates import submit_batch, template_paths
 from postroom.api.schemas import (
     ACCEPTED,
     ADDRESS,
@@ -24,6 +34,16 @@ from postroom.api.schemas import (
     SUPPRESSIONS_REMOVED,
 )
 from postroom.api.suppressions import DEFAULT_PAGE, MAX_CURSOR_CHARS
+from postroom.api.template_schemas import (
+    RENDER_REQUEST,
+    RENDERED,
+    TEMPLATE,
+    TEMPLATE_DELETED,
+    TEMPLATE_REQUEST,
+    TEMPLATE_VERSION,
+    TEMPLATED_EMAIL_REQUEST,
+    VARIABLE,
+)
 from postroom.services.suppressions import MAX_PAGE
 
 _STATES = PRODUCED_STATES
@@ -313,44 +333,20 @@ _SCHEMAS = {
     "SuppressionPage": _SUPPRESSION_PAGE,
     "AddressSuppressions": _ADDRESS_SUPPRESSIONS,
     "SuppressionsRemoved": SUPPRESSIONS_REMOVED,
+    "BatchRequest": BATCH_REQUEST,
+    "BatchResult": BATCH_RESULT,
+    "BatchAnswer": BATCH_ANSWER,
+    "TemplatedEmailRequest": TEMPLATED_EMAIL_REQUEST,
+    "TemplateRequest": TEMPLATE_REQUEST,
+    "TemplateVariable": VARIABLE,
+    "TemplateVersion": TEMPLATE_VERSION,
+    "Template": TEMPLATE,
+    "RenderRequest": RENDER_REQUEST,
+    "Rendered": RENDERED,
+    "TemplateDeleted": TEMPLATE_DELETED,
     "Error": _ERROR,
 }
 
-_REQUEST_ID_HEADER = {"$ref": "#/components/headers/RequestId"}
-_OPEN: list[dict[str, list[str]]] = []  # `security: []`: no API key needed
-
-
-def _json(schema_name: str) -> dict[str, Any]:
-    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}}
-
-
-def _answer(
-    description: str, schema: str | None = None, headers: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    answer: dict[str, Any] = {
-        "description": description,
-        "headers": {"X-Request-Id": _REQUEST_ID_HEADER, **(headers or {})},
-    }
-    if schema is not None:
-        answer["content"] = _json(schema)
-    return answer
-
-
-def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
-    return _answer(description, "Error", headers)
-
-
-_RETRY_AFTER = {
-    "Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait before a retry"}
-}
-_UNAVAILABLE = _error(
-    "storage (or a separate queue, such as SQS) unreachable or full; nothing was stored",
-    _RETRY_AFTER,
-)
-_UNAUTHORIZED = _error(
-    "missing, wrong or revoked API key",
-    {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "`Bearer`"}},
-)
 _ID_PARAMETER = {
     "name": "id",
     "in": "path",
@@ -358,22 +354,6 @@ _ID_PARAMETER = {
     "description": "the id from the 202 answer",
     "schema": {"type": "string", "examples": ["019a2237-5c1e-7b3a-9d2f-6a1b2c3d4e5f"]},
 }
-_PARAMETERS = [{"$ref": "#/components/parameters/RequestId"}]
-
-
-def _operation(
-    operation_id: str, summary: str, responses: dict[str, Any], **more: Any
-) -> dict[str, Any]:
-    """An operation with its answers in status order and the X-Request-Id parameter."""
-    parameters = [*more.pop("parameters", []), *_PARAMETERS]
-    ordered = {code: responses[code] for code in sorted(responses)}
-    return {
-        "operationId": operation_id,
-        "summary": summary,
-        "parameters": parameters,
-        **more,
-        "responses": ordered,
-    }
 
 
 def _submit() -> dict[str, Any]:
@@ -400,7 +380,8 @@ def _submit() -> dict[str, Any]:
             "503": _UNAVAILABLE,
         },
         description="Answers 202 only once the email is durably stored. Send it as "
-        "`application/json`.",
+        "`application/json`: an EmailRequest, or a TemplatedEmailRequest (a published template "
+        "and its variables, rendered before anything is stored).",
         parameters=[
             {
                 "name": "Idempotency-Key",
@@ -561,12 +542,14 @@ def _open_page(operation_id: str, summary: str, description: str, media: str) ->
 def _paths() -> dict[str, Any]:
     return {
         "/api/v1/email": {"post": _submit()},
+        "/api/v1/email/batch": {"post": submit_batch()},
         "/api/v1/email/{id}": {"get": _status(), "delete": _cancel()},
         "/api/v1/suppressions": {"get": _list_suppressions(), "post": _add_suppressions()},
         "/api/v1/suppressions/{address}": {
             "get": _show_suppression(),
             "delete": _remove_suppression(),
         },
+        **template_paths(),
         "/healthz": {
             "get": _operation(
                 "getHealth",

@@ -169,7 +169,7 @@ async def add(request: Request) -> Response:
     if isinstance(ready, Response):
         return ready
     tenant, suppressions = ready
-    data = await _json_body(request, container)
+    data = await json_body(request, container)
     if isinstance(data, Response):
         return data
     entries = read_entries(data, address_parser(container), container.now())
@@ -202,12 +202,11 @@ def _plain_address(text: str) -> str:
     return found
 
 
-async def _json_body(request: Request, container: Container) -> Any:
-    """The decoded JSON body, or the 400, 408, 413 or 415 to answer instead."""
+async def json_body(request: Request, container: Container) -> Any:
+    """The decoded JSON body, or the 400, 408, 413 or 415 to answer instead (the templates
+    routes read theirs this way too)."""
     if not _is_json(request.headers.get("content-type", "")):
-        return error_response(
-            415, "Unsupported media type", "Send the entries as application/json."
-        )
+        return error_response(415, "Unsupported media type", "Send the body as application/json.")
     limit = container.max_body_bytes
     try:
         async with asyncio.timeout(container.body_timeout):

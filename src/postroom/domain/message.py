@@ -34,6 +34,9 @@ class Email:
     metadata: tuple[tuple[str, str], ...] = field(default=())
     # Set at intake from the API key, never from the request: whose suppression list applies.
     tenant: str = ""
+    # Set at intake for a templated send: the template's id and the version rendered.
+    template_id: str = ""
+    template_version: int = 0
 
     def recipients(self) -> tuple[Address, ...]:
         """Every envelope recipient: to, cc and bcc."""

@@ -47,6 +47,9 @@ FIELDS = frozenset(
         "attachments",
         "tags",
         "metadata",
+        # A templated send (docs/templates.md): rendered into subject, html and text first.
+        "template",
+        "variables",
     )
 )
 _MAX_WARNINGS = 10
@@ -60,6 +63,7 @@ def warnings(data: dict[str, Any]) -> tuple[str, ...]:
     nothing to say."""
     get = data.get
     empty = not get("subject") and not (get("body") or get("text") or get("html"))
+    empty = empty and not get("template")
     if not empty and data.keys() <= FIELDS:
         return ()  # the common case: no new set, no list
     found = [_unknown(name) for name in sorted(data.keys() - FIELDS)[:_MAX_WARNINGS]]

@@ -91,6 +91,13 @@ class Queue(Protocol):
         """
         ...
 
+    async def put_many(self, emails: Sequence[NewEmail]) -> list[PutResult]:
+        """`put` for each email, in one durable write (a batch request): the results in order.
+        Each email's idempotency key applies to it alone, as in `put`; a key repeated within
+        the batch with the same fingerprint is a DUPLICATE of the first. Raise
+        StorageUnavailableError when the write failed; then nothing was acknowledged."""
+        ...
+
     async def lease(self, limit: int, visibility: float) -> list[Lease]:
         """Up to `limit` emails whose time has come, oldest first, each hidden for `visibility`
         seconds. A lease that is not settled in that time comes back to be leased again."""

@@ -20,6 +20,7 @@ from postroom.ports.queue import Queue
 from postroom.ports.requeue import Requeue
 from postroom.ports.sealed import SealedContent
 from postroom.ports.suppressions import SuppressionStore
+from postroom.ports.templates import TemplateStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,8 @@ class Storage:
     # beside SQS, the store's.
     events: EventStore | None = None
     suppressions: SuppressionStore | None = None
+    # Tenants' email templates: every store; beside SQS, the store's.
+    templates: TemplateStore | None = None
 
     async def ping(self) -> None:
         """The store answers, and the queue apart from it when there is one."""

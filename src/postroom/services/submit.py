@@ -3,12 +3,12 @@
 import asyncio
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from postroom.domain.address import FullParser
-from postroom.domain.errors import StorageUnavailableError
+from postroom.domain.errors import InvalidEmailError, StorageUnavailableError
 from postroom.domain.ids import new_id
 from postroom.domain.keys import DEFAULT_TENANT
 from postroom.domain.message import Email, Limits
@@ -20,6 +20,7 @@ from postroom.ports.queue import NewEmail, PutOutcome, PutResult, Queue
 from postroom.services.codec import encode_email
 from postroom.services.content import NoCipher
 from postroom.services.suppressions import SuppressionList
+from postroom.services.templates import Templates
 
 
 class IdempotencyConflictError(Exception):
@@ -45,6 +46,7 @@ class SubmitEmail:
         random_bytes: Callable[[int], bytes] = os.urandom,
         on_stored: Callable[[], None] | None = None,
         suppressions: SuppressionList | None = None,
+        templates: Templates | None = None,
     ) -> None:
         self._queue = queue
         self._clock = clock
@@ -55,6 +57,7 @@ class SubmitEmail:
         # Told after each new email is stored (a worker in this process wakes at once).
         self._on_stored = on_stored
         self._suppressions = suppressions
+        self._templates = templates
 
     async def __call__(
         self,
@@ -65,26 +68,12 @@ class SubmitEmail:
     ) -> Submitted:
         """Store the email a decoded request describes.
 
-        Raises InvalidEmailError (nothing stored), IdempotencyConflictError, or
-        StorageUnavailableError (nothing acknowledged). A DUPLICATE result is the original email.
+        A request naming a `template` is rendered first (services/templates.py): the stored
+        email holds the rendering. Raises InvalidEmailError (nothing stored),
+        IdempotencyConflictError, or StorageUnavailableError (nothing acknowledged). A DUPLICATE
+        result is the original email.
         """
-        now = self._clock.now()
-        submission = validate_submission(
-            data, now=now, limits=self._limits, full_parser=self._full_parser
-        )
-        email = replace(submission.email, tenant=tenant)
-        plain = encode_email(email)
-        send_at = submission.send_at
-        email_id = new_id(int(now * 1000), self._random_bytes(10))
-        new = NewEmail(
-            id=email_id,
-            payload=self._cipher.seal(plain, email_id.encode()),
-            not_before=send_at if send_at is not None else now,
-            scheduled=send_at is not None,
-            idempotency_key=_stored_key(owner, idempotency_key) if idempotency_key else None,
-            fingerprint=_fingerprint(plain, data.get("sendAt")) if idempotency_key else b"",
-            owner=owner,
-        )
+        new, email = await self.prepare(data, idempotency_key, owner, tenant, self._clock.now())
         if self._suppressions is None:
             return self._stored(await self._queue.put(new))
         # The lookup goes with the put, not after it: SQLite does both in one group
@@ -99,6 +88,96 @@ class SubmitEmail:
             lookup.cancel()  # a repeat: its first answer told
             return submitted
         return Submitted(submitted.result, await lookup)
+
+    async def many(
+        self,
+        items: Sequence[Any],
+        idempotency_key: str | None,
+        owner: str,
+        tenant: str,
+        skip: Collection[int] = (),
+    ) -> list[Submitted | InvalidEmailError | IdempotencyConflictError | None]:
+        """Store the valid emails of a batch in one write (Queue.put_many): for each item, in
+        order, what it came to (None for the indexes in `skip`, left out). With a key, item i
+        is idempotent under "key:i", so a retried batch answers each item's original email.
+        Raises StorageUnavailableError (nothing acknowledged)."""
+        now = self._clock.now()
+        found: list[Submitted | InvalidEmailError | IdempotencyConflictError | None] = []
+        ready: list[tuple[int, NewEmail, Email]] = []
+        for i, data in enumerate(items):
+            if i in skip:
+                found.append(None)
+                continue
+            key = f"{idempotency_key}:{i}" if idempotency_key else None
+            try:
+                new, email = await self.prepare(data, key, owner, tenant, now)
+            except InvalidEmailError as error:
+                found.append(error)
+                continue
+            found.append(None)
+            ready.append((i, new, email))
+        results = await self._queue.put_many([new for _, new, _ in ready]) if ready else []
+        created = [
+            (i, email)
+            for (i, _, email), r in zip(ready, results, strict=True)
+            if r.outcome is PutOutcome.CREATED
+        ]
+        if created and self._on_stored is not None:
+            self._on_stored()
+        blocked = await self._all_blocked([email for _, email in created])
+        for (i, _, _), result in zip(ready, results, strict=True):
+            conflict = result.outcome is PutOutcome.CONFLICT
+            found[i] = IdempotencyConflictError() if conflict else Submitted(result)
+        for (i, _), suppressed in zip(created, blocked, strict=True):
+            found[i] = Submitted(found[i].result, suppressed)  # type: ignore[union-attr]
+        return found
+
+    async def _all_blocked(self, emails: list[Email]) -> list[tuple[str, ...]]:
+        """The suppressed recipients of each new email of a batch, from one lookup; as for one
+        email, a lookup that fails tells nothing (the worker checks again)."""
+        if self._suppressions is None or not emails:
+            return [() for _ in emails]
+        asked = [([a.email for a in e.recipients()], e.tags) for e in emails]
+        try:
+            found = await self._suppressions.blocked_many(emails[0].tenant, asked)
+        except StorageUnavailableError:
+            return [() for _ in emails]
+        return [tuple(field_names(e, b)) for e, b in zip(emails, found, strict=True)]
+
+    async def prepare(
+        self, data: Any, idempotency_key: str | None, owner: str, tenant: str, now: float
+    ) -> tuple[NewEmail, Email]:
+        """The email a request describes, validated and sealed, ready to put; nothing stored.
+        Raises InvalidEmailError. A batch (`many`) prepares each of its emails so."""
+        used = ("", 0)
+        if type(data) is dict and "template" in data:  # one lookup on the plain path
+            data, used = await self._rendered(data, tenant)
+        submission = validate_submission(
+            data, now=now, limits=self._limits, full_parser=self._full_parser
+        )
+        email = replace(
+            submission.email, tenant=tenant, template_id=used[0], template_version=used[1]
+        )
+        plain = encode_email(email)
+        send_at = submission.send_at
+        email_id = new_id(int(now * 1000), self._random_bytes(10))
+        new = NewEmail(
+            id=email_id,
+            payload=self._cipher.seal(plain, email_id.encode()),
+            not_before=send_at if send_at is not None else now,
+            scheduled=send_at is not None,
+            idempotency_key=_stored_key(owner, idempotency_key) if idempotency_key else None,
+            fingerprint=_fingerprint(plain, data.get("sendAt")) if idempotency_key else b"",
+            owner=owner,
+        )
+        return new, email
+
+    async def _rendered(self, data: dict[str, Any], tenant: str) -> tuple[Any, tuple[str, int]]:
+        """The request with its template rendered in, and the (id, version) it used."""
+        if self._templates is None:
+            raise InvalidEmailError({"template": "templates are not available with this storage"})
+        applied = await self._templates.apply(tenant, data)
+        return applied.data, (applied.template_id, applied.version)
 
     def _stored(self, result: PutResult) -> Submitted:
         if result.outcome is PutOutcome.CONFLICT:

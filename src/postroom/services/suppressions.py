@@ -51,6 +51,21 @@ class SuppressionList:
         }
         return {i for i, key in enumerate(keys) if key in hit}
 
+    async def blocked_many(
+        self, tenant: str, emails: Sequence[tuple[Sequence[str], Collection[str]]]
+    ) -> list[set[int]]:
+        """`blocked` for each (addresses, tags) of a batch, in order, from one lookup."""
+        keys = [[self._keys.key(a) for a in addresses] for addresses, _ in emails]
+        found = await self._store.find(tenant, {k for some in keys for k in some})
+        if not found:
+            return [set() for _ in emails]
+        now = self._clock.now()
+        live = [r for r in found if r.expires_at is None or r.expires_at > now]
+        return [
+            {i for i, key in enumerate(some) if any(_applies(r, key, tags) for r in live)}
+            for some, (_, tags) in zip(keys, emails, strict=True)
+        ]
+
     async def add(self, tenant: str, entries: Sequence[NewSuppression]) -> int:
         """Store the entries in one write (the store's upsert rules apply)."""
         now = self._clock.now()
@@ -104,3 +119,7 @@ class SuppressionList:
             return self._keys.open(stored)
         except CipherError:
             return "(encrypted with a key that is not configured)"
+
+
+def _applies(record: SuppressionRecord, key: str, tags: Collection[str]) -> bool:
+    return record.key == key and (record.scope == ALL_SCOPES or record.scope in tags)

@@ -13,6 +13,7 @@ from postroom.storage.memory.queue import MemoryQueue
 from postroom.storage.memory.sealed import MemorySealedContent
 from postroom.storage.memory.state import MemoryState
 from postroom.storage.memory.suppressions import MemorySuppressionStore
+from postroom.storage.memory.templates import MemoryTemplateStore
 
 
 def open_storage(url: str, clock: Clock) -> Storage:
@@ -32,4 +33,5 @@ def memory_storage(clock: Clock) -> Storage:
         claims=MemoryClaims(state),
         events=MemoryEventStore(state),
         suppressions=MemorySuppressionStore(state),
+        templates=MemoryTemplateStore(state),
     )

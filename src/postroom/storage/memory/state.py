@@ -1,5 +1,5 @@
-"""The memory engine's one shared object: every email, key, attempt, provider event and
-suppression, in this process only."""
+"""The memory engine's one shared object: every email, key, attempt, provider event,
+suppression and template, in this process only."""
 
 from dataclasses import dataclass, field
 
@@ -9,6 +9,7 @@ from postroom.ports.events import EventRecord
 from postroom.ports.keys import ApiKey
 from postroom.ports.queue import Event
 from postroom.ports.suppressions import SuppressionRecord
+from postroom.ports.templates import StoredTemplate
 
 IDEMPOTENCY_WINDOW = 24 * 3600.0
 
@@ -52,6 +53,8 @@ class MemoryState:
     replays: dict[str, tuple[str, float]] = field(default_factory=dict)
     # The suppression list: (tenant, key) -> scope -> entry.
     suppressions: dict[tuple[str, str], dict[str, SuppressionRecord]] = field(default_factory=dict)
+    # Templates by (tenant, name): only the newest and current versions can ever be read.
+    templates: dict[tuple[str, str], StoredTemplate] = field(default_factory=dict)
 
     def record_attempts(self, email_id: str, events: tuple[Event, ...]) -> None:
         for event in events:

@@ -19,6 +19,7 @@ from postroom.storage.postgres.queue import PostgresQueue
 from postroom.storage.postgres.schema import PostgresMigrations
 from postroom.storage.postgres.sealed import PostgresSealedContent
 from postroom.storage.postgres.suppressions import PostgresSuppressionStore
+from postroom.storage.postgres.templates import PostgresTemplateStore
 
 
 def open_storage(url: str, clock: Clock) -> Storage:
@@ -41,4 +42,5 @@ def storage_of(connection: PostgresConnection) -> Storage:
         migrations=PostgresMigrations(connection),
         events=PostgresEventStore(connection),
         suppressions=PostgresSuppressionStore(connection),
+        templates=PostgresTemplateStore(connection),
     )

@@ -487,3 +487,47 @@ WHERE tenant = %(tenant)s AND (%(reason)s::text IS NULL OR reason = %(reason)s)
     AND (%(first)s OR (key, scope) > (%(key)s::text, %(scope)s::text))
 ORDER BY key, scope
 LIMIT %(limit)s
+
+-- name: create_template
+-- Version 1 only when the (tenant, name) row was new: one statement, so one transaction.
+WITH added AS (
+    INSERT INTO postroom_templates (tenant, name, id, latest)
+    VALUES (%(tenant)s, %(name)s, %(id)s, 1)
+    ON CONFLICT (tenant, name) DO NOTHING
+    RETURNING id
+)
+INSERT INTO postroom_template_versions (template_id, version, definition, created_at)
+SELECT id, 1, %(definition)s, %(now)s FROM added
+RETURNING 1
+
+-- name: add_template_version
+WITH bumped AS (
+    UPDATE postroom_templates SET latest = latest + 1
+    WHERE tenant = %(tenant)s AND name = %(name)s
+    RETURNING id, latest
+)
+INSERT INTO postroom_template_versions (template_id, version, definition, created_at)
+SELECT id, latest, %(definition)s, %(now)s FROM bumped
+RETURNING version
+
+-- name: publish_template
+UPDATE postroom_templates SET current = latest
+WHERE tenant = %(tenant)s AND name = %(name)s
+RETURNING latest
+
+-- name: find_template
+-- The newest and the current version: one row when they are the same or nothing is published.
+SELECT t.id, t.latest, t.current, v.version, v.definition, v.created_at
+FROM postroom_templates t
+JOIN postroom_template_versions v ON v.template_id = t.id AND v.version IN (t.latest, t.current)
+WHERE t.tenant = %(tenant)s AND t.name = %(name)s
+
+-- name: template_names
+SELECT name FROM postroom_templates WHERE tenant = %(tenant)s ORDER BY name
+
+-- name: delete_template
+WITH gone AS (
+    DELETE FROM postroom_templates WHERE tenant = %(tenant)s AND name = %(name)s RETURNING id
+)
+DELETE FROM postroom_template_versions v USING gone WHERE v.template_id = gone.id
+RETURNING 1

@@ -4,13 +4,17 @@ events (and attempts) written by that one statement. The SQL is in queries.sql."
 
 import secrets
 from collections.abc import Sequence
+from typing import Any
+
+from psycopg import AsyncConnection
 
 from postroom.domain.errors import StorageUnavailableError
 from postroom.domain.states import State
 from postroom.ports.queue import Event, Lease, NewEmail, PutOutcome, PutResult, QueueStats
 from postroom.storage.coalesce import Coalescer
 from postroom.storage.postgres.connection import PostgresConnection
-from postroom.storage.postgres.queries import Row, columns
+from postroom.storage.postgres.options import storage_errors
+from postroom.storage.postgres.queries import Row, columns, rows
 
 IDEMPOTENCY_WINDOW = 24 * 3600.0
 # The array parameters of insert_emails and settle, in the order of a row's values.
@@ -52,23 +56,36 @@ class PostgresQueue:
             raise ValueError("an email with this id is already stored")
         return PutResult(PutOutcome.CREATED, email.id, state)
 
+    async def put_many(self, emails: Sequence[NewEmail]) -> list[PutResult]:
+        """One transaction: the emails without a key in one INSERT, each keyed one claimed in
+        turn on the same connection (a key repeated in the batch finds its first use)."""
+        self._db.check_open()
+        now = self._clock.now()
+        states = [State.SCHEDULED if e.scheduled else State.QUEUED for e in emails]
+        plain = [
+            (e.id, state.value, now, e.not_before, e.owner, e.payload)
+            for e, state in zip(emails, states, strict=True)
+            if e.idempotency_key is None
+        ]
+        results: list[PutResult] = []
+        with storage_errors():
+            async with (await self._db.pool()).connection() as conn, conn.transaction():
+                if plain:
+                    await rows(conn, "insert_emails", columns(_NEW_COLUMNS, plain))
+                for email, state in zip(emails, states, strict=True):
+                    if email.idempotency_key is None:
+                        results.append(PutResult(PutOutcome.CREATED, email.id, state))
+                    else:
+                        results.append(await _claim(conn, _key_params(email, now, state)))
+        return results
+
     async def _insert_emails(self, rows: list[Row]) -> list[bool]:
         found = await self._db.fetch("insert_emails", columns(_NEW_COLUMNS, rows))
         stored = set(found[0][0]) if found else set()
         return [row[0] in stored for row in rows]
 
     async def _put_with_key(self, email: NewEmail, now: float, state: State) -> PutResult:
-        params = {
-            "key": email.idempotency_key,
-            "fingerprint": email.fingerprint,
-            "id": email.id,
-            "now": now,
-            "expired": now - IDEMPOTENCY_WINDOW,
-            "state": state.value,
-            "not_before": email.not_before,
-            "payload": email.payload,
-            "owner": email.owner,
-        }
+        params = _key_params(email, now, state)
         # Not claimed yet not found: the key row changed hands in between; look once more.
         for _ in range(3):
             if await self._db.fetch("put_with_key", params):
@@ -147,3 +164,28 @@ class PostgresQueue:
         ((ready, scheduled, in_flight, dead, oldest),) = await self._db.fetch("stats", {"now": now})
         age = now - oldest if oldest is not None else 0.0
         return QueueStats(ready, scheduled, in_flight, dead, age)
+
+
+def _key_params(email: NewEmail, now: float, state: State) -> dict[str, Any]:
+    return {
+        "key": email.idempotency_key,
+        "fingerprint": email.fingerprint,
+        "id": email.id,
+        "now": now,
+        "expired": now - IDEMPOTENCY_WINDOW,
+        "state": state.value,
+        "not_before": email.not_before,
+        "payload": email.payload,
+        "owner": email.owner,
+    }
+
+
+async def _claim(conn: AsyncConnection[Row], params: dict[str, Any]) -> PutResult:
+    """put_with_key inside a batch's transaction: created, or the key's earlier email."""
+    if await rows(conn, "put_with_key", params):
+        return PutResult(PutOutcome.CREATED, params["id"], State(params["state"]))
+    for fingerprint, email_id, earlier in await rows(conn, "find_key", params):
+        same = bytes(fingerprint) == params["fingerprint"]
+        outcome = PutOutcome.DUPLICATE if same else PutOutcome.CONFLICT
+        return PutResult(outcome, email_id, State(earlier))
+    raise StorageUnavailableError("postgresql: idempotency key contended; try again")

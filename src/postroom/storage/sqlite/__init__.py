@@ -17,6 +17,7 @@ from postroom.storage.sqlite.lifecycle import SqliteLifecycle
 from postroom.storage.sqlite.queue import SqliteQueue
 from postroom.storage.sqlite.sealed import SqliteSealedContent
 from postroom.storage.sqlite.suppressions import SqliteSuppressionStore
+from postroom.storage.sqlite.templates import SqliteTemplateStore
 
 
 def open_storage(url: str, clock: Clock) -> Storage:
@@ -41,4 +42,5 @@ def storage_of(connection: SqliteConnection) -> Storage:
         file=os.path.abspath(connection.path),
         events=SqliteEventStore(connection),
         suppressions=SqliteSuppressionStore(connection),
+        templates=SqliteTemplateStore(connection),
     )

@@ -84,6 +84,28 @@ class SqsQueue:
             raise
         return result
 
+    async def put_many(self, emails: Sequence[NewEmail]) -> list[PutResult]:
+        """The store's one write for the batch, then its messages, which the sender coalesces
+        into SendMessageBatch calls of 10. If the queue refuses any, the new emails of the
+        batch are forgotten and the whole batch answers unavailable."""
+        results = await self._store.put_many(emails)
+        queued = [
+            (result, email)
+            for result, email in zip(results, emails, strict=True)
+            if result.outcome is not PutOutcome.CONFLICT and result.state in NEW
+        ]
+        sent = await asyncio.gather(
+            *(self._sqs.send(r.id, e.not_before, dedup=r.id) for r, e in queued),
+            return_exceptions=True,
+        )
+        failed = [error for error in sent if isinstance(error, BaseException)]
+        if failed:
+            for result, _ in queued:
+                if result.outcome is PutOutcome.CREATED:
+                    await self._withdraw(result.id)
+            raise StorageUnavailableError("sqs: the batch could not be queued") from failed[0]
+        return results
+
     async def _withdraw(self, email_id: str) -> None:
         try:
             await self._claims.withdraw(email_id)

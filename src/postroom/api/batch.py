@@ -1,0 +1,121 @@
+"""POST /api/v1/email/batch: up to MAX_BATCH emails in one request and one durable write.
+
+Each item is an email as POST /api/v1/email takes it (a full email or a template and its
+variables) and gets its own answer, in order: the id it was stored as, or its errors. Invalid
+items never stop valid ones. A batch over MAX_BATCH items, or over the body limit, is refused
+whole (413). With an Idempotency-Key, item i is idempotent under "KEY:i".
+"""
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from postroom.api.container import Container
+from postroom.api.emails import calling_tenant
+from postroom.api.intake import IDEMPOTENCY_KEY, STATUS_PATH, SUPPRESSED_WARNING
+from postroom.api.responses import error_response, json_response, storage_unavailable
+from postroom.api.suppressions import json_body
+from postroom.domain.errors import InvalidEmailError, StorageUnavailableError
+from postroom.domain.validation import warnings
+from postroom.logs import get_logger, log_event
+from postroom.ports.queue import PutOutcome
+from postroom.services.submit import IdempotencyConflictError, Submitted
+
+log = get_logger("api")
+
+MAX_BATCH = 500
+_OVER_LIMIT = {"email": "over this API key's sending limit; retry later"}
+_CONFLICT = {"Idempotency-Key": "this key and index were used for a different email"}
+
+
+async def submit_batch(request: Request) -> Response:
+    """The answer to one batch: 200 with one result per item, or the whole batch refused."""
+    container: Container = request.app.state.container
+    found = await calling_tenant(request)
+    if isinstance(found, Response):
+        return found
+    owner, tenant = found
+    key = request.headers.get("idempotency-key")
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+        return error_response(
+            400,
+            "Bad Idempotency-Key",
+            "Send 1 to 255 visible ASCII characters.",
+            {"Idempotency-Key": "must be 1 to 255 visible ASCII characters"},
+        )
+    if container.submit_many is None:
+        return error_response(404, "Not found", "Batches are not available here.")
+    data = await json_body(request, container)
+    if isinstance(data, Response):
+        return data
+    items = _items(data)
+    if isinstance(items, Response):
+        return items
+    limited = await _over_limit(container, owner, len(items))
+    try:
+        outcomes = await container.submit_many(items, key, owner, tenant, limited)
+    except StorageUnavailableError:
+        return storage_unavailable()
+    results = [_result(item, outcome) for item, outcome in zip(items, outcomes, strict=True)]
+    accepted = sum(1 for r in results if r["code"] == 202)
+    log_event(log, "email.batch", items=len(items), accepted=accepted)
+    return json_response({"data": results})
+
+
+def _items(data: Any) -> list[Any] | Response:
+    """The batch's emails, or the 400 or 413 that refuses it whole."""
+    items = data.get("emails") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not items:
+        return error_response(
+            400,
+            "Invalid batch",
+            'Send {"emails": [...]} with 1 to 500 emails.',
+            {"emails": f"must be a list of 1 to {MAX_BATCH} emails"},
+        )
+    if len(items) > MAX_BATCH:
+        return error_response(
+            413,
+            "Batch too large",
+            f"A batch holds at most {MAX_BATCH} emails; nothing was stored.",
+            {"emails": f"at most {MAX_BATCH} emails"},
+        )
+    return items
+
+
+async def _over_limit(container: Container, owner: str, count: int) -> set[int]:
+    """The items past the key's sending budget: each item takes one email from it."""
+    if container.limit is None:
+        return set()
+    limited = set()
+    for i in range(count):
+        if not (await container.limit(owner)).allowed:
+            limited.add(i)
+    return limited
+
+
+def _result(
+    data: Any, outcome: Submitted | InvalidEmailError | IdempotencyConflictError | None
+) -> dict[str, Any]:
+    """One item's answer: `code` as the single-email route would answer it."""
+    if outcome is None:
+        return {"code": 429, "errors": _OVER_LIMIT}
+    if isinstance(outcome, InvalidEmailError):
+        return {"code": 400, "errors": outcome.errors}
+    if isinstance(outcome, IdempotencyConflictError):
+        return {"code": 409, "errors": _CONFLICT}
+    result = outcome.result
+    created = result.outcome is PutOutcome.CREATED
+    answer: dict[str, Any] = {
+        "code": 202 if created else 200,
+        "id": result.id,
+        "status": result.state,
+        "statusUrl": STATUS_PATH.format(result.id),
+    }
+    notes = warnings(data) if isinstance(data, dict) else ()
+    if outcome.suppressed:
+        answer["suppressed"] = list(outcome.suppressed)
+        notes = (*notes, SUPPRESSED_WARNING)
+    if notes:
+        answer["warnings"] = list(notes)
+    return answer

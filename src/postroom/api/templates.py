@@ -1,0 +1,179 @@
+"""/api/v1/templates: the caller's tenant's templates (docs/templates.md).
+
+Templates belong to the tenant of the calling key: another tenant's template of the same name
+is a different template, and looks exactly like a missing one. Sending with a template is
+POST /api/v1/email with `template` and `variables` (intake.py, services/submit.py).
+"""
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from postroom.api.container import Container
+from postroom.api.emails import calling_tenant, iso
+from postroom.api.responses import error_response, json_response, storage_unavailable
+from postroom.api.suppressions import json_body
+from postroom.domain.errors import InvalidEmailError, StorageUnavailableError
+from postroom.domain.templates import TemplateDefinition
+from postroom.logs import get_logger, log_event
+from postroom.services.templates import (
+    Rendered,
+    TemplateExistsError,
+    TemplateNotFoundError,
+    Templates,
+    TemplateView,
+)
+
+log = get_logger("api")
+
+
+async def _tenants_templates(request: Request) -> tuple[str, Templates] | Response:
+    """The caller's tenant and the templates service, or the 401, 503 or 404 to answer."""
+    container: Container = request.app.state.container
+    found = await calling_tenant(request)
+    if isinstance(found, Response):
+        return found
+    if container.templates is None:
+        return error_response(404, "Not found", "Templates are not available with this storage.")
+    return found[1], container.templates
+
+
+async def create(request: Request) -> Response:
+    """POST /api/v1/templates: version 1 of a new template, as a draft: 201 {id, version}."""
+    ready = await _tenants_templates(request)
+    if isinstance(ready, Response):
+        return ready
+    tenant, templates = ready
+    data = await json_body(request, request.app.state.container)
+    if isinstance(data, Response):
+        return data
+    try:
+        template_id, version = await templates.create(tenant, data)
+    except InvalidEmailError as error:
+        return _invalid(error)
+    except TemplateExistsError:
+        return error_response(
+            409, "Template exists", "This tenant has a template of that name; PUT to edit it."
+        )
+    except StorageUnavailableError:
+        return storage_unavailable()
+    log_event(log, "template.created", id=template_id)
+    return json_response({"id": template_id, "version": version}, 201)
+
+
+async def one(request: Request) -> Response:
+    """/api/v1/templates/{name} takes GET, PUT and DELETE on one route."""
+    handler = {"PUT": update, "DELETE": delete}.get(request.method, show)
+    return await handler(request)
+
+
+async def show(request: Request) -> Response:
+    """GET /api/v1/templates/{name}: the newest version's definition and the published one."""
+    return await _call(request, lambda t, tenant, name: t.get(tenant, name), view_body)
+
+
+async def update(request: Request) -> Response:
+    """PUT /api/v1/templates/{name}: the edit as the next draft version: {id, version}."""
+    data = await json_body(request, request.app.state.container)
+    if isinstance(data, Response):
+        return data
+    return await _call(
+        request, lambda t, tenant, name: t.update(tenant, name, data), _versioned, "updated"
+    )
+
+
+async def delete(request: Request) -> Response:
+    """DELETE /api/v1/templates/{name}: the template and all its versions."""
+    return await _call(
+        request,
+        lambda t, tenant, name: t.delete(tenant, name),
+        lambda _: {"deleted": True},
+        "deleted",
+    )
+
+
+async def publish(request: Request) -> Response:
+    """POST /api/v1/templates/{name}/publish: the newest version becomes the one sends use."""
+    return await _call(
+        request, lambda t, tenant, name: t.publish(tenant, name), _versioned, "published"
+    )
+
+
+async def render(request: Request) -> Response:
+    """POST /api/v1/templates/{name}/render: a preview with `variables`, nothing stored or
+    sent; the newest version unless `"published": true`."""
+    data = await json_body(request, request.app.state.container)
+    if isinstance(data, Response):
+        return data
+    if not isinstance(data, dict):
+        return _invalid(InvalidEmailError({"body": "must be a JSON object"}))
+    published = data.get("published") is True
+    return await _call(
+        request,
+        lambda t, tenant, name: t.preview(tenant, name, data.get("variables"), published),
+        _rendered_body,
+    )
+
+
+async def _call(request: Request, use: Any, body: Any, event: str = "") -> Response:
+    """Run `use(templates, tenant, name)` and answer `body(result)`; the 400, 404 or 503 when
+    it fails. Another tenant's template is a 404 like a missing one."""
+    ready = await _tenants_templates(request)
+    if isinstance(ready, Response):
+        return ready
+    tenant, templates = ready
+    name = request.path_params["name"]
+    try:
+        result = await use(templates, tenant, name)
+    except InvalidEmailError as error:
+        return _invalid(error)
+    except TemplateNotFoundError:
+        return error_response(404, "Not found", "This tenant has no template of that name.")
+    except StorageUnavailableError:
+        return storage_unavailable()
+    if event:
+        log_event(log, f"template.{event}")
+    return json_response(body(result))
+
+
+def _invalid(error: InvalidEmailError) -> Response:
+    log_event(log, "template.rejected", status=400, errors=len(error.errors))
+    return error_response(
+        400, "Invalid template", "Some fields are invalid; see errors.", error.errors
+    )
+
+
+def _versioned(result: tuple[str, int]) -> dict[str, Any]:
+    return {"id": result[0], "version": result[1]}
+
+
+def view_body(view: TemplateView) -> dict[str, Any]:
+    stored, latest = view.stored, view.latest
+    current = stored.current
+    return {
+        "id": stored.id,
+        "name": stored.name,
+        "version": stored.latest.version,
+        "publishedVersion": None if current is None else current.version,
+        "updatedAt": iso(stored.latest.created_at),
+        **definition_body(latest),
+    }
+
+
+def definition_body(definition: TemplateDefinition) -> dict[str, Any]:
+    """A definition as the API takes it (POST and PUT bodies)."""
+    return {
+        "subject": definition.subject,
+        "html": definition.html,
+        "text": definition.text,
+        "layout": definition.layout,
+        "variables": [
+            {"name": v.name, "required": v.required, "default": v.default}
+            for v in definition.variables
+        ],
+    }
+
+
+def _rendered_body(rendered: Rendered) -> dict[str, Any]:
+    return {"subject": rendered.subject, "html": rendered.html, "text": rendered.text}
