@@ -93,6 +93,34 @@ class Settings:
         default=10 * 1024 * 1024,
         metadata={"env": "POSTROOM_MAX_BODY_BYTES", "help": "largest request body accepted"},
     )
+    smtp_port: int = field(
+        default=0,
+        metadata={
+            "env": "POSTROOM_SMTP_PORT",
+            "help": "SMTP submission port, STARTTLS with --tls-cert (0: off; serve, smtp)",
+        },
+    )
+    smtp_tls_port: int = field(
+        default=0,
+        metadata={
+            "env": "POSTROOM_SMTP_TLS_PORT",
+            "help": "SMTP submission port with implicit TLS; needs --tls-cert (0: off)",
+        },
+    )
+    smtp_idle_timeout: int = field(
+        default=300,
+        metadata={
+            "env": "POSTROOM_SMTP_IDLE_TIMEOUT",
+            "help": "seconds an SMTP client may wait between commands",
+        },
+    )
+    smtp_data_timeout: int = field(
+        default=600,
+        metadata={
+            "env": "POSTROOM_SMTP_DATA_TIMEOUT",
+            "help": "seconds an SMTP client may take to send a whole message",
+        },
+    )
     concurrency: int = field(
         default=32, metadata={"env": "POSTROOM_CONCURRENCY", "help": "sends in flight per worker"}
     )
@@ -265,6 +293,10 @@ _INTEGERS = {
     "keepalive_timeout": 1,
     "max_connections_per_client": 0,
     "daily_quota": 0,
+    "smtp_port": 0,
+    "smtp_tls_port": 0,
+    "smtp_idle_timeout": 1,
+    "smtp_data_timeout": 1,
 }
 
 
@@ -281,3 +313,7 @@ def _check_urls(settings: Settings) -> None:
             raise SettingsError(f"{env}: no such file")
     if not settings.providers:
         raise SettingsError("POSTROOM_PROVIDERS: at least one provider URL is needed")
+    if settings.smtp_tls_port and not settings.tls_cert:
+        raise SettingsError(
+            "POSTROOM_SMTP_TLS_PORT: needs a certificate (POSTROOM_TLS_CERT, POSTROOM_TLS_KEY)"
+        )

@@ -3,8 +3,11 @@
 import base64
 import json
 import shutil
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.support.http import post_email, request
 from tests.support.server import Server, server
@@ -160,3 +163,64 @@ def _wait_state(serve: Server, email_id: str, state: str) -> None:
     while request("GET", f"{serve.url}/api/v1/email/{email_id}").json()["status"] != state:
         assert time.monotonic() < deadline, f"{email_id} never became {state}"
         time.sleep(0.05)
+
+
+def test_smtp_intake_logs_no_content(workdir: Path) -> None:
+    """SMTP: accepted, repeated, refused at RCPT, invalid and unreadable messages, a wrong key:
+    the logs hold ids and codes only."""
+    import re
+    import smtplib
+    from email.policy import SMTP
+
+    from tests.support.server import free_port, run_cli
+
+    c = CANARY
+    smtp_port = free_port()
+    env = {
+        "POSTROOM_LOG_LEVEL": "debug",
+        "POSTROOM_SMTP_PORT": str(smtp_port),
+        "POSTROOM_INSECURE_NO_AUTH": "false",
+    }
+    serve = server(workdir, env)
+    created = run_cli("keys", "create", "--name", "privacy", env=serve.env)
+    key = re.search(r"pr_[A-Za-z0-9_-]{20,}", created.stdout)
+    assert key, created.stderr
+    serve.start()
+    try:
+        with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as client:
+            with pytest.raises(smtplib.SMTPAuthenticationError):
+                client.login(f"{c}user", f"pr_{c}")
+            client.login(f"{c}user", key.group(0))
+            for _ in range(2):  # accepted, then a duplicate by Message-ID
+                raw = _canary_mime(c).as_bytes(policy=SMTP)
+                assert client.sendmail(f"{c}@example.com", [f"{c}bcc@example.org"], raw) == {}
+            client.mail(f"{c}@example.com")
+            assert client.rcpt(f"{c}@example.test")[0] == 550
+            assert client.rcpt(f"{c}ok@example.org")[0] == 250
+            unreadable = f"From: {c}1@example.com, {c}2@example.com\r\n\r\n{c}".encode()
+            assert client.data(unreadable)[0] == 554
+            invalid = _canary_mime(c)
+            invalid[f"X-{c}-long"] = f"{c} " * 300  # folded, but over 998 characters
+            client.mail(f"{c}@example.com")
+            client.rcpt(f"{c}ok@example.org")
+            assert client.data(invalid.as_bytes(policy=SMTP))[0] == 554
+    finally:
+        serve.stop()
+    eml = "".join(p.read_text(errors="replace") for p in (workdir / "outbox").glob("*.eml"))
+    assert CANARY in eml
+    assert_no_canary(serve)
+
+
+def _canary_mime(c: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = f"{c} Sender <{c}from@example.com>"
+    message["To"] = f"{c} Name <{c}to@example.org>"
+    message["Subject"] = f"{c} subject"
+    message["Message-ID"] = f"<{c}@example.com>"
+    message["X-Postroom-Tags"] = f"{c}tag"
+    message["X-Postroom-Metadata"] = f'{{"{c}key": "{c}value"}}'
+    message[f"X-{c}"] = f"{c} header value"
+    message.set_content(f"{c} text body")
+    message.add_alternative(f"<p>{c} html body</p>", subtype="html")
+    message.add_attachment(c.encode(), maintype="text", subtype="plain", filename=f"{c}.txt")
+    return message

@@ -29,6 +29,30 @@ SERVER_FLAGS = (
     "queue_url",
     "providers",
     "max_body_bytes",
+    "smtp_port",
+    "smtp_tls_port",
+    "smtp_idle_timeout",
+    "smtp_data_timeout",
+    "log_level",
+)
+# `postroom smtp`: what the SMTP intake shares with the API's, and its own ports and timeouts.
+SMTP_FLAGS = (
+    "smtp_port",
+    "smtp_tls_port",
+    "smtp_idle_timeout",
+    "smtp_data_timeout",
+    "insecure_no_auth",
+    "tls_cert",
+    "tls_key",
+    "max_connections_per_client",
+    "rate_limit",
+    "daily_quota",
+    "encryption_keys",
+    "address_key",
+    "host",
+    "database_url",
+    "queue_url",
+    "max_body_bytes",
     "log_level",
 )
 WORKER_FLAGS = (

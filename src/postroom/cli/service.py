@@ -13,7 +13,7 @@ from postroom.bootstrap import (
     probe_providers,
     run_worker,
 )
-from postroom.cli.parsing import SERVER_FLAGS, STORAGE_FLAGS, WORKER_FLAGS, command
+from postroom.cli.parsing import SERVER_FLAGS, SMTP_FLAGS, STORAGE_FLAGS, WORKER_FLAGS, command
 from postroom.domain.errors import StorageUnavailableError
 from postroom.settings import Settings
 
@@ -23,6 +23,7 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
     command(commands, "serve", cmd_serve, "run the API and a worker in one process", serve_flags)
     command(commands, "api", cmd_api, "run the API only", (*SERVER_FLAGS, "processes"))
     command(commands, "worker", cmd_worker, "run a delivery worker only", WORKER_FLAGS)
+    command(commands, "smtp", cmd_smtp, "run the SMTP submission intake only", SMTP_FLAGS)
     check = command(
         commands,
         "check",
@@ -139,6 +140,21 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     _preflight(settings, "worker")
     tune_interpreter()
     uvloop.run(run_worker(settings))
+    return 0
+
+
+def cmd_smtp(settings: Settings, args: argparse.Namespace) -> int:
+    import uvloop
+
+    from postroom.bootstrap import ConfigError, run_smtp_intake
+    from postroom.cli.serving import tune_interpreter
+
+    if not settings.smtp_port and not settings.smtp_tls_port:
+        raise ConfigError("POSTROOM_SMTP_PORT: postroom smtp needs a port to listen on")
+    logs.configure(settings.log_level, settings.log_format)
+    _preflight(settings, "smtp")
+    tune_interpreter()
+    uvloop.run(run_smtp_intake(settings))
     return 0
 
 

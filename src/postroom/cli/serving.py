@@ -23,9 +23,11 @@ def banner(settings: Settings, command: str, log_text: bool, sqlite_file: str | 
     """What a new user needs at start: where to send, where emails are kept and go, how to run
     the CLI. Every URL is masked (logs.mask_url): the banner never shows a secret."""
     rows: list[tuple[str, str]] = []
-    if command != "worker":
+    if command not in ("worker", "smtp"):
         base = _base_url(settings.host, settings.port, bool(settings.tls_cert))
         rows += [("API", f"{base}/api/v1/email"), ("API docs", f"{base}/docs")]
+    if command in ("serve", "smtp"):
+        rows += _smtp_rows(settings)
     elif settings.metrics_port:
         rows.append(
             ("Metrics", f"{_base_url(settings.host, settings.metrics_port, False)}/metrics")
@@ -41,6 +43,18 @@ def banner(settings: Settings, command: str, log_text: bool, sqlite_file: str | 
     rows.append(("Logs", "text lines on stderr" if log_text else "JSON lines on stderr"))
     head = f"postroom {__version__}: {command}"
     return "\n".join([head, *(f"  {label:10} {value}" for label, value in rows)])
+
+
+def _smtp_rows(settings: Settings) -> list[tuple[str, str]]:
+    """Where SMTP clients connect, and how (docs/smtp.md)."""
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    rows = []
+    if settings.smtp_port:
+        how = "STARTTLS, AUTH with an API key" if settings.tls_cert else "plain, AUTH from loopback"
+        rows.append(("SMTP", f"{host}:{settings.smtp_port}   ({how})"))
+    if settings.smtp_tls_port:
+        rows.append(("SMTPS", f"{host}:{settings.smtp_tls_port}   (implicit TLS)"))
+    return rows
 
 
 def _base_url(host: str, port: int, tls: bool) -> str:
