@@ -73,7 +73,7 @@ def test_no_extra_is_imported_by_default(plain: Path) -> None:
     """A plain install has none of the extras' drivers (so the next tests mean something)."""
     python = plain.parent / "python"
     probe = "import importlib.util as u; print([m for m in ('psycopg', 'aiobotocore', "
-    probe += "'aiosmtplib', 'pytest') if u.find_spec(m)])"
+    probe += "'aiosmtplib', 'aiosmtpd', 'pytest') if u.find_spec(m)])"
     result = _run(python, "-c", probe)
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
 
@@ -125,6 +125,19 @@ def test_serve_delivers_one_email_to_the_outbox(serving: tuple[str, str, Path]) 
     assert b"Subject: Plain install" in eml.read_bytes()
 
 
+def test_the_client_works_from_a_plain_install(plain: Path, serving: tuple[str, str, Path]) -> None:
+    """`postroom.client` of the plain install sends an email and reads its status back."""
+    url, key, _ = serving
+    script = (
+        "from postroom.client import Client\n"
+        f"client = Client({url!r}, {key!r})\n"
+        "sent = client.send({'from': 'a@example.com', 'to': ['b@example.org'], 'body': 'Hi'})\n"
+        "print(client.get(sent.id)['id'] == sent.id)\n"
+    )
+    result = _run(plain.parent / "python", "-c", script)
+    assert result.stdout.strip() == "True", result.stdout + result.stderr
+
+
 @pytest.mark.parametrize(
     ("variable", "url", "extra"),
     [
@@ -132,6 +145,7 @@ def test_serve_delivers_one_email_to_the_outbox(serving: tuple[str, str, Path]) 
         ("POSTROOM_QUEUE_URL", "sqs://us-east-1/emails", "sqs"),
         ("POSTROOM_PROVIDERS", "ses://us-east-1", "ses"),
         ("POSTROOM_PROVIDERS", "smtp://relay.example.com:587", "smtp"),
+        ("POSTROOM_SMTP_PORT", "2525", "smtp"),  # the SMTP intake: aiosmtpd
     ],
 )
 def test_an_adapter_without_its_extra_names_the_install_line(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from postroom import providers as provider_registry
 from postroom import storage as engines
+from postroom._lazy import load_class
 from postroom.addresses.validator import parse_with_email_validator
 from postroom.api.app import create_app
 from postroom.api.container import Container
@@ -39,6 +40,7 @@ from postroom.services.operations import OperationError, create_key
 from postroom.services.recipients import Recipients
 from postroom.services.shared_health import SharedHealth
 from postroom.services.submit import SubmitEmail
+from postroom.services.templates import Templates
 from postroom.settings import Settings
 from postroom.worker.loop import Worker
 
@@ -74,6 +76,11 @@ def check_settings(settings: Settings) -> None:
             provider_registry.check_url(url)
         except provider_registry.ProviderConfigError as error:
             raise ConfigError(f"POSTROOM_PROVIDERS: {error}") from None
+    if settings.smtp_port or settings.smtp_tls_port:
+        try:
+            load_class("postroom.bootstrap.smtp:attach_smtp", "smtp")  # aiosmtpd is an extra
+        except ImportError as error:
+            raise ConfigError(f"POSTROOM_SMTP_PORT: {error}") from None
 
 
 def open_storage(settings: Settings) -> Storage:
@@ -172,6 +179,15 @@ def _sqlite_problem(path: str) -> str | None:
             "SQLite keeps its -wal and -shm files beside the database"
         )
     return None
+
+
+def open_templates(settings: Settings) -> tuple[Templates, Storage]:
+    """The templates service over the configured storage, for operator commands; the caller
+    closes the storage."""
+    storage = open_storage(settings)
+    if storage.templates is None:  # every store keeps them; a new engine might not yet
+        raise ConfigError("POSTROOM_DATABASE_URL: this storage keeps no templates")
+    return Templates(storage.templates, SystemClock()), storage
 
 
 def open_cipher(settings: Settings) -> Cipher:
@@ -295,6 +311,7 @@ def build_app(settings: Settings, with_worker: bool) -> IntakeRoute:
     events = build_events(settings, storage, content, metrics)
     runtime = build_worker(settings, storage, metrics, events) if with_worker else None
     wake = runtime.worker.wake if runtime else None
+    templates = Templates(storage.templates, SystemClock()) if storage.templates else None
     submit = SubmitEmail(
         storage.queue,
         SystemClock(),
@@ -302,10 +319,13 @@ def build_app(settings: Settings, with_worker: bool) -> IntakeRoute:
         cipher=content.cipher,
         on_stored=wake,
         suppressions=events.suppressions if events else None,
+        templates=templates,
     )
     container = Container(submit, storage.emails, storage.ping, settings.max_body_bytes, metrics)
     container.body_timeout = settings.body_timeout
     container.open_text = content.open_text
+    container.templates = templates
+    container.submit_many = submit.many
     if events is not None:
         _attach_events(container, events, storage, content)
     _attach_auth(container, settings, storage)
@@ -315,7 +335,19 @@ def build_app(settings: Settings, with_worker: bool) -> IntakeRoute:
     else:
         container.render_metrics = _api_metrics(storage, metrics)
     container.on_shutdown.append(storage.close)
+    # `serve` only: `api` processes share one port, and `postroom smtp` runs the SMTP intake alone.
+    if with_worker and (settings.smtp_port or settings.smtp_tls_port):
+        from postroom.bootstrap.smtp import attach_smtp  # aiosmtpd: postroom[smtp]
+
+        attach_smtp(container, settings)
     return create_app(container)
+
+
+async def run_smtp_intake(settings: Settings) -> None:
+    """`postroom smtp`: the SMTP intake over the API's intake parts, without HTTP or a worker."""
+    from postroom.bootstrap.smtp import run_smtp  # aiosmtpd: postroom[smtp]
+
+    await run_smtp(build_app(settings, with_worker=False).container, settings)
 
 
 def _attach_events(

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from postroom import __version__
 from postroom.bootstrap import ConfigError, StorageStartError, check_settings
-from postroom.cli import operations, service, suppressions, webhooks
+from postroom.cli import operations, service, suppressions, templates, webhooks
 from postroom.domain.errors import StorageUnavailableError
 from postroom.services.operations import OperationError
 from postroom.settings import Settings, SettingsError, load_settings, options
@@ -60,5 +60,6 @@ def _parser() -> argparse.ArgumentParser:
     service.add_commands(commands)
     operations.add_commands(commands)
     suppressions.add_commands(commands)
+    templates.add_commands(commands)
     webhooks.add_commands(commands)
     return parser
