@@ -167,6 +167,19 @@ def test_with_both_keys_no_address_is_stored_in_the_clear(workdir: Path) -> None
     assert sorted(r[0] for r in listed) == ["zq7cli@example.org", "zq7sealed@example.org"]
 
 
+def test_encryption_without_an_address_key_is_warned_about(workdir: Path) -> None:
+    """With POSTROOM_ENCRYPTION_KEYS and no POSTROOM_ADDRESS_KEY the server says, at start,
+    that addresses are looked up by an unkeyed hash; with both keys it says nothing."""
+    key = run_cli("encryption", "new-key").stdout.strip()
+    for env, warned in (
+        ({"POSTROOM_ENCRYPTION_KEYS": key}, True),
+        ({"POSTROOM_ENCRYPTION_KEYS": key, "POSTROOM_ADDRESS_KEY": "a long secret"}, False),
+    ):
+        serve = server(workdir, env).start()
+        serve.stop()
+        assert ("addresses.unkeyed_hash" in serve.output()) is warned
+
+
 def test_without_encryption_the_address_is_stored_in_the_clear(tmp_path: Path) -> None:
     """Without POSTROOM_ENCRYPTION_KEYS the address is kept as it is, like all content."""
     env = database(tmp_path)

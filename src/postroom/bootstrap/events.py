@@ -28,6 +28,12 @@ if TYPE_CHECKING:
 
 log = get_logger("events")
 
+# Encryption at rest with the address hash unkeyed: then the hash protects nothing
+# (docs/suppressions.md, "Storage").
+UNKEYED_WARNING = (
+    "POSTROOM_ENCRYPTION_KEYS is set but POSTROOM_ADDRESS_KEY is not: suppressions and events "
+    "look addresses up by an unkeyed hash, which a copy of the database can be tested against"
+)
 # Pending events are looked for this often when nothing wakes the processor (another process
 # recorded them: PostgreSQL with several API processes).
 PROCESS_EVERY = 0.5
@@ -65,6 +71,8 @@ def build_events(
     if storage.events is None or storage.suppressions is None:
         return None
     clock = SystemClock()
+    if settings.encryption_keys and not settings.address_key:
+        log.warning("addresses.unkeyed_hash", extra={"fields": {"warning": UNKEYED_WARNING}})
     keys = AddressKeys(content, settings.address_key.encode() or UNKEYED)
     wake = asyncio.Event()
     record = RecordEvents(storage.events, keys, clock, on_recorded=wake.set)
