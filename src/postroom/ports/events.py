@@ -54,6 +54,10 @@ class Replay:
     digest: str  # of the request body
 
 
+# How every engine stores an event not yet resolved (then: a Resolution's matched or unmatched).
+PENDING = "pending"
+
+
 class Resolution(StrEnum):
     MATCHED = "matched"
     UNMATCHED = "unmatched"

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from postroom.domain.events import Bounce, EventType
 from postroom.ports.events import (
+    PENDING,
     EventRecord,
     Recorded,
     RecordOutcome,
@@ -15,7 +16,6 @@ from postroom.ports.events import (
 )
 from postroom.storage.memory.state import MemoryState, StoredEvent
 
-PENDING = "pending"
 MATCHED = Resolution.MATCHED.value
 UNMATCHED = Resolution.UNMATCHED.value
 

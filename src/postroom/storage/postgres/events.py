@@ -10,6 +10,7 @@ from typing import Any
 from postroom.domain.errors import StorageUnavailableError
 from postroom.domain.events import Bounce, EventType
 from postroom.ports.events import (
+    PENDING,
     EventRecord,
     Recorded,
     RecordOutcome,
@@ -21,8 +22,6 @@ from postroom.storage.postgres.connection import PostgresConnection
 from postroom.storage.postgres.migrate import LOCK_KEY
 from postroom.storage.postgres.queries import Row
 
-# The states as queries.sql writes them.
-PENDING = "pending"
 MATCHED = Resolution.MATCHED.value
 UNMATCHED = Resolution.UNMATCHED.value
 # record_events' arrays, in the order of an EventRecord's fields (seq aside).

@@ -11,6 +11,7 @@ from typing import Any
 
 from postroom.domain.events import Bounce, EventType
 from postroom.ports.events import (
+    PENDING,
     EventRecord,
     Recorded,
     RecordOutcome,
@@ -21,7 +22,6 @@ from postroom.ports.events import (
 from postroom.storage.sqlite.commit import BulkInsert, Row, flatten, values_sql
 from postroom.storage.sqlite.connection import SqliteConnection
 
-PENDING = "pending"
 MATCHED = Resolution.MATCHED.value
 UNMATCHED = Resolution.UNMATCHED.value
 
