@@ -21,6 +21,7 @@ from postroom.ports.requeue import Requeue
 from postroom.ports.sealed import SealedContent
 from postroom.ports.suppressions import SuppressionStore
 from postroom.ports.templates import TemplateStore
+from postroom.ports.webhooks import WebhookStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,9 @@ class Storage:
     suppressions: SuppressionStore | None = None
     # Tenants' email templates: every store; beside SQS, the store's.
     templates: TemplateStore | None = None
+    # The application's webhook endpoints, the events feed and the webhook outbox: every
+    # store; beside SQS, the store's. Written in the event store's writes (ports/webhooks.py).
+    webhooks: WebhookStore | None = None
 
     async def ping(self) -> None:
         """The store answers, and the queue apart from it when there is one."""

@@ -14,6 +14,7 @@ from postroom.storage.memory.sealed import MemorySealedContent
 from postroom.storage.memory.state import MemoryState
 from postroom.storage.memory.suppressions import MemorySuppressionStore
 from postroom.storage.memory.templates import MemoryTemplateStore
+from postroom.storage.memory.webhooks import MemoryWebhookStore
 
 
 def open_storage(url: str, clock: Clock) -> Storage:
@@ -34,4 +35,5 @@ def memory_storage(clock: Clock) -> Storage:
         events=MemoryEventStore(state),
         suppressions=MemorySuppressionStore(state),
         templates=MemoryTemplateStore(state),
+        webhooks=MemoryWebhookStore(state),
     )

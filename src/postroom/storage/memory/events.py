@@ -1,4 +1,5 @@
-"""The memory engine's provider events: append-only, deduplicated, leased for matching."""
+"""The memory engine's provider events: append-only, deduplicated, leased for matching. An
+event that is matched (recorded so, or resolved) reaches the feed in the same call (feed.py)."""
 
 from collections import Counter
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ from postroom.ports.events import (
     Resolution,
     Resolved,
 )
+from postroom.storage.memory.feed import drop_items_of_events, feed_event
 from postroom.storage.memory.state import MemoryState, StoredEvent
 
 MATCHED = Resolution.MATCHED.value
@@ -43,6 +45,8 @@ class MemoryEventStore:
             # Postroom's own events name their email already: nothing is left to match.
             kind = MATCHED if event.email_id else PENDING
             state.events[stored.seq] = StoredEvent(stored, kind, event.received_at)
+            if kind == MATCHED:
+                feed_event(state, stored)
             new += 1
         return Recorded(RecordOutcome.RECORDED, new, len(events) - new)
 
@@ -59,6 +63,8 @@ class MemoryEventStore:
             # Matched and unmatched are final: a late second processor changes nothing.
             if event is not None and event.state == PENDING:
                 _apply(event, outcome)
+                if event.state == MATCHED:
+                    feed_event(self._state, event.record)
 
     async def for_email(self, email_id: str) -> list[EventRecord]:
         if not email_id:
@@ -87,6 +93,7 @@ class MemoryEventStore:
         for record in old:
             del state.events[record.seq]
             state.event_keys.discard((record.provider, record.dedup_key))
+        drop_items_of_events(state, {record.seq for record in old})
         state.replays = {t: v for t, v in state.replays.items() if v[1] >= before}
         return len(old)
 

@@ -1,5 +1,5 @@
 """The memory engine's one shared object: every email, key, attempt, provider event,
-suppression and template, in this process only."""
+suppression, template, webhook endpoint, feed item and webhook message, in this process only."""
 
 from dataclasses import dataclass, field
 
@@ -10,6 +10,7 @@ from postroom.ports.keys import ApiKey
 from postroom.ports.queue import Event
 from postroom.ports.suppressions import SuppressionRecord
 from postroom.ports.templates import StoredTemplate
+from postroom.ports.webhooks import Attempt, Endpoint, FeedItem, Message
 
 IDEMPOTENCY_WINDOW = 24 * 3600.0
 
@@ -37,6 +38,19 @@ class StoredEvent:
 
 
 @dataclass(slots=True)
+class StoredItem:
+    # The item's own fields; an event's item reads the rest from its event (event_seq).
+    item: FeedItem
+    event_seq: int | None = None
+
+
+@dataclass(slots=True)
+class StoredMessage:
+    message: Message  # item None: read from the feed by feed_seq
+    feed_seq: int = 0  # 0: not from the feed
+
+
+@dataclass(slots=True)
 class MemoryState:
     clock: Clock
     rows: dict[str, Row] = field(default_factory=dict)
@@ -55,6 +69,16 @@ class MemoryState:
     suppressions: dict[tuple[str, str], dict[str, SuppressionRecord]] = field(default_factory=dict)
     # Templates by (tenant, name): only the newest and current versions can ever be read.
     templates: dict[tuple[str, str], StoredTemplate] = field(default_factory=dict)
+    # Webhooks out: endpoints by id, the feed by seq (and the item of each event seq), the
+    # outbox's messages and their attempts by id.
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    feed: dict[int, StoredItem] = field(default_factory=dict)
+    fed_events: dict[int, int] = field(default_factory=dict)
+    last_feed_seq: int = 0
+    outbox: dict[int, StoredMessage] = field(default_factory=dict)
+    last_message_id: int = 0
+    webhook_attempts: dict[int, Attempt] = field(default_factory=dict)
+    last_attempt_id: int = 0
 
     def record_attempts(self, email_id: str, events: tuple[Event, ...]) -> None:
         for event in events:

@@ -20,6 +20,7 @@ from postroom.storage.postgres.schema import PostgresMigrations
 from postroom.storage.postgres.sealed import PostgresSealedContent
 from postroom.storage.postgres.suppressions import PostgresSuppressionStore
 from postroom.storage.postgres.templates import PostgresTemplateStore
+from postroom.storage.postgres.webhooks import PostgresWebhookStore
 
 
 def open_storage(url: str, clock: Clock) -> Storage:
@@ -43,4 +44,5 @@ def storage_of(connection: PostgresConnection) -> Storage:
         events=PostgresEventStore(connection),
         suppressions=PostgresSuppressionStore(connection),
         templates=PostgresTemplateStore(connection),
+        webhooks=PostgresWebhookStore(connection),
     )

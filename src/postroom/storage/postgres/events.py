@@ -2,10 +2,14 @@
 
 A batch of events, its token and its deduplication are one statement (record_events), however
 many events the batch holds: one round trip, one commit. Handing out pending events is
-`FOR UPDATE SKIP LOCKED`, like leasing emails. The SQL is in queries.sql."""
+`FOR UPDATE SKIP LOCKED`, like leasing emails. Events that are matched (Postroom's own,
+recorded so, or resolved) reach the feed and its webhooks in the same transaction, which
+then holds the feed's lock (feed.py). The SQL is in queries.sql."""
 
 from collections.abc import Sequence
 from typing import Any
+
+from psycopg import AsyncConnection
 
 from postroom.domain.errors import StorageUnavailableError
 from postroom.domain.events import Bounce, EventType
@@ -19,8 +23,9 @@ from postroom.ports.events import (
     Resolved,
 )
 from postroom.storage.postgres.connection import PostgresConnection
+from postroom.storage.postgres.feed import feed_events, in_feed_order
 from postroom.storage.postgres.migrate import LOCK_KEY
-from postroom.storage.postgres.queries import Row
+from postroom.storage.postgres.queries import Row, rows
 
 MATCHED = Resolution.MATCHED.value
 UNMATCHED = Resolution.UNMATCHED.value
@@ -47,9 +52,10 @@ class PostgresEventStore:
             "digest": replay.digest if replay else None,
             "now": self._clock.now(),
         }
+        fed = any(_feeds(event) for event in events)
         # Not claimed yet not found: the token was purged in between; try once more.
         for _ in range(3):
-            ((claimed, new),) = await self._db.fetch("record_events", params)
+            claimed, new = await self._record(params, fed)
             if replay is None or claimed:
                 return Recorded(RecordOutcome.RECORDED, new, len(events) - new)
             for (digest,) in await self._db.fetch("replay_digest", params):
@@ -57,14 +63,37 @@ class PostgresEventStore:
                 return Recorded(RecordOutcome.DUPLICATE if same else RecordOutcome.CONFLICT)
         raise StorageUnavailableError("postgresql: replay token contended; try again")
 
+    async def _record(self, params: dict[str, Any], fed: bool) -> tuple[int, int]:
+        """(token claimed, events stored); the matched ones fed in the same transaction."""
+        if not fed:
+            ((claimed, new, _),) = await self._db.fetch("record_events", params)
+            return claimed, new
+
+        async def work(conn: AsyncConnection[Row]) -> tuple[int, int]:
+            ((claimed, new, matched),) = await rows(conn, "record_events", params)
+            await feed_events(conn, matched or [], params["now"])
+            return claimed, new
+
+        return await in_feed_order(self._db, work)
+
     async def pending(self, limit: int, now: float, hold: float) -> list[EventRecord]:
         params = {"limit": limit, "now": now, "until": now + hold}
         return [_record_of(row) for row in await self._db.fetch("pending_events", params)]
 
     async def resolve(self, resolved: Sequence[Resolved]) -> None:
-        if resolved:
-            rows = [_resolution(outcome) for outcome in resolved]
-            await self._db.fetch("resolve_events", arrays(_RESOLVE_COLUMNS, rows))
+        if not resolved:
+            return
+        params = arrays(_RESOLVE_COLUMNS, [_resolution(outcome) for outcome in resolved])
+        matched = [o.seq for o in resolved if o.resolution is Resolution.MATCHED]
+        if not matched:
+            await self._db.fetch("resolve_events", params)
+            return
+
+        async def work(conn: AsyncConnection[Row]) -> None:
+            await rows(conn, "resolve_events", params)
+            await feed_events(conn, matched, self._clock.now())
+
+        await in_feed_order(self._db, work)
 
     async def for_email(self, email_id: str) -> list[EventRecord]:
         if not email_id:
@@ -94,6 +123,11 @@ class PostgresEventStore:
 def arrays(names: Sequence[str], rows: list[Row]) -> dict[str, list[Any]]:
     """Rows as one array per column, for UNNEST; empty arrays for no rows."""
     return {name: [row[i] for row in rows] for i, name in enumerate(names)}
+
+
+def _feeds(event: EventRecord) -> bool:
+    """Stored matched, and a state change: it gets a feed item."""
+    return bool(event.email_id) and event.type is not EventType.UNKNOWN
 
 
 def _row(event: EventRecord) -> Row:

@@ -342,7 +342,7 @@ SELECT owner, payload FROM postroom_emails WHERE id = %(id)s
 -- (not key order, as suppress locks in: a provider resends a batch as it was, so two copies in
 -- flight insert in the same order and one waits for the other instead of deadlocking).
 -- An event that names its email (Postroom's own) is stored matched, the others pending, due
--- at once.
+-- at once; the third column is the seqs of the matched ones (null: none), for feed_events.
 WITH claim AS (
     INSERT INTO postroom_replay_tokens (token, digest, created_at)
     SELECT %(token)s::text, %(digest)s::text, %(now)s::float8
@@ -370,9 +370,10 @@ WITH claim AS (
     WHERE %(token)s::text IS NULL OR EXISTS (SELECT 1 FROM claim)
     ORDER BY v.n
     ON CONFLICT (provider, dedup_key) DO NOTHING
-    RETURNING 1
+    RETURNING seq, email_id
 )
-SELECT (SELECT count(*) FROM claim), (SELECT count(*) FROM new)
+SELECT (SELECT count(*) FROM claim), (SELECT count(*) FROM new),
+    (SELECT array_agg(seq ORDER BY seq) FROM new WHERE email_id <> '')
 
 -- name: replay_digest
 -- A separate statement, so it sees the token record_events just waited for.
@@ -531,3 +532,231 @@ WITH gone AS (
 )
 DELETE FROM postroom_template_versions v USING gone WHERE v.template_id = gone.id
 RETURNING 1
+
+-- name: feed_events
+-- Feed items for the matched ones of these events, in event order, and one message per item
+-- and enabled endpoint of its tenant that takes its type (types '' or holding ',type,'). An
+-- event fed already is skipped (its event_seq is unique), so asking twice adds nothing. Run
+-- under the feed's lock (feed.py), so the items' seqs commit in order.
+WITH items AS (
+    INSERT INTO postroom_feed_items (tenant, type, at, created_at, event_seq)
+    SELECT tenant, 'email.' || type, at, %(now)s, seq
+    FROM postroom_provider_events
+    WHERE seq = ANY(%(seqs)s::int8[]) AND state = 'matched' AND type <> 'unknown'
+    ORDER BY seq
+    ON CONFLICT (event_seq) DO NOTHING
+    RETURNING seq, tenant, type
+), messages AS (
+    INSERT INTO postroom_webhook_messages
+        (webhook_id, endpoint_id, tenant, type, feed_seq, state, attempts, created_at, next_at)
+    SELECT 'evt_' || i.seq, w.id, i.tenant, i.type, i.seq, 'pending', 0, %(now)s, %(now)s
+    FROM items i
+    JOIN postroom_webhook_endpoints w ON w.tenant = i.tenant AND w.enabled
+        AND (w.types = '' OR strpos(w.types, ',' || i.type || ',') > 0)
+    ORDER BY i.seq, w.created_at, w.id
+)
+SELECT count(*) FROM items
+
+-- name: disable_endpoint
+-- Only an enabled endpoint is disabled, so two outcomes racing to it add one item: the feed
+-- item telling so, fanned out to the tenant's other endpoints that take it. Under the feed's
+-- lock, like feed_events.
+WITH disabled AS (
+    UPDATE postroom_webhook_endpoints SET enabled = false, disabled_reason = %(reason)s
+    WHERE id = %(id)s AND enabled
+    RETURNING id, tenant
+), items AS (
+    INSERT INTO postroom_feed_items (tenant, type, at, created_at, data)
+    SELECT tenant, 'webhook.endpoint.disabled', %(at)s, %(now)s, %(data)s FROM disabled
+    RETURNING seq, tenant, type
+), messages AS (
+    INSERT INTO postroom_webhook_messages
+        (webhook_id, endpoint_id, tenant, type, feed_seq, state, attempts, created_at, next_at)
+    SELECT 'evt_' || i.seq, w.id, i.tenant, i.type, i.seq, 'pending', 0, %(now)s, %(now)s
+    FROM items i
+    JOIN postroom_webhook_endpoints w ON w.tenant = i.tenant AND w.enabled AND w.id <> %(id)s
+        AND (w.types = '' OR strpos(w.types, ',' || i.type || ',') > 0)
+    ORDER BY w.created_at, w.id
+)
+SELECT count(*) FROM items
+
+-- name: feed
+-- One range of the (tenant, seq) index; types as an endpoint's are stored ('' for all).
+SELECT f.seq, f.tenant, f.type, f.at, f.created_at, coalesce(e.email_id, ''),
+    coalesce(e.recipient_index, -1), coalesce(e.provider, ''), coalesce(e.bounce, ''),
+    coalesce(e.reject_reason, ''), coalesce(e.description, ''), f.data
+FROM postroom_feed_items f
+LEFT JOIN postroom_provider_events e ON e.seq = f.event_seq
+WHERE f.tenant = %(tenant)s AND f.seq > %(after)s
+    AND (%(types)s::text = '' OR strpos(%(types)s::text, ',' || f.type || ',') > 0)
+ORDER BY f.seq
+LIMIT %(limit)s
+
+-- name: create_endpoint
+INSERT INTO postroom_webhook_endpoints
+    (id, tenant, url, types, description, enabled, secrets, created_at, updated_at,
+    disabled_reason, failing_since)
+VALUES (%(id)s, %(tenant)s, %(url)s, %(types)s, %(description)s, %(enabled)s, %(secrets)s,
+    %(created_at)s, %(updated_at)s, %(disabled_reason)s, %(failing_since)s)
+RETURNING 1
+
+-- name: endpoints
+-- The tenant's endpoints oldest first, or the one of that id.
+SELECT id, tenant, url, types, description, enabled, secrets, created_at, updated_at,
+    disabled_reason, failing_since
+FROM postroom_webhook_endpoints
+WHERE tenant = %(tenant)s AND (%(id)s::text IS NULL OR id = %(id)s)
+ORDER BY created_at, id
+
+-- name: update_endpoint
+UPDATE postroom_webhook_endpoints
+SET url = %(url)s, types = %(types)s, description = %(description)s, enabled = %(enabled)s,
+    secrets = %(secrets)s, created_at = %(created_at)s, updated_at = %(updated_at)s,
+    disabled_reason = %(disabled_reason)s, failing_since = %(failing_since)s
+WHERE tenant = %(tenant)s AND id = %(id)s
+RETURNING 1
+
+-- name: delete_endpoint
+-- Its messages and attempts in the same statement. Run under the feed's lock (feed.py), so a
+-- fan-out that still saw the endpoint has committed its messages before they are deleted.
+WITH gone AS (
+    DELETE FROM postroom_webhook_endpoints WHERE tenant = %(tenant)s AND id = %(id)s
+    RETURNING id
+), messages AS (
+    DELETE FROM postroom_webhook_messages WHERE endpoint_id IN (SELECT id FROM gone)
+), attempts AS (
+    DELETE FROM postroom_webhook_attempts WHERE endpoint_id IN (SELECT id FROM gone)
+)
+SELECT count(*) FROM gone
+
+-- name: enqueue_webhooks
+INSERT INTO postroom_webhook_messages
+    (webhook_id, endpoint_id, tenant, type, payload, state, attempts, created_at, next_at)
+SELECT v.webhook_id, v.endpoint_id, v.tenant, v.type, v.payload, 'pending', 0, %(now)s,
+    v.next_at
+FROM unnest(
+    %(webhook_ids)s::text[], %(endpoint_ids)s::text[], %(tenants)s::text[], %(types)s::text[],
+    %(payloads)s::text[], %(next_at)s::float8[]
+) WITH ORDINALITY AS v (webhook_id, endpoint_id, tenant, type, payload, next_at, n)
+ORDER BY v.n
+RETURNING 1
+
+-- name: lease_webhooks
+-- The lease query's pattern (see lease): SKIP LOCKED, so two dispatchers never take the same
+-- messages; taking one pushes its next_at past the hold. Each comes with its endpoint and, for
+-- a feed message, its item (nulls once purged).
+WITH picked AS MATERIALIZED (
+    SELECT m.id, m.next_at FROM postroom_webhook_messages m
+    JOIN postroom_webhook_endpoints w ON w.id = m.endpoint_id AND w.enabled
+    WHERE m.state = 'pending' AND m.next_at <= %(now)s
+    ORDER BY m.next_at, m.id
+    LIMIT %(limit)s
+    FOR UPDATE OF m SKIP LOCKED
+), leased AS (
+    UPDATE postroom_webhook_messages m SET next_at = %(until)s
+    FROM picked
+    WHERE m.id = picked.id
+    RETURNING picked.next_at AS was, m.*
+)
+SELECT l.id, l.webhook_id, l.endpoint_id, l.tenant, l.type, l.state, l.attempts, l.created_at,
+    l.next_at, l.payload, l.feed_seq,
+    w.id, w.tenant, w.url, w.types, w.description, w.enabled, w.secrets, w.created_at,
+    w.updated_at, w.disabled_reason, w.failing_since,
+    f.seq, f.tenant, f.type, f.at, f.created_at, coalesce(e.email_id, ''),
+    coalesce(e.recipient_index, -1), coalesce(e.provider, ''), coalesce(e.bounce, ''),
+    coalesce(e.reject_reason, ''), coalesce(e.description, ''), f.data
+FROM leased l
+JOIN postroom_webhook_endpoints w ON w.id = l.endpoint_id
+LEFT JOIN postroom_feed_items f ON f.seq = l.feed_seq
+LEFT JOIN postroom_provider_events e ON e.seq = f.event_seq
+ORDER BY l.was, l.id
+
+-- name: settle_webhooks
+-- The attempts, each message's state, attempts count and next_at (null keeps it), each
+-- endpoint's failing_since (a success resets it to the first failure after it). Rows are
+-- locked in id order, so two dispatchers settling the same endpoints (or a lapsed lease and
+-- its successor the same message) wait for each other instead of deadlocking; an endpoint
+-- whose failing_since stays as it is is not written at all (the common case: a healthy one).
+WITH added AS (
+    INSERT INTO postroom_webhook_attempts
+        (message_id, webhook_id, endpoint_id, at, status, latency, response, error)
+    SELECT message_id, webhook_id, endpoint_id, at, status, latency, response, error
+    FROM unnest(
+        %(a_messages)s::int8[], %(a_webhooks)s::text[], %(a_endpoints)s::text[],
+        %(a_ats)s::float8[], %(a_statuses)s::int4[], %(a_latencies)s::float8[],
+        %(a_responses)s::text[], %(a_errors)s::text[]
+    ) WITH ORDINALITY AS a (
+        message_id, webhook_id, endpoint_id, at, status, latency, response, error, n
+    )
+    ORDER BY n
+), m AS (
+    SELECT * FROM unnest(
+        %(ids)s::int8[], %(states)s::text[], %(next_at)s::float8[], %(counts)s::int4[]
+    ) AS v (id, state, next_at, attempts)
+), held_messages AS MATERIALIZED (
+    SELECT id FROM postroom_webhook_messages WHERE id IN (SELECT id FROM m)
+    ORDER BY id
+    FOR NO KEY UPDATE
+), messages AS (
+    UPDATE postroom_webhook_messages x
+    SET state = m.state, next_at = coalesce(m.next_at, x.next_at),
+        attempts = x.attempts + m.attempts
+    FROM m
+    WHERE x.id = m.id AND x.id IN (SELECT id FROM held_messages)
+), e AS (
+    SELECT * FROM unnest(%(endpoints)s::text[], %(resets)s::bool[], %(since)s::float8[])
+        AS v (id, reset, since)
+), held_endpoints AS MATERIALIZED (
+    SELECT w.id FROM postroom_webhook_endpoints w JOIN e ON e.id = w.id
+    WHERE w.failing_since IS DISTINCT FROM
+        CASE WHEN e.reset THEN e.since ELSE coalesce(w.failing_since, e.since) END
+    ORDER BY w.id
+    FOR NO KEY UPDATE OF w
+), endpoints AS (
+    UPDATE postroom_webhook_endpoints w
+    SET failing_since =
+        CASE WHEN e.reset THEN e.since ELSE coalesce(w.failing_since, e.since) END
+    FROM e
+    WHERE w.id = e.id AND w.id IN (SELECT id FROM held_endpoints)
+)
+SELECT 1
+
+-- name: webhook_attempts
+-- The endpoint's attempts newest first, below the cursor: one range of (endpoint_id, id).
+SELECT message_id, webhook_id, endpoint_id, at, status, latency, response, error, id
+FROM postroom_webhook_attempts
+WHERE endpoint_id = %(id)s AND (%(before)s <= 0 OR id < %(before)s)
+    AND EXISTS (
+        SELECT 1 FROM postroom_webhook_endpoints WHERE id = %(id)s AND tenant = %(tenant)s
+    )
+ORDER BY id DESC
+LIMIT %(limit)s
+
+-- name: replay_webhooks
+UPDATE postroom_webhook_messages SET state = 'pending', attempts = 0, next_at = %(now)s
+WHERE endpoint_id = %(id)s AND tenant = %(tenant)s
+    AND created_at >= %(since)s AND created_at < %(until)s
+    AND (NOT %(failed_only)s OR state = 'failed')
+    AND (%(webhook_id)s::text = '' OR webhook_id = %(webhook_id)s::text)
+RETURNING 1
+
+-- name: webhook_counts
+SELECT state, count(*) FROM postroom_webhook_messages GROUP BY state
+
+-- name: purge_webhooks
+-- Retention, hourly in every worker: the advisory lock lets one do it while the others skip
+-- the round (as purge_events does). Pending messages stay, however old: they are still owed.
+WITH lock AS (
+    SELECT pg_try_advisory_xact_lock(%(lock)s) AS held
+), messages AS (
+    DELETE FROM postroom_webhook_messages
+    WHERE (SELECT held FROM lock) AND created_at < %(before)s AND state <> 'pending'
+), attempts AS (
+    DELETE FROM postroom_webhook_attempts
+    WHERE (SELECT held FROM lock) AND at < %(before)s
+), purged AS (
+    DELETE FROM postroom_feed_items
+    WHERE (SELECT held FROM lock) AND created_at < %(before)s
+    RETURNING 1
+)
+SELECT count(*) FROM purged

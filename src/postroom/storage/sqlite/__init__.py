@@ -18,6 +18,7 @@ from postroom.storage.sqlite.queue import SqliteQueue
 from postroom.storage.sqlite.sealed import SqliteSealedContent
 from postroom.storage.sqlite.suppressions import SqliteSuppressionStore
 from postroom.storage.sqlite.templates import SqliteTemplateStore
+from postroom.storage.sqlite.webhooks import SqliteWebhookStore
 
 
 def open_storage(url: str, clock: Clock) -> Storage:
@@ -43,4 +44,5 @@ def storage_of(connection: SqliteConnection) -> Storage:
         events=SqliteEventStore(connection),
         suppressions=SqliteSuppressionStore(connection),
         templates=SqliteTemplateStore(connection),
+        webhooks=SqliteWebhookStore(connection),
     )

@@ -3,7 +3,8 @@
 Every change is one operation of the group commit (commit.py), so it is fsynced before the
 caller hears back and shares the batch's transaction. A batch of events goes in multi-row
 INSERTs, not one statement per event: each statement gives up the GIL and must win it back
-from the event loop (docs/storage.md)."""
+from the event loop (docs/storage.md). Events that are matched (Postroom's own, recorded so, or
+resolved) reach the feed and its webhooks in the same write (feed.py)."""
 
 import sqlite3
 from collections.abc import Sequence
@@ -21,6 +22,12 @@ from postroom.ports.events import (
 )
 from postroom.storage.sqlite.commit import BulkInsert, Row, flatten, values_sql
 from postroom.storage.sqlite.connection import SqliteConnection
+from postroom.storage.sqlite.feed import (
+    drop_items_of_events,
+    feed_recorded,
+    feed_resolved,
+    last_seq,
+)
 
 MATCHED = Resolution.MATCHED.value
 UNMATCHED = Resolution.UNMATCHED.value
@@ -59,12 +66,15 @@ class SqliteEventStore:
 
     async def record(self, events: Sequence[EventRecord], replay: Replay | None = None) -> Recorded:
         rows = [_row(event) for event in events]
+        fed = any(_feeds(event) for event in events)
         # Intake: events arrive from outside without bound (opens, clicks), so at the size cap
         # they are refused (the provider sends them again later) and the headroom stays for
         # delivering the emails already accepted (space.py).
-        return await self._db.write(lambda conn: self._record(conn, rows, replay), intake=True)
+        return await self._db.write(lambda conn: self._record(conn, rows, replay, fed), intake=True)
 
-    def _record(self, conn: sqlite3.Connection, rows: list[Row], replay: Replay | None) -> Recorded:
+    def _record(
+        self, conn: sqlite3.Connection, rows: list[Row], replay: Replay | None, fed: bool
+    ) -> Recorded:
         if replay is not None:
             found = conn.execute(
                 "SELECT digest FROM replay_tokens WHERE token = ?", (replay.token,)
@@ -76,11 +86,15 @@ class SqliteEventStore:
                 "INSERT INTO replay_tokens (token, digest, created_at) VALUES (?, ?, ?)",
                 (replay.token, replay.digest, self._clock.now()),
             )
+        # Read only when the feed needs it: the batch's new events are those above it.
+        after = last_seq(conn, "provider_events") if fed else 0
         new = 0
         for start in range(0, len(rows), _CHUNK):
             chunk = rows[start : start + _CHUNK]
             sql = f"{_INSERT.sql(len(chunk))} ON CONFLICT (provider, dedup_key) DO NOTHING"
             new += conn.execute(sql, flatten(chunk)).rowcount
+        if fed and new:
+            feed_recorded(conn, after, self._clock.now())
         return Recorded(RecordOutcome.RECORDED, new, len(rows) - new)
 
     async def pending(self, limit: int, now: float, hold: float) -> list[EventRecord]:
@@ -88,8 +102,14 @@ class SqliteEventStore:
 
     async def resolve(self, resolved: Sequence[Resolved]) -> None:
         rows = [_resolution(outcome) for outcome in resolved]
+        matched = [o.seq for o in resolved if o.resolution is Resolution.MATCHED]
         if rows:
-            await self._db.write(lambda conn: _resolve(conn, rows))
+            await self._db.write(lambda conn: self._resolve(conn, rows, matched))
+
+    def _resolve(self, conn: sqlite3.Connection, rows: list[Row], matched: list[int]) -> None:
+        _resolve(conn, rows)
+        if matched:
+            feed_resolved(conn, matched, self._clock.now())
 
     async def for_email(self, email_id: str) -> list[EventRecord]:
         if not email_id:
@@ -104,6 +124,11 @@ class SqliteEventStore:
 
     async def purge_events(self, before: float) -> int:
         return await self._db.write(lambda conn: _purge(conn, before))
+
+
+def _feeds(event: EventRecord) -> bool:
+    """Stored matched, and a state change: it gets a feed item."""
+    return bool(event.email_id) and event.type is not EventType.UNKNOWN
 
 
 def _row(event: EventRecord) -> Row:
@@ -170,4 +195,5 @@ def _counts(conn: sqlite3.Connection) -> dict[str, int]:
 
 def _purge(conn: sqlite3.Connection, before: float) -> int:
     conn.execute("DELETE FROM replay_tokens WHERE created_at < ?", (before,))
+    drop_items_of_events(conn, before)
     return conn.execute("DELETE FROM provider_events WHERE received_at < ?", (before,)).rowcount
