@@ -1,0 +1,1 @@
+"""Outbound HTTP to users' endpoints: the address policy (guard) and the webhook sender."""
