@@ -173,6 +173,34 @@ class Settings:
             "help": "secret for the keyed hash suppressions and events look addresses up by",
         },
     )
+    webhook_allow_cidrs: str = field(
+        default="",
+        metadata={
+            "env": "POSTROOM_WEBHOOK_ALLOW_CIDRS",
+            "help": "networks webhooks may reach beside the public internet (plain http too)",
+        },
+    )
+    webhook_schedule: str = field(
+        default="0,5,300,1800,7200,18000,36000,36000",
+        metadata={
+            "env": "POSTROOM_WEBHOOK_SCHEDULE",
+            "help": "seconds before each webhook attempt, comma-separated",
+        },
+    )
+    webhook_timeout: int = field(
+        default=15,
+        metadata={
+            "env": "POSTROOM_WEBHOOK_TIMEOUT",
+            "help": "seconds a webhook endpoint has to answer",
+        },
+    )
+    webhook_concurrency: int = field(
+        default=100,
+        metadata={
+            "env": "POSTROOM_WEBHOOK_CONCURRENCY",
+            "help": "webhook requests in flight per worker process",
+        },
+    )
     insecure_no_auth: bool = field(
         default=False,
         metadata={
@@ -224,6 +252,8 @@ _METAVARS = {
     "host": "HOST",
     "encryption_keys": "KEYS",
     "address_key": "SECRET",
+    "webhook_allow_cidrs": "CIDRS",
+    "webhook_schedule": "SECONDS",
     "log_level": "LEVEL",
     "log_format": "FORMAT",
 }
@@ -256,6 +286,8 @@ def _convert(name: str, env: str, raw: str) -> object:
         if number < _INTEGERS[name]:
             raise SettingsError(f"{env}: must be at least {_INTEGERS[name]}")
         return number
+    if name == "webhook_schedule":
+        return _schedule(env, raw)
     if name == "log_level" and raw.lower() not in ("debug", "info", "warning", "error"):
         raise SettingsError(f"{env}: expected debug, info, warning or error")
     if name == "log_format":
@@ -263,6 +295,21 @@ def _convert(name: str, env: str, raw: str) -> object:
             raise SettingsError(f"{env}: expected text, json or auto")
         return raw.lower()
     return raw
+
+
+def _schedule(env: str, raw: str) -> str:
+    """Seconds, comma-separated: at least one attempt, none waiting a negative time."""
+    try:
+        delays = [float(part) for part in raw.split(",")]
+    except ValueError:
+        raise SettingsError(f"{env}: expected seconds, comma-separated") from None
+    if not delays or any(delay < 0 or delay != delay for delay in delays):
+        raise SettingsError(f"{env}: expected seconds, comma-separated, none negative")
+    return raw
+
+
+def schedule_of(settings: Settings) -> tuple[float, ...]:
+    return tuple(float(part) for part in settings.webhook_schedule.split(","))
 
 
 def _provider_list(env: str, raw: str) -> tuple[str, ...]:
@@ -297,6 +344,8 @@ _INTEGERS = {
     "smtp_tls_port": 0,
     "smtp_idle_timeout": 1,
     "smtp_data_timeout": 1,
+    "webhook_concurrency": 1,
+    "webhook_timeout": 1,
 }
 
 

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from postroom.api import batch, emails, openapi, suppressions, templates, webhooks
+from postroom.api import batch, emails, endpoints, feed, openapi, suppressions, templates, webhooks
 from postroom.api.container import Container
 from postroom.api.intake import IntakeRoute
 from postroom.api.responses import (
@@ -41,6 +41,13 @@ def create_app(container: Container) -> IntakeRoute:
         Route("/api/v1/templates/{name}", templates.one, methods=["GET", "PUT", "DELETE"]),
         Route("/api/v1/templates/{name}/publish", templates.publish, methods=["POST"]),
         Route("/api/v1/templates/{name}/render", templates.render, methods=["POST"]),
+        Route("/api/v1/webhooks", endpoints.list_or_create, methods=["GET", "POST"]),
+        Route("/api/v1/webhooks/{id}", endpoints.one, methods=["GET", "PATCH", "DELETE"]),
+        Route("/api/v1/webhooks/{id}/test", endpoints.test, methods=["POST"]),
+        Route("/api/v1/webhooks/{id}/rotate", endpoints.rotate, methods=["POST"]),
+        Route("/api/v1/webhooks/{id}/attempts", endpoints.attempts, methods=["GET"]),
+        Route("/api/v1/webhooks/{id}/replay", endpoints.replay, methods=["POST"]),
+        Route("/api/v1/events", feed.events, methods=["GET"]),
         Route("/webhooks/{kind}", webhooks.receive, methods=["POST"]),
         Route("/webhooks/{kind}/{name}", webhooks.receive, methods=["POST"]),
         Route("/", home, methods=["GET"]),

@@ -12,10 +12,12 @@ from postroom.ports.events import Recorded
 from postroom.ports.inbound import Inbound, Received
 from postroom.ports.keys import ApiKey
 from postroom.ports.metrics import Metrics, NullMetrics
+from postroom.services.feed import Feed
 from postroom.services.recipients import RecipientReport
 from postroom.services.submit import IdempotencyConflictError, Submitted
 from postroom.services.suppressions import SuppressionList
 from postroom.services.templates import Templates
+from postroom.services.webhook_endpoints import Endpoints
 
 Hook = Callable[[], Awaitable[None]]
 
@@ -60,6 +62,11 @@ class Container:
     # The bare address of a suppression entry, read as the intake reads a recipient; raises
     # AddressError. None: plain ASCII addresses only (the intake's fast path).
     parse_address: Callable[[str], str] | None = None
+    # The tenant's webhook endpoints and events feed (docs/webhooks.md); None: not kept.
+    endpoints: Endpoints | None = None
+    feed: Feed | None = None
+    # Told the id of an email just cancelled (its `cancelled` events); None: nobody is.
+    on_cancelled: Callable[[str], Awaitable[None]] | None = None
     now: Callable[[], float] = time.time
     # Run when the server starts and stops (open storage, start a worker, close connections).
     on_startup: list[Hook] = field(default_factory=list)

@@ -1,5 +1,6 @@
 """/api/v1/email/{id}: status and cancel. Submission is in intake.py."""
 
+import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -154,6 +155,10 @@ async def cancel(request: Request) -> Response:
             {"status": str(state)},
         )
     log_event(log, "email.cancelled", id=email_id)
+    if container.on_cancelled is not None:
+        # Cancelled already: a storage outage now costs the feed its events, not the cancel.
+        with contextlib.suppress(StorageUnavailableError):
+            await container.on_cancelled(email_id)
     return json_response({"id": email_id, "status": State.CANCELLED})
 
 

@@ -19,6 +19,7 @@ from postroom.api.openapi_parts import error as _error
 from postroom.api.openapi_parts import json_content as _json
 from postroom.api.openapi_parts import operation as _operation
 from postroom.api.openapi_templates import submit_batch, template_paths
+from postroom.api.openapi_webhooks import WEBHOOK_SCHEMAS, webhook_paths
 from postroom.api.schemas import (
     ACCEPTED,
     ADDRESS,
@@ -550,6 +551,7 @@ def _paths() -> dict[str, Any]:
             "delete": _remove_suppression(),
         },
         **template_paths(),
+        **webhook_paths(),
         "/healthz": {
             "get": _operation(
                 "getHealth",
@@ -630,7 +632,7 @@ def document() -> dict[str, Any]:
                     "description": "the request's id (yours when it was well-formed)",
                 }
             },
-            "schemas": _SCHEMAS,
+            "schemas": {**_SCHEMAS, **WEBHOOK_SCHEMAS},
         },
     }
 

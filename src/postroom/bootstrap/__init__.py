@@ -196,6 +196,11 @@ def _attach_events(
     container.suppressions = events.suppressions
     container.parse_address = parse_listed_address
     container.recipients = Recipients(storage.events, storage.emails, content)
+    if events.webhooks is not None:
+        container.endpoints = events.webhooks.endpoints
+        container.feed = events.webhooks.feed
+    if events.cancelled is not None:
+        container.on_cancelled = events.cancelled
     container.on_shutdown.append(events.close)
 
 
@@ -262,6 +267,8 @@ async def purge_periodically(storage: Storage, settings: Settings, stop: asyncio
                 log.info("retention.purged", extra={"fields": {"emails": purged}})
             if storage.events is not None:
                 await storage.events.purge_events(cutoff)
+            if storage.webhooks is not None:
+                await storage.webhooks.purge_webhooks(cutoff)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), PURGE_EVERY)
 

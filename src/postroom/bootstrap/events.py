@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from postroom.bootstrap.webhooks import WebhooksRuntime, build_webhooks
 from postroom.clocks.system import SystemClock
 from postroom.domain.errors import ProviderDownError, StorageUnavailableError
 from postroom.domain.events import ProviderEvent
@@ -19,7 +20,7 @@ from postroom.providers import webhooks as inbound_registry
 from postroom.providers.outbox import OutboxProvider, Report
 from postroom.services.addresses import UNKEYED, AddressKeys
 from postroom.services.content import Content
-from postroom.services.events import ProcessEvents, RecordEvents
+from postroom.services.events import ProcessEvents, RecordEvents, TellCancelled
 from postroom.services.suppressions import SuppressionList
 from postroom.settings import Settings
 
@@ -53,6 +54,10 @@ class EventsRuntime:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     # SES event queues the workers read (`events_queue=`), with the provider name of each.
     pulls: list[tuple[str, "SesEventQueue"]] = field(default_factory=list)
+    # Webhooks out and the events feed; None when the store keeps none.
+    webhooks: WebhooksRuntime | None = None
+    # The email just cancelled gets its `cancelled` events.
+    cancelled: TellCancelled | None = None
 
     async def close(self) -> None:
         """Idempotent: the API and a worker in the same process share one runtime."""
@@ -62,6 +67,9 @@ class EventsRuntime:
             await queue.close()
         for endpoint in endpoints:
             await endpoint.close()
+        webhooks, self.webhooks = self.webhooks, None
+        if webhooks is not None:
+            await webhooks.close()
 
 
 def build_events(
@@ -75,12 +83,22 @@ def build_events(
         log.warning("addresses.unkeyed_hash", extra={"fields": {"warning": UNKEYED_WARNING}})
     keys = AddressKeys(content, settings.address_key.encode() or UNKEYED)
     wake = asyncio.Event()
-    record = RecordEvents(storage.events, keys, clock, on_recorded=wake.set)
+    # Set when feed items may have been written here: Postroom's own events are recorded
+    # matched (straight to the feed), a provider's reach it once processed.
+    feed_written = asyncio.Event()
+
+    def recorded() -> None:
+        wake.set()
+        feed_written.set()
+
+    record = RecordEvents(storage.events, keys, clock, on_recorded=recorded)
     suppressions = SuppressionList(storage.suppressions, keys, clock)
     process = ProcessEvents(
         storage.events, storage.emails, suppressions, keys, content, clock, metrics
     )
     runtime = EventsRuntime(record, suppressions, process, wake=wake)
+    runtime.webhooks = build_webhooks(settings, storage, content, metrics, feed_written)
+    runtime.cancelled = TellCancelled(record, storage.emails, content)
     runtime.inbound = open_inbound(settings)
     runtime.pulls = open_pulls(settings, runtime.inbound)
     return runtime
@@ -142,6 +160,8 @@ async def process_events(
             await _pause(stop, OUTAGE_PAUSE)
             continue
         if taken:
+            if runtime.webhooks is not None:
+                runtime.webhooks.wake.set()  # matched events went to the feed
             continue
         await _first(stop, runtime.wake, every)
 
@@ -167,6 +187,9 @@ async def pull_events(
 def event_tasks(runtime: EventsRuntime, stop: asyncio.Event) -> list["asyncio.Task[None]"]:
     """Everything a worker runs for events beside delivery."""
     tasks = [asyncio.create_task(process_events(runtime, stop))]
+    if runtime.webhooks is not None:
+        hooks = runtime.webhooks
+        tasks.append(asyncio.create_task(hooks.dispatch.run(stop, hooks.wake)))
     for name, queue in runtime.pulls:
         tasks.append(asyncio.create_task(pull_events(runtime, name, queue, stop)))
     return tasks

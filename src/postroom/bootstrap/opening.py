@@ -14,6 +14,7 @@ from postroom.ciphers.aesgcm import AesGcmCipher, parse_keys
 from postroom.clocks.system import SystemClock
 from postroom.domain.errors import CipherError, StorageFullError, StorageUnavailableError
 from postroom.logs import get_logger
+from postroom.outbound.guard import parse_cidrs
 from postroom.ports.cipher import Cipher
 from postroom.ports.provider import Probe, Provider
 from postroom.ports.storage import Storage
@@ -51,6 +52,10 @@ def check_settings(settings: Settings) -> None:
             provider_registry.check_url(url)
         except provider_registry.ProviderConfigError as error:
             raise ConfigError(f"POSTROOM_PROVIDERS: {error}") from None
+    try:
+        parse_cidrs(settings.webhook_allow_cidrs)
+    except ValueError as error:
+        raise ConfigError(f"POSTROOM_WEBHOOK_ALLOW_CIDRS: {error}") from None
     if settings.smtp_port or settings.smtp_tls_port:
         try:
             load_class("postroom.bootstrap.smtp:attach_smtp", "smtp")  # aiosmtpd is an extra

@@ -20,7 +20,6 @@ class AsyncClient:
     `timeout` is seconds per attempt; `retries` is how many times a request is tried again after
     a connection failure, a timeout, a 429 or a 503 (waiting as `Retry-After` says, unless that
     is more than a minute). Every call raises a PostroomError subclass for an error answer.
-    The event feed and webhook endpoints are not here yet: their routes do not exist.
     """
 
     def __init__(
@@ -36,6 +35,7 @@ class AsyncClient:
         self._retries = retries
         self._session: aiohttp.ClientSession | None = None
         self.suppressions = AsyncSuppressions(self._call)
+        self.webhooks = AsyncWebhooks(self._call)
 
     async def __aenter__(self) -> "AsyncClient":
         return self
@@ -71,6 +71,13 @@ class AsyncClient:
         answer: dict[str, Any] = await self._call(wire.cancel(email_id))
         return answer
 
+    async def events(
+        self, after: int = 0, types: Iterable[str] | None = None, limit: int = wire.DEFAULT_PAGE
+    ) -> dict[str, Any]:
+        """GET /api/v1/events: one page `{"data": [...], "cursor": N}` (Client.events)."""
+        page: dict[str, Any] = await self._call(wire.events(after, types, limit))
+        return page
+
     async def _call(self, call: Call) -> Any:
         return wire.result(await self._exchange_retrying(call))
 
@@ -81,7 +88,7 @@ class AsyncClient:
             try:
                 return wire.checked(await self._exchange(call))
             except PostroomError as failure:
-                delay = wire.retry_delay(failure, attempt, self._retries)
+                delay = wire.retry_delay(failure, attempt, self._retries, call.repeatable)
                 if delay is None:
                     raise
             await asyncio.sleep(delay)
@@ -141,3 +148,56 @@ class AsyncSuppressions:
             cursor = page["nextCursor"]
             if cursor is None:
                 return
+
+
+class AsyncWebhooks:
+    """The calling key's tenant's webhook endpoints: the methods of Webhooks, awaited."""
+
+    def __init__(self, call: Callable[[Call], Awaitable[Any]]) -> None:
+        self._call = call
+
+    async def create(
+        self, url: str, types: Iterable[str] | None = None, description: str = ""
+    ) -> dict[str, Any]:
+        answer: dict[str, Any] = await self._call(wire.webhooks_create(url, types, description))
+        return answer
+
+    async def list(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = (await self._call(wire.webhooks_list()))["data"]
+        return found
+
+    async def get(self, endpoint_id: str) -> dict[str, Any]:
+        answer: dict[str, Any] = await self._call(wire.webhook(endpoint_id))
+        return answer
+
+    async def update(self, endpoint_id: str, **fields: Any) -> dict[str, Any]:
+        answer: dict[str, Any] = await self._call(wire.webhook(endpoint_id, "PATCH", fields))
+        return answer
+
+    async def delete(self, endpoint_id: str) -> None:
+        await self._call(wire.webhook(endpoint_id, "DELETE"))
+
+    async def test(self, endpoint_id: str) -> str:
+        return str((await self._call(wire.webhook_action(endpoint_id, "test")))["webhookId"])
+
+    async def rotate(self, endpoint_id: str) -> dict[str, Any]:
+        answer: dict[str, Any] = await self._call(wire.webhook_action(endpoint_id, "rotate"))
+        return answer
+
+    async def attempts(
+        self, endpoint_id: str, limit: int = 50, before: int | None = None
+    ) -> dict[str, Any]:
+        page: dict[str, Any] = await self._call(wire.webhook_attempts(endpoint_id, limit, before))
+        return page
+
+    async def replay(
+        self,
+        endpoint_id: str,
+        since: str | None = None,
+        until: str | None = None,
+        failed_only: bool = False,
+        webhook_id: str | None = None,
+    ) -> int:
+        body = wire.replay_body(since, until, failed_only, webhook_id)
+        answer = await self._call(wire.webhook_action(endpoint_id, "replay", body))
+        return int(answer["replayed"])

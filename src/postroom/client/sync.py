@@ -17,7 +17,6 @@ class Client:
     `timeout` is seconds per attempt; `retries` is how many times a request is tried again after
     a connection failure, a timeout, a 429 or a 503 (waiting as `Retry-After` says, unless that
     is more than a minute). Every call raises a PostroomError subclass for an error answer.
-    The event feed and webhook endpoints are not here yet: their routes do not exist.
     """
 
     def __init__(
@@ -32,6 +31,7 @@ class Client:
         self._timeout = timeout
         self._retries = retries
         self.suppressions = Suppressions(self._call)
+        self.webhooks = Webhooks(self._call)
 
     def send(self, email: Mapping[str, Any], idempotency_key: str | None = None) -> Accepted:
         """POST /api/v1/email. Without `idempotency_key` a new one is made for this call and
@@ -50,6 +50,15 @@ class Client:
         answer: dict[str, Any] = self._call(wire.cancel(email_id))
         return answer
 
+    def events(
+        self, after: int = 0, types: Iterable[str] | None = None, limit: int = wire.DEFAULT_PAGE
+    ) -> dict[str, Any]:
+        """GET /api/v1/events: one page `{"data": [...], "cursor": N}` of the tenant's events
+        after the cursor `after`, the payloads its webhooks carry. Pass `cursor` back as
+        `after` to go on: nothing is missed or repeated."""
+        page: dict[str, Any] = self._call(wire.events(after, types, limit))
+        return page
+
     def _call(self, call: Call) -> Any:
         return wire.result(self._exchange_retrying(call))
 
@@ -60,7 +69,7 @@ class Client:
             try:
                 return wire.checked(self._exchange(call))
             except PostroomError as failure:
-                delay = wire.retry_delay(failure, attempt, self._retries)
+                delay = wire.retry_delay(failure, attempt, self._retries, call.repeatable)
                 if delay is None:
                     raise
             time.sleep(delay)
@@ -126,3 +135,61 @@ class Suppressions:
             cursor = page["nextCursor"]
             if cursor is None:
                 return
+
+
+class Webhooks:
+    """The calling key's tenant's webhook endpoints (docs/webhooks.md). `create` and `rotate`
+    answer with the secret, the only time it is shown."""
+
+    def __init__(self, call: Callable[[Call], Any]) -> None:
+        self._call = call
+
+    def create(
+        self, url: str, types: Iterable[str] | None = None, description: str = ""
+    ) -> dict[str, Any]:
+        answer: dict[str, Any] = self._call(wire.webhooks_create(url, types, description))
+        return answer
+
+    def list(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self._call(wire.webhooks_list())["data"]
+        return found
+
+    def get(self, endpoint_id: str) -> dict[str, Any]:
+        answer: dict[str, Any] = self._call(wire.webhook(endpoint_id))
+        return answer
+
+    def update(self, endpoint_id: str, **fields: Any) -> dict[str, Any]:
+        """PATCH url=, types=, description=, enabled=."""
+        answer: dict[str, Any] = self._call(wire.webhook(endpoint_id, "PATCH", fields))
+        return answer
+
+    def delete(self, endpoint_id: str) -> None:
+        self._call(wire.webhook(endpoint_id, "DELETE"))
+
+    def test(self, endpoint_id: str) -> str:
+        """Send a `webhook.test` event; its webhook-id."""
+        return str(self._call(wire.webhook_action(endpoint_id, "test"))["webhookId"])
+
+    def rotate(self, endpoint_id: str) -> dict[str, Any]:
+        answer: dict[str, Any] = self._call(wire.webhook_action(endpoint_id, "rotate"))
+        return answer
+
+    def attempts(
+        self, endpoint_id: str, limit: int = 50, before: int | None = None
+    ) -> dict[str, Any]:
+        """One page of attempts, newest first: `{"data": [...], "nextCursor"}`."""
+        page: dict[str, Any] = self._call(wire.webhook_attempts(endpoint_id, limit, before))
+        return page
+
+    def replay(
+        self,
+        endpoint_id: str,
+        since: str | None = None,
+        until: str | None = None,
+        failed_only: bool = False,
+        webhook_id: str | None = None,
+    ) -> int:
+        """Send the endpoint's messages of [since, until) again (or only the failed ones, or
+        the one of `webhook_id`); how many."""
+        body = wire.replay_body(since, until, failed_only, webhook_id)
+        return int(self._call(wire.webhook_action(endpoint_id, "replay", body))["replayed"])

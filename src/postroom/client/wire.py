@@ -40,6 +40,9 @@ class Call:
     path: str
     body: bytes | None = None
     idempotency_key: str | None = None
+    # False: sent twice it could act twice (create an endpoint, rotate a secret), so it is
+    # not sent again after a lost answer.
+    repeatable: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +143,52 @@ def suppressions_remove(address: str, scope: str | None) -> Call:
     return Call("DELETE", f"/api/v1/suppressions/{_segment(address)}{query}")
 
 
+def events(after: int, types: Iterable[str] | None, limit: int) -> Call:
+    query = {"after": str(after), "limit": str(limit)}
+    if types:
+        query["types"] = ",".join(types)
+    return Call("GET", f"/api/v1/events?{urlencode(query)}")
+
+
+def webhooks_create(url: str, types: Iterable[str] | None, description: str) -> Call:
+    body: dict[str, Any] = {"url": url, "description": description}
+    if types is not None:
+        body["types"] = list(types)
+    return Call("POST", "/api/v1/webhooks", _json(body), repeatable=False)
+
+
+def webhooks_list() -> Call:
+    return Call("GET", "/api/v1/webhooks")
+
+
+def webhook(endpoint_id: str, method: str = "GET", fields: Mapping[str, Any] | None = None) -> Call:
+    """GET, PATCH (with `fields`) or DELETE one endpoint."""
+    body = _json(dict(fields)) if fields is not None else None
+    return Call(method, f"/api/v1/webhooks/{_segment(endpoint_id)}", body)
+
+
+def webhook_action(endpoint_id: str, action: str, body: Mapping[str, Any] | None = None) -> Call:
+    """POST test, rotate or replay."""
+    encoded = _json(dict(body)) if body is not None else None
+    path = f"/api/v1/webhooks/{_segment(endpoint_id)}/{action}"
+    return Call("POST", path, encoded, repeatable=action != "rotate")
+
+
+def webhook_attempts(endpoint_id: str, limit: int, before: int | None) -> Call:
+    query = {"limit": str(limit)}
+    if before is not None:
+        query["before"] = str(before)
+    path = f"/api/v1/webhooks/{_segment(endpoint_id)}/attempts?{urlencode(query)}"
+    return Call("GET", path)
+
+
+def replay_body(
+    since: str | None, until: str | None, failed_only: bool, webhook_id: str | None
+) -> dict[str, Any]:
+    given = {"since": since, "until": until, "webhook_id": webhook_id}
+    return {"failed_only": failed_only, **{k: v for k, v in given.items() if v is not None}}
+
+
 def checked(answer: Answer) -> Answer:
     """A 2xx answer as it is; the PostroomError of any other."""
     if not 200 <= answer.status < 300:
@@ -150,6 +199,8 @@ def checked(answer: Answer) -> Answer:
 def result(answer: Answer) -> Any:
     """The decoded JSON of a 2xx answer; the PostroomError of any other."""
     checked(answer)
+    if not answer.body:  # 204 No Content
+        return None
     try:
         return json.loads(answer.body)
     except ValueError:
@@ -183,14 +234,16 @@ def retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def retry_delay(failure: PostroomError, attempt: int, retries: int) -> float | None:
+def retry_delay(
+    failure: PostroomError, attempt: int, retries: int, repeatable: bool = True
+) -> float | None:
     """Seconds to wait before attempt `attempt + 1`, or None to raise `failure` now. Only a
     request that did not take effect (503: nothing stored; 429: refused) or whose answer was lost
     (the Idempotency-Key makes a send's retry count once) is tried again."""
     if attempt >= retries:
         return None
     if isinstance(failure, ConnectionFailedError):
-        return _backoff(attempt)
+        return _backoff(attempt) if repeatable else None
     if isinstance(failure, RateLimitedError | UnavailableError):
         if failure.retry_after is None:
             return _backoff(attempt)

@@ -132,6 +132,13 @@ class PrometheusMetrics:
             ["resolution"],
             registry=r,
         )
+        self._webhooks_out = Histogram(
+            "postroom_webhook_attempts_seconds",
+            "POSTs to the application's webhook endpoints, by outcome",
+            ["outcome"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
 
     def request(self, route: str, status: int) -> None:
         counts = self._requests.counts
@@ -179,6 +186,9 @@ class PrometheusMetrics:
 
     def event_processed(self, resolution: str) -> None:
         self._child(self._processed, resolution).inc()
+
+    def webhook_attempt(self, outcome: str, seconds: float) -> None:
+        self._child(self._webhooks_out, outcome).observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -37,6 +37,10 @@ class Metrics(Protocol):
     def event_processed(self, resolution: str) -> None:
         """A provider event was matched to an email ("matched") or kept as "unmatched"."""
 
+    def webhook_attempt(self, outcome: str, seconds: float) -> None:
+        """One POST to an application's endpoint ended: "delivered", "http_error",
+        "no_response" or "refused" (by the address policy)."""
+
 
 class NullMetrics:
     def request(self, route: str, status: int) -> None:
@@ -64,4 +68,7 @@ class NullMetrics:
         pass
 
     def event_processed(self, resolution: str) -> None:
+        pass
+
+    def webhook_attempt(self, outcome: str, seconds: float) -> None:
         pass

@@ -111,6 +111,10 @@ class _Run:
     events: list[Event] = field(default_factory=list)
     # The provider the last call failed through, until it is known whether there is a next.
     failed_from: str = ""
+    # Whose email it is, and the positions (in the stored email) of the recipients it goes to:
+    # what the `sent` and `failed` events name.
+    tenant: str = DEFAULT_TENANT
+    indices: tuple[int, ...] = ()
 
 
 class DeliverEmail:
@@ -153,7 +157,7 @@ class DeliverEmail:
             await self._give_back(lease, Decision(Action.FAIL, reason=f"cannot decrypt: {error}"))
             return
         try:
-            kept = await self._drop_suppressed(lease, email)
+            kept, indices = await self._drop_suppressed(lease, email)
         except StorageUnavailableError:
             at = self._clock.now() + SUPPRESSION_RETRY
             await self._give_back(
@@ -167,13 +171,14 @@ class DeliverEmail:
         domain = email.sender.email.rpartition("@")[2]
         outgoing = Outgoing(lease.id, email, message_id_header(lease.id, domain))
         run = _Run(lease, outgoing, Attempt(lease.attempt, self._clock.now() - lease.created_at))
+        run.tenant, run.indices = email.tenant or DEFAULT_TENANT, indices
         while True:
             now = self._clock.now()
             decision = next_step(
                 run.attempt, self._health.circuits(), now, self._policy, self._rand()
             )
             if decision.action is not Action.SEND:
-                await self._give_back(run.lease, decision, run.events)
+                await self._give_back(run.lease, decision, run.events, run)
                 return
             if run.failed_from:
                 # Counted only now that there is somewhere to fail over to.
@@ -181,29 +186,33 @@ class DeliverEmail:
                 run.failed_from = ""
             outcome = await self._try(run, decision.provider)
             if isinstance(outcome, Decision):
-                await self._give_back(run.lease, outcome, run.events)
+                await self._give_back(run.lease, outcome, run.events, run)
             if outcome is not None:
                 return
 
-    async def _drop_suppressed(self, lease: Lease, email: Email) -> Email | None:
-        """The email without its suppressed recipients, whose `suppressed` events are recorded;
-        None when every recipient is suppressed."""
-        if self._suppressions is None:
-            return email
+    async def _drop_suppressed(
+        self, lease: Lease, email: Email
+    ) -> tuple[Email | None, tuple[int, ...]]:
+        """The email without its suppressed recipients, whose `suppressed` events are recorded
+        (None when every recipient is suppressed), and the positions of those it keeps."""
         recipients = email.recipients()
+        every = tuple(range(len(recipients)))
+        if self._suppressions is None:
+            return email, every
         tenant = email.tenant or DEFAULT_TENANT
         blocked = await self._suppressions.blocked(
             tenant, [a.email for a in recipients], email.tags
         )
         if not blocked:
-            return email
+            return email, every
         if self._events is not None:
             await self._events.own(
                 lease.id, tenant, sorted(blocked), EventType.SUPPRESSED, "on the suppression list"
             )
-        if len(blocked) == len(recipients):
-            return None
-        return without(email, blocked)
+        kept = tuple(i for i in every if i not in blocked)
+        if not kept:
+            return None, ()
+        return without(email, blocked), kept
 
     async def _suppressed(self, lease: Lease) -> None:
         """Every recipient is suppressed: the email ends without reaching a provider."""
@@ -272,14 +281,32 @@ class DeliverEmail:
             "sent",
             receipt.code,
         )
-        if await self._settle(lease, lambda: self._queue.ack(lease, event, run.events)):
+
+        async def settle() -> bool:
+            # Told first: it is true from the provider's answer on, and a crash before the ack
+            # sends the email again, whose `sent` is then stored once.
+            await self._tell(run, EventType.SENT)
+            return await self._queue.ack(lease, event, run.events)
+
+        if await self._settle(lease, settle):
             self._metrics.settled("sent", receipt.provider)
             log_event(
                 log, "email.sent", id=lease.id, provider=receipt.provider, attempt=lease.attempt
             )
 
+    async def _tell(self, run: _Run, kind: EventType) -> bool:
+        """Record the email's `sent` or `failed` for each recipient it went to (the
+        application hears of it through the feed and its webhooks)."""
+        if self._events is not None and run.indices:
+            await self._events.own(run.lease.id, run.tenant, run.indices, kind, "")
+        return True
+
     async def _give_back(
-        self, lease: Lease, decision: Decision, attempts: Sequence[Event] = ()
+        self,
+        lease: Lease,
+        decision: Decision,
+        attempts: Sequence[Event] = (),
+        run: _Run | None = None,
     ) -> None:
         now = self._clock.now()
         reason = self._content.seal_text(decision.reason, lease.id)
@@ -300,6 +327,9 @@ class DeliverEmail:
         provider = self._providers[decision.provider].name if decision.provider >= 0 else ""
         event = Event(now, State.FAILED, provider, reason)
         if await self._settle(lease, lambda: self._queue.dead_letter(lease, event, attempts)):
+            if run is not None:
+                # After the dead-letter only: a lease lost to another worker is not a failure.
+                await self._settle(lease, lambda: self._tell(run, EventType.FAILED))
             self._metrics.settled("failed" if provider else "dead_lettered", provider)
             log_event(
                 log,

@@ -239,3 +239,30 @@ class ProcessEvents:
         for item in resolved:
             if item.resolution is not Resolution.LATER:
                 self._metrics.event_processed(str(item.resolution))
+
+
+class TellCancelled:
+    """A cancelled email's `cancelled` event for each recipient: the feed and the
+    application's webhooks hear of a cancel as of any other end."""
+
+    def __init__(self, record: RecordEvents, emails: EmailStore, content: Content) -> None:
+        self._record = record
+        self._emails = emails
+        self._content = content
+
+    async def __call__(self, email_id: str) -> None:
+        stored = await self._emails.content(email_id)
+        email = self._open_stored(stored, email_id)
+        if email is None:
+            return
+        indices = range(len(email.recipients()))
+        tenant = email.tenant or DEFAULT_TENANT
+        await self._record.own(email_id, tenant, indices, EventType.CANCELLED, "")
+
+    def _open_stored(self, stored: tuple[str, bytes] | None, email_id: str) -> Email | None:
+        if stored is None or not stored[1]:
+            return None
+        try:
+            return self._content.open_email(stored[1], email_id)
+        except CipherError:
+            return None

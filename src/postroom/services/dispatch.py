@@ -1,0 +1,228 @@
+"""Webhooks out: lease due messages from the outbox, sign them, POST them, record what came
+back (docs/webhooks.md, "Delivery").
+
+A message is a job like an email: leased for longer than an attempt can take, so a dispatcher
+that dies leaves it to the next, which sends it again under the same `webhook-id` (the
+receiver's idempotency key: delivery is at least once). Attempts are settled in batches, one
+write for all that ended since the last one.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from collections.abc import Callable, Sequence
+
+from postroom.domain.errors import StorageUnavailableError
+from postroom.domain.signing import ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_header
+from postroom.domain.webhooks import SCHEDULE, judge, next_delay, parse_retry_after
+from postroom.logs import RateLimitedLog, get_logger, log_event
+from postroom.ports.clock import Clock
+from postroom.ports.metrics import Metrics, NullMetrics
+from postroom.ports.webhooks import (
+    Attempt,
+    Leased,
+    MessageState,
+    Outcome,
+    Response,
+    WebhookSender,
+    WebhookStore,
+)
+from postroom.services.feed import Payloads
+from postroom.services.webhook_endpoints import Endpoints
+
+log = get_logger("webhooks")
+
+# A lease outlasts the longest attempt (the sender's timeout) by this much, for its settle.
+SETTLE_MARGIN = 10.0
+CONCURRENCY = 100
+# Looked for due messages this often when nothing wakes the dispatcher (retries coming due,
+# messages another process enqueued).
+POLL = 0.5
+# A storage outage: wait this long before leasing again.
+OUTAGE_PAUSE = 1.0
+RESPONSE_KEPT = 1024  # characters of a response body kept with its attempt
+PURGED = "the event was purged by retention before it could be sent"
+
+
+class DispatchWebhooks:
+    def __init__(
+        self,
+        store: WebhookStore,
+        sender: WebhookSender,
+        payloads: Payloads,
+        endpoints: Endpoints,
+        clock: Clock,
+        metrics: Metrics | None = None,
+        concurrency: int = CONCURRENCY,
+        schedule: Sequence[float] = SCHEDULE,
+        timeout: float = 15.0,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self._store = store
+        self._sender = sender
+        self._payloads = payloads
+        self._endpoints = endpoints
+        self._clock = clock
+        self._metrics = metrics or NullMetrics()
+        self._concurrency = concurrency
+        self._schedule = tuple(schedule)
+        self._hold = timeout + SETTLE_MARGIN
+        self._rand = rand
+        self._settling: list[Outcome] = []
+        self._slot_free = asyncio.Event()  # an attempt ended
+        self._to_settle = asyncio.Event()  # an outcome waits in _settling
+        self._draining = False  # no attempt will start any more
+        self._rarely = RateLimitedLog()
+
+    async def run(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
+        """Deliver until `stop`; `wake` is set when messages were enqueued in this process."""
+        in_flight: set[asyncio.Task[None]] = set()
+        self._draining = False
+        settler = asyncio.create_task(self._settle_loop())
+        try:
+            while not stop.is_set():
+                full = await self._fill(in_flight)
+                if full is None:
+                    await _first(stop, None, OUTAGE_PAUSE)
+                elif full:
+                    await _first(stop, self._slot_free, POLL)  # every slot is busy
+                else:
+                    await _first(stop, wake, POLL)
+                wake.clear()
+        finally:
+            # In-flight attempts end within the sender's timeout; their outcomes are settled.
+            await asyncio.gather(*in_flight, return_exceptions=True)
+            self._draining = True
+            self._to_settle.set()
+            await settler
+
+    async def _fill(self, in_flight: set["asyncio.Task[None]"]) -> bool | None:
+        """Lease for the free slots; True when every slot is now busy, None on an outage."""
+        free = self._concurrency - len(in_flight)
+        # Leasing costs a write: with most slots busy, wait for more to come free.
+        if free < max(1, self._concurrency // 4) and in_flight:
+            return True
+        self._slot_free.clear()
+        try:
+            leased = await self._store.lease(free, self._clock.now(), self._hold)
+        except StorageUnavailableError as error:
+            self._rarely(log, "webhooks.storage_unavailable", error=type(error).__name__)
+            return None
+        for item in leased:
+            task = asyncio.create_task(self._deliver(item))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+        return len(leased) == free
+
+    async def deliver_once(self) -> int:
+        """Lease what is due and deliver it, waiting for the outcomes to be settled (the CLI
+        and tests): how many were attempted."""
+        leased = await self._store.lease(self._concurrency, self._clock.now(), self._hold)
+        await asyncio.gather(*(self._deliver(item) for item in leased))
+        await self._flush()
+        return len(leased)
+
+    async def _deliver(self, leased: Leased) -> None:
+        try:
+            outcome = await self._attempt(leased)
+        except Exception as error:  # a bug must not lose the slot; the lease lapses instead
+            log_event(log, "webhook.bug", logging.ERROR, error=type(error).__name__)
+            self._slot_free.set()
+            return
+        self._settling.append(outcome)
+        self._to_settle.set()
+        self._slot_free.set()
+
+    async def _attempt(self, leased: Leased) -> Outcome:
+        message, endpoint = leased.message, leased.endpoint
+        now = self._clock.now()
+        if message.payload:
+            body = message.payload
+        elif message.item is not None:
+            body = await self._payloads.body(message.item)
+        else:
+            attempt = Attempt(message.id, message.webhook_id, endpoint.id, now, 0, 0.0, "", PURGED)
+            return Outcome(attempt, MessageState.FAILED)
+        timestamp = int(now)
+        secrets = self._endpoints.signing_secrets(endpoint, now)
+        headers = {
+            ID_HEADER: message.webhook_id,
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: signature_header(secrets, message.webhook_id, timestamp, body),
+            "content-type": "application/json",
+            "user-agent": "Postroom-Webhooks",
+        }
+        response = await self._sender.post(endpoint.url, headers, body.encode())
+        return self._outcome(leased, response, now)
+
+    def _outcome(self, leased: Leased, response: Response, now: float) -> Outcome:
+        message, endpoint = leased.message, leased.endpoint
+        attempt = Attempt(
+            message.id,
+            message.webhook_id,
+            endpoint.id,
+            now,
+            response.status,
+            response.latency,
+            response.body[:RESPONSE_KEPT],
+            response.error,
+        )
+        verdict = judge(response.status, now, endpoint.failing_since)
+        self._metrics.webhook_attempt(_class(response), response.latency)
+        if verdict.delivered:
+            return Outcome(attempt, MessageState.DELIVERED, succeeded=True)
+        retry_after = parse_retry_after(response.retry_after, now)
+        delay = next_delay(message.attempts + 1, self._rand(), self._schedule, retry_after)
+        state = MessageState.FAILED if delay is None else MessageState.PENDING
+        next_at = None if delay is None else now + delay
+        fields = {"endpoint": endpoint.id, "id": message.webhook_id, "status": response.status}
+        log_event(log, "webhook.failed", logging.WARNING, attempt=message.attempts + 1, **fields)
+        if not verdict.disable_reason:
+            return Outcome(attempt, state, next_at)
+        log_event(log, "webhook.endpoint_disabled", logging.WARNING, endpoint=endpoint.id)
+        data = json.dumps({"endpoint_id": endpoint.id, "reason": verdict.disable_reason})
+        return Outcome(attempt, state, next_at, False, verdict.disable_reason, data)
+
+    async def _settle_loop(self) -> None:
+        """Settle whatever ended while the last settle was being written: one write each."""
+        while self._settling or not self._draining:
+            if not self._settling:
+                await self._to_settle.wait()
+                self._to_settle.clear()
+                continue
+            await self._flush()
+
+    async def _flush(self) -> None:
+        outcomes, self._settling = self._settling, []
+        if not outcomes:
+            return
+        try:
+            await self._store.settle(outcomes)
+        except StorageUnavailableError as error:
+            # Not settled: the leases lapse and the messages are sent again, same webhook-id.
+            self._rarely(log, "webhooks.settle_failed", error=type(error).__name__)
+            await asyncio.sleep(OUTAGE_PAUSE)
+
+
+def _class(response: Response) -> str:
+    if 200 <= response.status < 300:
+        return "delivered"
+    if response.status:
+        return "http_error"
+    return "refused" if response.error.startswith("refused") else "no_response"
+
+
+async def _first(stop: asyncio.Event, other: asyncio.Event | None, seconds: float) -> None:
+    """Return when `stop` or `other` is set, or after `seconds`."""
+    waiters = [asyncio.create_task(stop.wait())]
+    if other is not None:
+        waiters.append(asyncio.create_task(other.wait()))
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.gather(*waiters, return_exceptions=True)

@@ -1,0 +1,109 @@
+"""What the application is told: one payload per feed item, the same in a webhook and in the
+events feed (docs/webhooks.md, "Payloads")."""
+
+import json
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from postroom.domain.errors import CipherError
+from postroom.domain.webhooks import envelope, iso, payload
+from postroom.ports.emails import EmailStore
+from postroom.ports.webhooks import FeedItem, WebhookStore
+from postroom.services.content import Content
+
+# Emails whose recipients' addresses are kept in memory between payloads: the events of one
+# email tend to arrive together (a batch of opens, a bounce and its suppression).
+ADDRESS_CACHE = 1024
+# The feed's largest page.
+MAX_PAGE = 1000
+
+
+class Addresses:
+    """An email's recipient addresses by position, read from its stored content."""
+
+    def __init__(self, emails: EmailStore, content: Content, size: int = ADDRESS_CACHE) -> None:
+        self._emails = emails
+        self._content = content
+        self._size = size
+        self._cache: OrderedDict[str, tuple[str, ...]] = OrderedDict()
+
+    async def of(self, email_id: str, index: int) -> str | None:
+        """None once retention purged the content, or when it cannot be opened."""
+        found = self._cache.get(email_id)
+        if found is None:
+            found = await self._load(email_id)
+            self._cache[email_id] = found
+            if len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+        return found[index] if 0 <= index < len(found) else None
+
+    async def _load(self, email_id: str) -> tuple[str, ...]:
+        stored = await self._emails.content(email_id)
+        if stored is None or not stored[1]:
+            return ()
+        try:
+            email = self._content.open_email(stored[1], email_id)
+        except CipherError:
+            return ()
+        return tuple(a.email for a in email.recipients())
+
+
+def event_id(seq: int) -> str:
+    """The id of a feed item: its webhooks' `webhook-id`, the same for every endpoint."""
+    return f"evt_{seq}"
+
+
+class Payloads:
+    def __init__(self, addresses: Addresses) -> None:
+        self._addresses = addresses
+
+    async def body(self, item: FeedItem) -> str:
+        return payload(item.type, item.at, await self.data(item))
+
+    async def document(self, item: FeedItem) -> dict[str, object]:
+        return envelope(item.type, item.at, await self.data(item))
+
+    async def data(self, item: FeedItem) -> dict[str, object]:
+        """The item's data: its id and seq (the feed's cursor), and for an email's event the
+        email, the recipient (its address: the one place an address is sent out) and what
+        the provider said; no subject, body or header."""
+        base: dict[str, object] = {"id": event_id(item.seq), "seq": item.seq}
+        if not item.email_id:
+            return {**base, **_object(item.data)}
+        data: dict[str, object] = {
+            **base,
+            "email_id": item.email_id,
+            "recipient": await self._addresses.of(item.email_id, item.recipient_index),
+            "at": iso(item.at),
+        }
+        for name, value in (
+            ("provider", item.provider),
+            ("bounce", item.bounce),
+            ("reason", item.reject_reason),
+            ("description", item.description),
+        ):
+            if value:
+                data[name] = value
+        return data
+
+
+def _object(text: str) -> dict[str, object]:
+    found = json.loads(text) if text else {}
+    return found if isinstance(found, dict) else {}
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    events: list[dict[str, object]]  # payloads, by seq
+    cursor: int  # to pass as `after` next time: the last seq here, else the one given
+
+
+class Feed:
+    def __init__(self, store: WebhookStore, payloads: Payloads) -> None:
+        self._store = store
+        self._payloads = payloads
+
+    async def page(self, tenant: str, after: int, types: list[str], limit: int) -> FeedPage:
+        items = await self._store.feed(tenant, after, types, min(limit, MAX_PAGE))
+        events = [await self._payloads.document(item) for item in items]
+        return FeedPage(events, items[-1].seq if items else after)
