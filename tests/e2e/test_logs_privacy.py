@@ -224,3 +224,37 @@ def _canary_mime(c: str) -> EmailMessage:
     message.add_alternative(f"<p>{c} html body</p>", subtype="html")
     message.add_attachment(c.encode(), maintype="text", subtype="plain", filename=f"{c}.txt")
     return message
+
+
+def test_webhooks_out_carry_only_their_recipient_and_log_nothing_of_the_email(
+    workdir: Path,
+) -> None:
+    """Each recipient's webhook names that recipient and nothing else of the email; the log
+    lines of recording, matching, fanning out, sending and failing hold no canary."""
+    from postroom.client import Client
+    from tests.support.receiver import Receiver
+
+    receiver = Receiver(statuses=[500]).start()
+    serve = server(
+        workdir,
+        {"POSTROOM_WEBHOOK_ALLOW_CIDRS": "127.0.0.0/8", "POSTROOM_WEBHOOK_SCHEDULE": "0,0.1,0.1"},
+    ).start()
+    try:
+        client = Client(serve.url, "unused")
+        receiver.secret = client.webhooks.create(receiver.url)["secret"]
+        email = canary_email("w")
+        bounced = f"bounce+{CANARY}w@simulator.example.com"
+        email["to"], email["cc"], email["bcc"] = [bounced], [], []
+        client.send(email)
+        receiver.wait(lambda r: bool(r.of_type("email.bounced")), "the bounce's webhook")
+        for got in receiver.delivered():
+            payload = got.payload
+            assert payload["data"].pop("recipient") == bounced
+            assert CANARY not in json.dumps(payload)
+        assert any(r.status == 500 for r in receiver.got)  # the failure path logged too
+        page = client.events(limit=100)["data"]
+        assert {e["data"]["recipient"] for e in page} == {bounced}
+    finally:
+        serve.stop()
+        receiver.stop()
+    assert_no_canary(serve)

@@ -304,3 +304,39 @@ def test_bad_endpoints_are_refused_with_a_400(serve: Server, body: dict[str, obj
     reply = request("POST", f"{serve.url}/api/v1/webhooks", body)
     assert reply.status == 400, reply.body
     assert b"pass" not in reply.body
+
+
+async def test_the_async_client_manages_endpoints_and_reads_the_feed(serve: Server) -> None:
+    from postroom.client import AsyncClient
+
+    async with AsyncClient(serve.url, "unused") as client:
+        # A closed local port: the test event it is sent fails here, never on the internet.
+        created = await client.webhooks.create("https://127.0.0.1:9/a", ["email.sent"])
+        endpoint = created["id"]
+        assert [e["id"] for e in await client.webhooks.list()] == [endpoint]
+        assert (await client.webhooks.update(endpoint, description="x"))["description"] == "x"
+        assert (await client.webhooks.test(endpoint)).startswith("evt_test_")
+        assert (await client.webhooks.rotate(endpoint))["secret"].startswith("whsec_")
+        assert await client.webhooks.replay(endpoint, since="2020-01-01T00:00:00Z") >= 0
+        assert (await client.webhooks.attempts(endpoint))["nextCursor"] is None
+        page = await client.events(after=0)
+        assert page["cursor"] == 0
+        assert page["data"] == []
+        await client.webhooks.delete(endpoint)
+        with pytest.raises(NotFoundError):
+            await client.webhooks.get(endpoint)
+
+
+def test_after_a_rotation_both_secrets_verify(serve: Server, receiver: Receiver) -> None:
+    from standardwebhooks.webhooks import Webhook
+
+    client = Client(serve.url, "unused")
+    endpoint = subscribe(client, receiver)
+    old = receiver.secret
+    new = client.webhooks.rotate(endpoint)["secret"]
+    client.webhooks.test(endpoint)
+    receiver.wait(lambda r: bool(r.of_type("webhook.test")), "the test event")
+    got = receiver.of_type("webhook.test")[0]
+    assert got.verified  # with the old secret, during its grace
+    Webhook(new).verify(got.body, got.headers)  # raises unless the new one signed it too
+    assert len(got.headers["webhook-signature"].split(" ")) == 2

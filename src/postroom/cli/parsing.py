@@ -33,6 +33,10 @@ SERVER_FLAGS = (
     "smtp_tls_port",
     "smtp_idle_timeout",
     "smtp_data_timeout",
+    "webhook_allow_cidrs",
+    "webhook_schedule",
+    "webhook_timeout",
+    "webhook_concurrency",
     "log_level",
 )
 # `postroom smtp`: what the SMTP intake shares with the API's, and its own ports and timeouts.
@@ -64,7 +68,12 @@ WORKER_FLAGS = (
     "visibility_timeout",
     "metrics_port",
     "encryption_keys",
+    "address_key",
     "retention_days",
+    "webhook_allow_cidrs",
+    "webhook_schedule",
+    "webhook_timeout",
+    "webhook_concurrency",
     "log_level",
 )
 

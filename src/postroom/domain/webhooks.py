@@ -29,6 +29,12 @@ MAX_RETRY_AFTER = 36000.0
 GONE = 410
 
 
+def event_id(seq: int) -> str:
+    """A feed item's id and its webhooks' `webhook-id`, the same for every endpoint (the SQL
+    engines write it as 'evt_' || seq in their fan-out)."""
+    return f"evt_{seq}"
+
+
 def event_type(kind: EventType) -> str:
     return f"email.{kind}"
 

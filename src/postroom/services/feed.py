@@ -6,7 +6,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from postroom.domain.errors import CipherError
-from postroom.domain.webhooks import envelope, iso, payload
+from postroom.domain.webhooks import envelope, event_id, iso, payload
 from postroom.ports.emails import EmailStore
 from postroom.ports.webhooks import FeedItem, WebhookStore
 from postroom.services.content import Content
@@ -46,11 +46,6 @@ class Addresses:
         except CipherError:
             return ()
         return tuple(a.email for a in email.recipients())
-
-
-def event_id(seq: int) -> str:
-    """The id of a feed item: its webhooks' `webhook-id`, the same for every endpoint."""
-    return f"evt_{seq}"
 
 
 class Payloads:

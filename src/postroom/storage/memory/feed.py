@@ -4,11 +4,11 @@ each fanned out to the tenant's endpoints that take it, in the same call."""
 from dataclasses import replace
 
 from postroom.domain.events import EventType
-from postroom.domain.webhooks import event_type
+from postroom.domain.webhooks import event_id, event_type
 from postroom.ports.events import EventRecord
 from postroom.ports.webhooks import Endpoint, FeedItem, Message, MessageState
 from postroom.storage.memory.state import MemoryState, StoredItem, StoredMessage
-from postroom.storage.outbox import feed_webhook_id, takes
+from postroom.storage.webhook_rows import takes
 
 
 def feed_event(state: MemoryState, record: EventRecord) -> None:
@@ -31,7 +31,7 @@ def append(state: MemoryState, item: FeedItem, event_seq: int | None = None, ski
         if endpoint.enabled and endpoint.id != skip and takes(endpoint.types, stored.type):
             message = Message(
                 id=0,
-                webhook_id=feed_webhook_id(stored.seq),
+                webhook_id=event_id(stored.seq),
                 endpoint_id=endpoint.id,
                 tenant=stored.tenant,
                 type=stored.type,

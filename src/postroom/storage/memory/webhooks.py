@@ -17,7 +17,7 @@ from postroom.ports.webhooks import (
 )
 from postroom.storage.memory.feed import add_message, append, item_of, ordered_endpoints
 from postroom.storage.memory.state import MemoryState, StoredMessage
-from postroom.storage.outbox import MessageChange, disables, endpoint_changes, message_changes
+from postroom.storage.webhook_rows import MessageChange, disables, endpoint_changes, message_changes
 
 PENDING = MessageState.PENDING
 

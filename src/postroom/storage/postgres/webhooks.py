@@ -21,7 +21,11 @@ from postroom.ports.webhooks import (
     NewMessage,
     Outcome,
 )
-from postroom.storage.outbox import (
+from postroom.storage.postgres.connection import PostgresConnection
+from postroom.storage.postgres.events import arrays
+from postroom.storage.postgres.feed import PURGE_WEBHOOKS_LOCK, in_feed_order
+from postroom.storage.postgres.queries import Row, rows
+from postroom.storage.webhook_rows import (
     disables,
     endpoint_changes,
     message_changes,
@@ -30,10 +34,6 @@ from postroom.storage.outbox import (
     types_of,
     types_text,
 )
-from postroom.storage.postgres.connection import PostgresConnection
-from postroom.storage.postgres.events import arrays
-from postroom.storage.postgres.feed import PURGE_WEBHOOKS_LOCK, in_feed_order
-from postroom.storage.postgres.queries import Row, rows
 
 _ENQUEUE_COLUMNS = ("webhook_ids", "endpoint_ids", "tenants", "types", "payloads", "next_at")
 _ATTEMPT_COLUMNS = (

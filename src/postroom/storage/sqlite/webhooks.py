@@ -19,7 +19,10 @@ from postroom.ports.webhooks import (
     NewMessage,
     Outcome,
 )
-from postroom.storage.outbox import (
+from postroom.storage.sqlite.commit import BulkInsert, Row, flatten, values_sql
+from postroom.storage.sqlite.connection import SqliteConnection
+from postroom.storage.sqlite.feed import ITEM_FIELDS, ITEM_JOIN, append_disabled, read_feed
+from postroom.storage.webhook_rows import (
     disables,
     endpoint_changes,
     message_changes,
@@ -28,9 +31,6 @@ from postroom.storage.outbox import (
     types_of,
     types_text,
 )
-from postroom.storage.sqlite.commit import BulkInsert, Row, flatten, values_sql
-from postroom.storage.sqlite.connection import SqliteConnection
-from postroom.storage.sqlite.feed import ITEM_FIELDS, ITEM_JOIN, append_disabled, read_feed
 
 PENDING = MessageState.PENDING.value
 FAILED = MessageState.FAILED.value

@@ -8,11 +8,6 @@ from dataclasses import dataclass
 from postroom.ports.webhooks import MessageState, Outcome, Secret
 
 
-def feed_webhook_id(seq: int) -> str:
-    """A feed message's `webhook-id`: the same for every endpoint the item goes to."""
-    return f"evt_{seq}"
-
-
 def types_text(types: Sequence[str]) -> str:
     """'' for every type, else ',a,b,': a type t is taken when ',t,' is in it, which SQL tests
     with instr/strpos, so fan-out is one join with no table of types."""
