@@ -65,7 +65,8 @@ async def world() -> AsyncIterator[World]:
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     clock = ManualClock()
     storage = memory_storage(clock)
-    assert storage.webhooks is not None and storage.events is not None
+    assert storage.webhooks is not None
+    assert storage.events is not None
     content = Content(NoCipher())
     endpoints = Endpoints(storage.webhooks, content, clock, check_url)
     sender = HttpWebhookSender(allowed=parse_cidrs("127.0.0.0/8"), timeout=5)
