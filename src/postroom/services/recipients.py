@@ -12,6 +12,9 @@ from postroom.services.content import Content
 
 # The email's own history that counts for every recipient it was sent to.
 _SHARED = {State.SENT: EventType.SENT, State.CANCELLED: EventType.CANCELLED}
+# Postroom's per-recipient copies of that history, recorded for the feed and the webhooks
+# (services/deliver.py): the email's own history shows them already.
+_TOLD = frozenset({EventType.SENT, EventType.FAILED, EventType.CANCELLED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +35,7 @@ class Recipients:
         """Every recipient of the email in to, cc, bcc order, and the email's state derived
         from theirs (None: nothing to derive from; the delivery state stands)."""
         addresses = await self._addresses(status.id)
-        records = await self._events.for_email(status.id)
+        records = [r for r in await self._events.for_email(status.id) if not _told(r)]
         shared = [Happened(_SHARED[e.state], e.at) for e in status.events if e.state in _SHARED]
         count = max(len(addresses), max((r.recipient_index + 1 for r in records), default=0))
         reports = []
@@ -58,6 +61,10 @@ class Recipients:
         except CipherError:
             return []
         return [a.email for a in email.recipients()]
+
+
+def _told(record: EventRecord) -> bool:
+    return not record.provider and record.type in _TOLD
 
 
 def _bounce(text: str) -> Bounce | None:
