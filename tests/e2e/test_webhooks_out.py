@@ -109,6 +109,11 @@ def test_a_receiver_that_fails_then_recovers_gets_every_event_once(
     assert len(failed) == 4
     # Every failed webhook-id came again and was taken.
     assert {r.webhook_id for r in failed} <= {r.webhook_id for r in delivered}
+    # Settled after the receiver answered: each attempt shows once it is recorded.
+    receiver.wait(
+        lambda r: len(client.webhooks.attempts(endpoint, limit=100)["data"]) == 12,
+        "every attempt recorded",
+    )
     attempts = client.webhooks.attempts(endpoint, limit=100)["data"]
     assert sorted(a["status"] for a in attempts) == sorted([500, 503, 500, 500] + [200] * 8)
 

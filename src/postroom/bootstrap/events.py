@@ -83,15 +83,12 @@ def build_events(
         log.warning("addresses.unkeyed_hash", extra={"fields": {"warning": UNKEYED_WARNING}})
     keys = AddressKeys(content, settings.address_key.encode() or UNKEYED)
     wake = asyncio.Event()
-    # Set when feed items may have been written here: Postroom's own events are recorded
-    # matched (straight to the feed), a provider's reach it once processed.
+    # Set when feed items were written here: Postroom's own events are recorded matched
+    # (straight to the feed), a provider's reach it once processed (process_events).
     feed_written = asyncio.Event()
-
-    def recorded() -> None:
-        wake.set()
-        feed_written.set()
-
-    record = RecordEvents(storage.events, keys, clock, on_recorded=recorded)
+    record = RecordEvents(
+        storage.events, keys, clock, on_recorded=wake.set, on_fed=feed_written.set
+    )
     suppressions = SuppressionList(storage.suppressions, keys, clock)
     process = ProcessEvents(
         storage.events, storage.emails, suppressions, keys, content, clock, metrics

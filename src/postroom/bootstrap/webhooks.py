@@ -43,8 +43,12 @@ def build_webhooks(
     endpoints = Endpoints(storage.webhooks, content, clock, check_url, on_enqueued=wake.set)
     payloads = Payloads(Addresses(storage.emails, content))
     # POSTROOM_WEBHOOK_ALLOW_CIDRS was checked at start (opening.check_settings).
+    # One endpoint may take every request in flight: the dispatcher's concurrency is the cap.
     sender = HttpWebhookSender(
-        allowed=parse_cidrs(settings.webhook_allow_cidrs), timeout=settings.webhook_timeout
+        allowed=parse_cidrs(settings.webhook_allow_cidrs),
+        timeout=settings.webhook_timeout,
+        limit=settings.webhook_concurrency,
+        limit_per_host=settings.webhook_concurrency,
     )
     dispatch = DispatchWebhooks(
         storage.webhooks,

@@ -71,19 +71,21 @@ class DispatchWebhooks:
         self._hold = timeout + SETTLE_MARGIN
         self._rand = rand
         self._settling: list[Outcome] = []
-        self._slot_free = asyncio.Event()  # an attempt ended
+        self._in_flight: set[asyncio.Task[None]] = set()
+        # Leasing costs a write: it waits until this many slots are free (or none is busy).
+        self._refill = max(1, concurrency // 10)
+        self._slot_free = asyncio.Event()  # `_refill` slots are free
         self._to_settle = asyncio.Event()  # an outcome waits in _settling
         self._draining = False  # no attempt will start any more
         self._rarely = RateLimitedLog()
 
     async def run(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
         """Deliver until `stop`; `wake` is set when messages were enqueued in this process."""
-        in_flight: set[asyncio.Task[None]] = set()
         self._draining = False
         settler = asyncio.create_task(self._settle_loop())
         try:
             while not stop.is_set():
-                full = await self._fill(in_flight)
+                full = await self._fill()
                 if full is None:
                     await _first(stop, None, OUTAGE_PAUSE)
                 elif full:
@@ -93,18 +95,18 @@ class DispatchWebhooks:
                 wake.clear()
         finally:
             # In-flight attempts end within the sender's timeout; their outcomes are settled.
-            await asyncio.gather(*in_flight, return_exceptions=True)
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
             self._draining = True
             self._to_settle.set()
             await settler
 
-    async def _fill(self, in_flight: set["asyncio.Task[None]"]) -> bool | None:
-        """Lease for the free slots; True when every slot is now busy, None on an outage."""
-        free = self._concurrency - len(in_flight)
-        # Leasing costs a write: with most slots busy, wait for more to come free.
-        if free < max(1, self._concurrency // 4) and in_flight:
-            return True
+    async def _fill(self) -> bool | None:
+        """Lease for the free slots; True when too few are free to lease for (wait for
+        `_slot_free`), None on an outage."""
+        free = self._concurrency - len(self._in_flight)
         self._slot_free.clear()
+        if free < self._refill and self._in_flight:
+            return True
         try:
             leased = await self._store.lease(free, self._clock.now(), self._hold)
         except StorageUnavailableError as error:
@@ -112,9 +114,14 @@ class DispatchWebhooks:
             return None
         for item in leased:
             task = asyncio.create_task(self._deliver(item))
-            in_flight.add(task)
-            task.add_done_callback(in_flight.discard)
+            self._in_flight.add(task)
+            task.add_done_callback(self._ended)
         return len(leased) == free
+
+    def _ended(self, task: "asyncio.Task[None]") -> None:
+        self._in_flight.discard(task)
+        if self._concurrency - len(self._in_flight) >= self._refill:
+            self._slot_free.set()
 
     async def deliver_once(self) -> int:
         """Lease what is due and deliver it, waiting for the outcomes to be settled (the CLI
@@ -129,11 +136,9 @@ class DispatchWebhooks:
             outcome = await self._attempt(leased)
         except Exception as error:  # a bug must not lose the slot; the lease lapses instead
             log_event(log, "webhook.bug", logging.ERROR, error=type(error).__name__)
-            self._slot_free.set()
             return
         self._settling.append(outcome)
         self._to_settle.set()
-        self._slot_free.set()
 
     async def _attempt(self, leased: Leased) -> Outcome:
         message, endpoint = leased.message, leased.endpoint

@@ -51,12 +51,16 @@ class RecordEvents:
         keys: AddressKeys,
         clock: Clock,
         on_recorded: Callable[[], None] | None = None,
+        on_fed: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
         self._keys = keys
         self._clock = clock
-        # Told after new events are stored (a processor in this process wakes at once).
+        # Told after new provider events are stored (a processor in this process wakes at
+        # once), and after Postroom's own, which go straight to the feed (so does the
+        # dispatcher of webhooks).
         self._on_recorded = on_recorded
+        self._on_fed = on_fed
 
     async def __call__(self, provider: str, received: Received) -> Recorded:
         """Store what a provider sent, in one durable write; StorageUnavailableError else."""
@@ -101,7 +105,9 @@ class RecordEvents:
             )
             for index in indices
         ]
-        await self._store.record(records)
+        recorded = await self._store.record(records)
+        if recorded.new and self._on_fed is not None:
+            self._on_fed()
 
 
 @dataclass(slots=True)

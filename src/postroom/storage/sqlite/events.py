@@ -67,10 +67,15 @@ class SqliteEventStore:
     async def record(self, events: Sequence[EventRecord], replay: Replay | None = None) -> Recorded:
         rows = [_row(event) for event in events]
         fed = any(_feeds(event) for event in events)
-        # Intake: events arrive from outside without bound (opens, clicks), so at the size cap
-        # they are refused (the provider sends them again later) and the headroom stays for
-        # delivering the emails already accepted (space.py).
-        return await self._db.write(lambda conn: self._record(conn, rows, replay, fed), intake=True)
+        # A provider's events are intake: they arrive from outside without bound (opens,
+        # clicks), so at the size cap they are refused (the provider sends them again later)
+        # and the headroom stays for delivering the emails already accepted (space.py).
+        # Postroom's own (recorded matched) are part of that delivery: a `sent` refused at the
+        # cap would hold up the settle of an email already sent.
+        intake = not all(event.email_id for event in events)
+        return await self._db.write(
+            lambda conn: self._record(conn, rows, replay, fed), intake=intake
+        )
 
     def _record(
         self, conn: sqlite3.Connection, rows: list[Row], replay: Replay | None, fed: bool
