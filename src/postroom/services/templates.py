@@ -182,6 +182,20 @@ class Applied:
     version: int
 
 
+@dataclass(frozen=True, slots=True)
+class Published:
+    """A template's published version as a send renders it."""
+
+    template_id: str
+    version: int
+    definition: TemplateDefinition
+
+
+# The templates a batch has read so far, by name (None: no published template of that name).
+# A batch is one snapshot: a template published while it is being prepared applies to the next.
+SeenTemplates = dict[str, Published | None]
+
+
 class Templates:
     """The use cases of the templates API, the CLI and templated sends."""
 
@@ -247,20 +261,39 @@ class Templates:
             raise InvalidEmailError({"template": "has no published version yet"})
         return self._render(stored, version, given)
 
-    async def apply(self, tenant: str, data: dict[str, Any]) -> Applied:
+    async def apply(
+        self, tenant: str, data: dict[str, Any], seen: SeenTemplates | None = None
+    ) -> Applied:
         """An email request naming a template, with the published version's rendering in place
-        of the template and its variables. InvalidEmailError for anything amiss."""
+        of the template and its variables. InvalidEmailError for anything amiss. `seen` holds
+        the templates read so far by one batch: each is read and decoded once per batch."""
         name = data.get("template")
         given = [field for field in REPLACED if data.get(field)]
         if given:
             raise InvalidEmailError({given[0]: "give a template or the email's parts, not both"})
-        stored = await self._store.find(tenant, name) if isinstance(name, str) else None
-        if stored is None or stored.current is None:
+        published = await self._published(tenant, name, seen) if isinstance(name, str) else None
+        if published is None:
             raise InvalidEmailError({"template": "no published template of that name"})
-        rendered = self._render(stored, stored.current, data.get("variables"))
+        key = (published.template_id, published.version)
+        rendered = self._renderer.render(published.definition, data.get("variables"), key)
         rest = {k: v for k, v in data.items() if k not in ("template", "variables")}
         parts = {"subject": rendered.subject, "html": rendered.html, "text": rendered.text}
-        return Applied({**rest, **parts}, stored.id, stored.current.version)
+        return Applied({**rest, **parts}, *key)
+
+    async def _published(
+        self, tenant: str, name: str, seen: SeenTemplates | None
+    ) -> Published | None:
+        """The template's published version, decoded; None when there is none."""
+        if seen is not None and name in seen:
+            return seen[name]
+        stored = await self._store.find(tenant, name)
+        found = None
+        if stored is not None and stored.current is not None:
+            current = stored.current
+            found = Published(stored.id, current.version, _decode(current.definition))
+        if seen is not None:
+            seen[name] = found
+        return found
 
     def _render(self, stored: StoredTemplate, version: TemplateVersion, given: Any) -> Rendered:
         definition = _decode(version.definition)
