@@ -8,6 +8,7 @@ write for all that ended since the last one.
 """
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -72,9 +73,13 @@ class DispatchWebhooks:
         self._rand = rand
         self._settling: list[Outcome] = []
         self._in_flight: set[asyncio.Task[None]] = set()
-        # Leasing costs a write: it waits until this many slots are free (or none is busy).
+        # Leased ahead, started the moment a slot frees: a lease is a write that waits its turn
+        # behind settles, and slots idle meanwhile would cap a slow receiver's rate.
+        self._ready: collections.deque[Leased] = collections.deque()
+        self._ahead = max(1, concurrency // 2)
+        # Leasing waits until this many more could be taken (or none is busy or ready).
         self._refill = max(1, concurrency // 10)
-        self._slot_free = asyncio.Event()  # `_refill` slots are free
+        self._slot_free = asyncio.Event()  # `_refill` more could be taken
         self._to_settle = asyncio.Event()  # an outcome waits in _settling
         self._draining = False  # no attempt will start any more
         self._rarely = RateLimitedLog()
@@ -95,32 +100,44 @@ class DispatchWebhooks:
                 wake.clear()
         finally:
             # In-flight attempts end within the sender's timeout; their outcomes are settled.
+            # Those leased ahead are left: their leases lapse and they go out again later.
+            self._ready.clear()
             await asyncio.gather(*self._in_flight, return_exceptions=True)
             self._draining = True
             self._to_settle.set()
             await settler
 
+    def _room(self) -> int:
+        """How many more may be leased: free slots, and the room ahead of them."""
+        return self._concurrency + self._ahead - len(self._in_flight) - len(self._ready)
+
     async def _fill(self) -> bool | None:
-        """Lease for the free slots; True when too few are free to lease for (wait for
-        `_slot_free`), None on an outage."""
-        free = self._concurrency - len(self._in_flight)
+        """Lease for the free slots and ahead; True when too few could be taken to lease for
+        (wait for `_slot_free`), None on an outage."""
+        room = self._room()
         self._slot_free.clear()
-        if free < self._refill and self._in_flight:
+        if room < self._refill and (self._in_flight or self._ready):
             return True
         try:
-            leased = await self._store.lease(free, self._clock.now(), self._hold)
+            leased = await self._store.lease(room, self._clock.now(), self._hold)
         except StorageUnavailableError as error:
             self._rarely(log, "webhooks.storage_unavailable", error=type(error).__name__)
             return None
-        for item in leased:
-            task = asyncio.create_task(self._deliver(item))
+        self._ready.extend(leased)
+        self._start()
+        return len(leased) == room
+
+    def _start(self) -> None:
+        while self._ready and len(self._in_flight) < self._concurrency:
+            task = asyncio.create_task(self._deliver(self._ready.popleft()))
             self._in_flight.add(task)
             task.add_done_callback(self._ended)
-        return len(leased) == free
 
     def _ended(self, task: "asyncio.Task[None]") -> None:
         self._in_flight.discard(task)
-        if self._concurrency - len(self._in_flight) >= self._refill:
+        if not self._draining:
+            self._start()
+        if self._room() >= self._refill:
             self._slot_free.set()
 
     async def deliver_once(self) -> int:
