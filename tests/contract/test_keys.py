@@ -42,3 +42,44 @@ async def test_a_keys_tenant_is_stored(storage: Storage) -> None:
     revoked = await keys.revoke_key("k1")
     assert revoked is not None
     assert revoked.tenant == "acme"
+
+
+async def test_a_keys_scopes_and_expiry_are_stored(storage: Storage, clock: ManualClock) -> None:
+    """A key keeps the scopes and expiry it was made with (send and read, never expiring,
+    unless told); listing, the active set (expired keys included) and revoking all carry them."""
+    keys = storage.keys
+    expires = clock.now() + 3600
+    made = await keys.create_key(
+        "k1",
+        "ops",
+        "hash-1",
+        "pr_aaaa",
+        scopes=frozenset({"admin", "webhooks"}),
+        expires_at=expires,
+    )
+    plain = await keys.create_key("k2", "app", "hash-2", "pr_bbbb")
+    assert (made.scopes, made.expires_at) == ({"admin", "webhooks"}, expires)
+    assert (plain.scopes, plain.expires_at) == ({"send", "read"}, None)
+    listed = await keys.list_keys()
+    assert [(key.scopes, key.expires_at) for key in listed] == [
+        ({"admin", "webhooks"}, expires),
+        ({"send", "read"}, None),
+    ]
+    assert all(isinstance(key.scopes, frozenset) for key in listed)
+    clock.advance(7200)  # past the expiry: still an active key; the Authenticator refuses it
+    active = await keys.active_keys()
+    assert (active["hash-1"].scopes, active["hash-1"].expires_at) == (
+        {"admin", "webhooks"},
+        expires,
+    )
+    assert active["hash-2"].scopes == {"send", "read"}
+    revoked = await keys.revoke_key("k1")
+    assert revoked is not None
+    assert (revoked.scopes, revoked.expires_at) == ({"admin", "webhooks"}, expires)
+
+
+async def test_a_key_may_have_no_scope(storage: Storage) -> None:
+    """An empty set of scopes is stored as empty, not as the default."""
+    await storage.keys.create_key("k1", "none", "hash-1", "pr_aaaa", scopes=frozenset())
+    (key,) = await storage.keys.list_keys()
+    assert key.scopes == frozenset()

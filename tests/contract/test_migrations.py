@@ -4,11 +4,16 @@ and PostgreSQL's Migrations port."""
 import sqlite3
 from pathlib import Path
 
+import psycopg
+
 from postroom.domain.states import State
 from postroom.ports.storage import Storage
+from postroom.storage.postgres import migrate as postgres_migrate
+from postroom.storage.postgres import open_storage
 from postroom.storage.sqlite import sqlite_storage
 from postroom.storage.sqlite.migrate import MIGRATIONS, SCHEMA_VERSION, migrate
 from tests.conftest import ManualClock
+from tests.support.postgres import database_url, fresh_database
 
 RELEASE_SCHEMA = Path(__file__).parents[1] / "data" / "sqlite" / "release_2f1c8e1_schema.sql"
 EMAIL_ID = "01900001-0000-7000-8000-000000000000"
@@ -111,3 +116,51 @@ async def test_sqlite_has_no_migrations_port(tmp_path: Path, clock: ManualClock)
     storage = sqlite_storage(str(tmp_path / "x.db"), clock)
     assert storage.migrations is None
     await storage.close()
+
+
+async def test_sqlite_keys_made_before_scopes_send_and_read(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """A key stored before 0009_key_scopes keeps working as it did: after the migration it
+    has the `send` and `read` scopes and no expiry."""
+    path = tmp_path / "keys.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert 9 not in migrate(conn, 8)
+    conn.execute(
+        "INSERT INTO api_keys (id, name, token_hash, prefix, created_at, tenant) VALUES"
+        " ('k1', 'ci', 'hash-1', 'pr_a', 1.0, 'acme')"
+    )
+    conn.close()
+    storage = sqlite_storage(str(path), clock)
+    try:
+        (key,) = await storage.keys.list_keys()
+        assert (key.id, key.tenant, key.scopes, key.expires_at) == (
+            "k1",
+            "acme",
+            {"send", "read"},
+            None,
+        )
+        assert (await storage.keys.active_keys())["hash-1"].scopes == {"send", "read"}
+    finally:
+        await storage.close()
+
+
+async def test_postgres_keys_made_before_scopes_send_and_read(clock: ManualClock) -> None:
+    """The same on PostgreSQL: a key of a database at 0008 has `send` and `read` after 0009."""
+    with fresh_database("postroom_keys") as name:
+        url = database_url(name)
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            before = await postgres_migrate.migrate(conn, upto="0008_webhooks")
+            assert "0009_key_scopes" not in before
+            await conn.execute(
+                "INSERT INTO postroom_api_keys (id, name, token_hash, prefix, created_at)"
+                " VALUES ('k1', 'ci', 'hash-1', 'pr_a', 1.0)"
+            )
+        storage = open_storage(database_url(name, "migrate=off"), clock)
+        try:
+            assert storage.migrations is not None
+            assert "0009_key_scopes" in await storage.migrations.migrate()
+            (key,) = await storage.keys.list_keys()
+            assert (key.id, key.scopes, key.expires_at) == ("k1", {"send", "read"}, None)
+        finally:
+            await storage.close()

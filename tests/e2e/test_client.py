@@ -18,6 +18,7 @@ from postroom.client import (
     Client,
     ConflictError,
     ConnectionFailedError,
+    ForbiddenError,
     InvalidEmailError,
     NotFoundError,
     PostroomError,
@@ -162,6 +163,15 @@ def test_each_error_status_is_its_own_class(secured: tuple[Server, str], client:
     assert conflict.value.status == 409
     for error in (invalid, unauthorised, conflict):
         assert isinstance(error.value, PostroomError)
+
+
+def test_a_key_without_the_scope_is_forbidden(secured: tuple[Server, str]) -> None:
+    api, _ = secured
+    sender = Client(api.url, create_key(api, "sender-only", "send"), timeout=10)
+    with pytest.raises(ForbiddenError) as forbidden:
+        sender.webhooks.list()
+    assert forbidden.value.status == 403
+    assert "webhooks" in forbidden.value.errors["scope"]
 
 
 def test_over_the_daily_quota_is_rate_limited(tmp_path: Path) -> None:

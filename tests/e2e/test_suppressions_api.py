@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from tests.e2e.test_api import conforms
 from tests.e2e.test_logs_privacy import assert_no_canary
 from tests.support.http import Reply, post_email, request
+from tests.support.keys import ALL_BUT_ADMIN
 from tests.support.processes import wait_for
 from tests.support.schema_strategy import from_schema
 from tests.support.server import Server, run_cli, server
@@ -79,6 +80,8 @@ def tenant_key(api: Server, tenant: str | None = None) -> str:
         f"{tenant}-{uuid.uuid4().hex[:8]}",
         "--tenant",
         tenant,
+        "--scope",
+        ALL_BUT_ADMIN,
         env=api.env,
         cwd=api.workdir,
     )

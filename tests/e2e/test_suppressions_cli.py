@@ -189,7 +189,9 @@ def test_without_encryption_the_address_is_stored_in_the_clear(tmp_path: Path) -
 
 
 def _key(api: Server, *args: str) -> str:
-    made = run_cli("keys", "create", *args, env=api.env, cwd=api.workdir)
+    made = run_cli(
+        "keys", "create", *args, "--scope", "send,suppressions", env=api.env, cwd=api.workdir
+    )
     assert made.returncode == 0, made.stderr
     return made.stdout.strip()
 

@@ -57,7 +57,9 @@ class Running:
 
 
 def create_key(env: dict[str, str], name: str) -> str:
-    created = run_cli("keys", "create", "--name", name, env=env)
+    # Scopes to send and to put an address on the suppression list for RCPT TO to refuse.
+    scopes = "send,read,suppressions"
+    created = run_cli("keys", "create", "--name", name, "--scope", scopes, env=env)
     assert created.returncode == 0, created.stderr
     found = re.search(r"pr_[A-Za-z0-9_-]{20,}", created.stdout + created.stderr)
     assert found

@@ -17,6 +17,7 @@ from postroom.api.intake import IDEMPOTENCY_KEY, STATUS_PATH, SUPPRESSED_WARNING
 from postroom.api.responses import error_response, json_response, storage_unavailable
 from postroom.api.suppressions import json_body
 from postroom.domain.errors import InvalidEmailError, StorageUnavailableError
+from postroom.domain.keys import SEND
 from postroom.domain.validation import warnings
 from postroom.logs import get_logger, log_event
 from postroom.ports.queue import PutOutcome
@@ -32,7 +33,7 @@ _CONFLICT = {"Idempotency-Key": "this key and index were used for a different em
 async def submit_batch(request: Request) -> Response:
     """The answer to one batch: 200 with one result per item, or the whole batch refused."""
     container: Container = request.app.state.container
-    found = await calling_tenant(request)
+    found = await calling_tenant(request, SEND)
     if isinstance(found, Response):
         return found
     owner, tenant = found

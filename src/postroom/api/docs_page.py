@@ -89,8 +89,9 @@ def _conventions(document: dict[str, Any]) -> str:
         "<h2 id='auth'>Authentication</h2>"
         "<p>Send <code>Authorization: Bearer KEY</code> with every request, where KEY is "
         f"{_prose(bearer['description'])}. Routes marked <em>open</em> need no key. A missing, "
-        "wrong or revoked key is answered <code>401</code> with "
-        "<code>WWW-Authenticate: Bearer</code>; another key's email looks like a missing one "
+        "wrong, revoked or expired key is answered <code>401</code> with "
+        "<code>WWW-Authenticate: Bearer</code>; a key without the scope a route names, "
+        "<code>403</code>; another key's email looks like a missing one "
         "(<code>404</code>).</p>"
         "<h2 id='conventions'>Conventions</h2><ul>"
         "<li>Every time in an answer is an RFC 3339 string in UTC, such as "
@@ -106,7 +107,7 @@ def _conventions(document: dict[str, Any]) -> str:
 
 
 def _operation(method: str, path: str, op: dict[str, Any]) -> str:
-    auth = "open (no API key)" if op.get("security") == [] else "API key (Bearer)"
+    auth = "open (no API key)" if op.get("security") == [] else "API key (Bearer)" + _scope(op)
     parameters = "".join(
         f"<li><code>{_e(p['name'])}</code> ({_e(p['in'])}"
         f"{', required' if p.get('required') else ''}): {_prose(p.get('description', ''))}</li>"
@@ -130,6 +131,12 @@ def _operation(method: str, path: str, op: dict[str, Any]) -> str:
         f"<p>Operation <code>{op['operationId']}</code>; auth: {auth}.</p>"
         f"{request}<p>Parameters:</p><ul>{parameters}</ul><p>Answers:</p><ul>{answers}</ul>"
     )
+
+
+def _scope(op: dict[str, Any]) -> str:
+    """The words naming the scope the operation's key needs (its `security`), if it names one."""
+    needed = [name for need in op.get("security", []) for name in need.get("bearer", [])]
+    return f" with the scope <code>{_e(needed[0])}</code> (or admin)" if needed else ""
 
 
 def _answer_schema(answer: dict[str, Any]) -> str:

@@ -10,13 +10,14 @@ from starlette.responses import Response
 from postroom.api.container import Container
 from postroom.api.responses import (
     error_response,
+    forbidden,
     json_response,
     storage_unavailable,
     unauthorized,
 )
 from postroom.domain.errors import CipherError, StorageUnavailableError
 from postroom.domain.ids import is_id
-from postroom.domain.keys import DEFAULT_TENANT
+from postroom.domain.keys import DEFAULT_TENANT, READ, SEND, allows
 from postroom.domain.states import State
 from postroom.logs import get_logger, log_event
 from postroom.ports.emails import CancelOutcome, EmailStatus
@@ -25,15 +26,16 @@ from postroom.services.recipients import RecipientReport
 log = get_logger("api")
 
 
-async def caller(request: Request) -> str | Response:
-    """The calling key's id ("" without authentication), or the 401/503 to answer instead."""
-    found = await calling_tenant(request)
+async def caller(request: Request, scope: str) -> str | Response:
+    """The calling key's id ("" without authentication), or the 401/403/503 to answer instead."""
+    found = await calling_tenant(request, scope)
     return found if isinstance(found, Response) else found[0]
 
 
-async def calling_tenant(request: Request) -> tuple[str, str] | Response:
+async def calling_tenant(request: Request, scope: str) -> tuple[str, str] | Response:
     """The calling key's id and tenant (("", "default") without authentication), or the
-    401/503 to answer instead."""
+    401/403/503 to answer instead: 403 for a valid key without `scope` (domain/keys.py), which
+    every route names, checked before anything else about the request is told."""
     container: Container = request.app.state.container
     if container.authenticate is None:
         return "", DEFAULT_TENANT
@@ -44,14 +46,17 @@ async def calling_tenant(request: Request) -> tuple[str, str] | Response:
     if key is None:
         log_event(log, "auth.refused", status=401)
         return unauthorized()
+    if not allows(key.scopes, scope):
+        log_event(log, "auth.forbidden", status=403, scope=scope)
+        return forbidden(scope)
     return key.id, key.tenant
 
 
-async def owned(request: Request) -> EmailStatus | Response:
-    """The email the path names if the caller may see it; else the 401, 404 or 503 to answer.
-    Another key's email looks exactly like a missing one."""
+async def owned(request: Request, scope: str) -> EmailStatus | Response:
+    """The email the path names if the caller may see it; else the 401, 403, 404 or 503 to
+    answer. Another key's email looks exactly like a missing one."""
     container: Container = request.app.state.container
-    owner = await caller(request)
+    owner = await caller(request, scope)
     if isinstance(owner, Response):
         return owner
     email_id = request.path_params["id"]
@@ -73,7 +78,7 @@ async def status(request: Request) -> Response:
     """GET /api/v1/email/{id}: state, events and each recipient's story, never content; only
     for the key that sent it (the only caller shown the recipients' addresses)."""
     container: Container = request.app.state.container
-    found = await owned(request)
+    found = await owned(request, READ)
     if isinstance(found, Response):
         return found
     body = status_body(found, container.open_text)
@@ -135,9 +140,10 @@ def status_body(found: EmailStatus, open_text: Callable[[str, str], str]) -> dic
 
 
 async def cancel(request: Request) -> Response:
-    """DELETE /api/v1/email/{id}: cancel while no worker has taken it."""
+    """DELETE /api/v1/email/{id}: cancel while no worker has taken it (the `send` scope: taking
+    back what the key sent)."""
     container: Container = request.app.state.container
-    found = await owned(request)
+    found = await owned(request, SEND)
     if isinstance(found, Response):
         return found
     email_id = found.id

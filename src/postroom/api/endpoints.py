@@ -15,6 +15,7 @@ from postroom.api.emails import calling_tenant, iso
 from postroom.api.responses import error_response, json_response, storage_unavailable
 from postroom.api.suppressions import json_body
 from postroom.domain.errors import StorageUnavailableError
+from postroom.domain.keys import WEBHOOKS
 from postroom.domain.rules import rfc3339_seconds
 from postroom.logs import get_logger, log_event
 from postroom.ports.webhooks import Attempt, Endpoint
@@ -32,9 +33,10 @@ _REPLAY = frozenset({"since", "until", "failed_only", "webhook_id"})
 
 
 async def _tenants_endpoints(request: Request) -> tuple[str, Endpoints] | Response:
-    """The caller's tenant and the endpoints service, or the 401, 503 or 404 to answer."""
+    """The caller's tenant and the endpoints service, or the 401, 403, 503 or 404 to answer
+    (the `webhooks` scope)."""
     container: Container = request.app.state.container
-    found = await calling_tenant(request)
+    found = await calling_tenant(request, WEBHOOKS)
     if isinstance(found, Response):
         return found
     if container.endpoints is None:

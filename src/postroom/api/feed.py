@@ -12,6 +12,7 @@ from postroom.api.container import Container
 from postroom.api.emails import calling_tenant
 from postroom.api.responses import error_response, json_response, storage_unavailable
 from postroom.domain.errors import StorageUnavailableError
+from postroom.domain.keys import READ
 from postroom.domain.webhooks import unknown_types
 from postroom.services.feed import MAX_PAGE
 
@@ -21,7 +22,7 @@ MAX_CURSOR_DIGITS = 19  # a signed 64-bit sequence
 
 async def events(request: Request) -> Response:
     container: Container = request.app.state.container
-    found = await calling_tenant(request)
+    found = await calling_tenant(request, READ)
     if isinstance(found, Response):
         return found
     if container.feed is None:

@@ -22,10 +22,11 @@ from postroom.api.responses import (
     RETRY_AFTER_SECONDS,
     UNAUTHORIZED_BODY,
     error_body,
+    forbidden_body,
     storage_unavailable_body,
 )
 from postroom.domain.errors import InvalidEmailError, StorageUnavailableError
-from postroom.domain.keys import DEFAULT_TENANT
+from postroom.domain.keys import DEFAULT_TENANT, SEND, allows
 from postroom.domain.validation import warnings
 from postroom.logs import REQUEST_ID, RateLimitedLog, get_logger, log_event
 from postroom.ports.queue import PutOutcome
@@ -173,7 +174,7 @@ class IntakeRoute:
 
     async def owner(self, authorization: str | None) -> tuple[str, str]:
         """The calling key's id and tenant (("", "default") without authentication); a Reply
-        401/503 when refused."""
+        401/403/503 when refused (403: a valid key without the `send` scope)."""
         if self.container.authenticate is None:
             return "", DEFAULT_TENANT
         try:
@@ -183,6 +184,9 @@ class IntakeRoute:
         if key is None:
             log_event(log, "auth.refused", status=401)
             raise Reply(401, UNAUTHORIZED_BODY, [(b"www-authenticate", b"Bearer")])
+        if not allows(key.scopes, SEND):
+            log_event(log, "auth.forbidden", status=403, scope=SEND)
+            raise Reply(403, forbidden_body(SEND))
         return key.id, key.tenant
 
     async def within_limits(self, owner: str) -> None:

@@ -45,6 +45,7 @@ from postroom.api.template_schemas import (
     TEMPLATED_EMAIL_REQUEST,
     VARIABLE,
 )
+from postroom.domain.keys import READ, SEND, SUPPRESSIONS
 from postroom.services.suppressions import MAX_PAGE
 
 _STATES = PRODUCED_STATES
@@ -380,6 +381,7 @@ def _submit() -> dict[str, Any]:
             ),
             "503": _UNAVAILABLE,
         },
+        scope=SEND,
         description="Answers 202 only once the email is durably stored. Send it as "
         "`application/json`: an EmailRequest, or a TemplatedEmailRequest (a published template "
         "and its variables, rendered before anything is stored).",
@@ -407,6 +409,7 @@ def _status() -> dict[str, Any]:
             "404": _error("no such email (or another key's)"),
             "503": _UNAVAILABLE,
         },
+        scope=READ,
         parameters=[_ID_PARAMETER],
     )
 
@@ -422,6 +425,7 @@ def _cancel() -> dict[str, Any]:
             "409": _error("too late: being sent, sent or failed"),
             "503": _UNAVAILABLE,
         },
+        scope=SEND,
         parameters=[_ID_PARAMETER],
     )
 
@@ -470,6 +474,7 @@ def _list_suppressions() -> dict[str, Any]:
             "404": _error("no suppression list with this storage"),
             "503": _UNAVAILABLE,
         },
+        scope=SUPPRESSIONS,
         description="The entries of the key's tenant only.",
         parameters=_PAGE_PARAMETERS,
     )
@@ -492,6 +497,7 @@ def _add_suppressions() -> dict[str, Any]:
             "415": _error("content type is not application/json"),
             "503": _UNAVAILABLE,
         },
+        scope=SUPPRESSIONS,
         description="All or nothing: the entries are stored in one write, or none is. "
         "Send them as `application/json`.",
         requestBody={"required": True, "content": _json("SuppressionRequest")},
@@ -508,6 +514,7 @@ def _show_suppression() -> dict[str, Any]:
             "404": _error(_NO_LIST),
             "503": _UNAVAILABLE,
         },
+        scope=SUPPRESSIONS,
         parameters=[_ADDRESS_PARAMETER],
     )
 
@@ -522,6 +529,7 @@ def _remove_suppression() -> dict[str, Any]:
             "404": _error(_NO_LIST),
             "503": _UNAVAILABLE,
         },
+        scope=SUPPRESSIONS,
         parameters=[
             _ADDRESS_PARAMETER,
             {
@@ -575,7 +583,9 @@ def _paths() -> dict[str, Any]:
                 {
                     "200": {**_answer("the text exposition format"), "content": {"text/plain": {}}},
                     "401": _UNAUTHORIZED,
+                    "404": _error("metrics are not enabled"),
                 },
+                scope=READ,
             )
         },
         "/openapi.json": {
@@ -603,7 +613,8 @@ def document() -> dict[str, Any]:
             "title": "Postroom",
             "version": __version__,
             "description": "Transactional email: durable intake, delivery with failover. Every "
-            "route needs an API key (`Authorization: Bearer KEY`) except the ones marked open.",
+            "route needs an API key (`Authorization: Bearer KEY`) except the ones marked open, "
+            "and a key with the scope the route names in `security`.",
         },
         "paths": _paths(),
         "security": [{"bearer": []}],
@@ -613,7 +624,12 @@ def document() -> dict[str, Any]:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "an API key from `postroom keys create --name NAME` (or the "
-                    "one `postroom serve` prints on a fresh data directory)",
+                    "one `postroom serve` prints on a fresh data directory). A key has scopes, "
+                    "and each route names the one it needs in its `security`: `send` (submit, "
+                    "batch, cancel), `read` (an email's status, the events feed, metrics), "
+                    "`webhooks`, `suppressions`, `templates`; `admin` implies every scope. A key "
+                    "made without `--scope` has `send` and `read`. A key without the scope is "
+                    "answered 403; an expired key, like a revoked one, 401",
                 }
             },
             "parameters": {

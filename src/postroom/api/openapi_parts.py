@@ -35,16 +35,29 @@ UNAVAILABLE = error(
     RETRY_AFTER,
 )
 UNAUTHORIZED = error(
-    "missing, wrong or revoked API key",
+    "missing, wrong, revoked or expired API key",
     {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "`Bearer`"}},
 )
 PARAMETERS = [{"$ref": "#/components/parameters/RequestId"}]
 
 
+def forbidden(scope: str) -> dict[str, Any]:
+    return error(f"the API key lacks the `{scope}` scope (or `admin`); `errors.scope` names it")
+
+
 def operation(
-    operation_id: str, summary: str, responses: dict[str, Any], **more: Any
+    operation_id: str,
+    summary: str,
+    responses: dict[str, Any],
+    scope: str | None = None,
+    **more: Any,
 ) -> dict[str, Any]:
-    """An operation with its answers in status order and the X-Request-Id parameter."""
+    """An operation with its answers in status order and the X-Request-Id parameter. With a
+    `scope`, the key needs it (domain/keys.py): named in `security` (OpenAPI 3.1 lets a bearer
+    scheme list roles) and answered 403 without it."""
+    if scope is not None:
+        responses = {**responses, "403": forbidden(scope)}
+        more["security"] = [{"bearer": [scope]}]
     parameters = [*more.pop("parameters", []), *PARAMETERS]
     ordered = {code: responses[code] for code in sorted(responses)}
     return {

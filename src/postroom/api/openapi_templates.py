@@ -10,6 +10,7 @@ from postroom.api.openapi_parts import (
     json_content,
     operation,
 )
+from postroom.domain.keys import SEND, TEMPLATES
 
 
 def submit_batch() -> dict[str, Any]:
@@ -25,6 +26,7 @@ def submit_batch() -> dict[str, Any]:
             "415": error("content type is not application/json"),
             "503": UNAVAILABLE,
         },
+        scope=SEND,
         description="Each item is what POST /api/v1/email takes (an EmailRequest or a "
         "TemplatedEmailRequest) and gets its own result; invalid items never stop valid ones. "
         "The valid items are stored in one durable write before the answer.",
@@ -68,7 +70,7 @@ def _template_operation(
     if body is not None:
         more["requestBody"] = {"required": True, "content": json_content(body)}
         errors = {**_BODY_ERRORS, **errors}
-    return operation(operation_id, summary, {**errors, **responses}, **more)
+    return operation(operation_id, summary, {**errors, **responses}, TEMPLATES, **more)
 
 
 def template_paths() -> dict[str, Any]:
@@ -85,6 +87,7 @@ def template_paths() -> dict[str, Any]:
                     "409": error("the tenant has a template of that name; PUT to edit it"),
                     **_BODY_ERRORS,
                 },
+                scope=TEMPLATES,
                 requestBody={"required": True, "content": json_content("TemplateRequest")},
             )
         },

@@ -3,6 +3,7 @@
 from typing import Any
 
 from postroom.api.openapi_parts import UNAUTHORIZED, UNAVAILABLE, error, json_content, operation
+from postroom.domain.keys import READ, WEBHOOKS
 from postroom.domain.webhooks import TYPES
 
 _TYPE = {"type": "string", "enum": sorted(TYPES)}
@@ -125,6 +126,7 @@ def _endpoint_operation(
         operation_id,
         summary,
         {**responses, "401": UNAUTHORIZED, "404": _MISSING, "503": UNAVAILABLE},
+        WEBHOOKS,
         parameters=[_ID],
         **more,
     )
@@ -159,6 +161,7 @@ def webhook_paths() -> dict[str, Any]:
                     "401": UNAUTHORIZED,
                     "503": UNAVAILABLE,
                 },
+                WEBHOOKS,
             ),
             "post": operation(
                 "createWebhook",
@@ -169,6 +172,7 @@ def webhook_paths() -> dict[str, Any]:
                     "401": UNAUTHORIZED,
                     "503": UNAVAILABLE,
                 },
+                WEBHOOKS,
                 requestBody={"required": True, "content": json_content("WebhookRequest")},
             ),
         },
@@ -227,6 +231,7 @@ def webhook_paths() -> dict[str, Any]:
                     "404": _MISSING,
                     "503": UNAVAILABLE,
                 },
+                WEBHOOKS,
                 parameters=[
                     _ID,
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 500}},
@@ -267,6 +272,7 @@ def webhook_paths() -> dict[str, Any]:
                     "401": UNAUTHORIZED,
                     "503": UNAVAILABLE,
                 },
+                READ,
                 parameters=[
                     {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
                     {

@@ -18,6 +18,7 @@ def json_response(
 _STATUS_NAMES = {
     400: "BAD_REQUEST",
     401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
     408: "REQUEST_TIMEOUT",
@@ -70,7 +71,7 @@ def storage_unavailable() -> Response:
     return Response(storage_unavailable_body(), 503, headers, "application/json")
 
 
-# One answer for a missing, malformed, wrong or revoked key: nothing tells them apart.
+# One answer for a missing, malformed, wrong, revoked or expired key: nothing tells them apart.
 UNAUTHORIZED_BODY = error_body(
     401, "Unauthorized", "Send a valid API key as Authorization: Bearer KEY."
 )
@@ -78,3 +79,18 @@ UNAUTHORIZED_BODY = error_body(
 
 def unauthorized() -> Response:
     return Response(UNAUTHORIZED_BODY, 401, {"WWW-Authenticate": "Bearer"}, "application/json")
+
+
+def forbidden_body(needed: str) -> bytes:
+    """A valid key without the scope a route needs: the scope is named, never the key."""
+    return error_body(
+        403,
+        "Forbidden",
+        f"This API key lacks the `{needed}` scope this route needs; "
+        f"use a key made with `postroom keys create --scope {needed}` (or admin).",
+        {"scope": f"`{needed}` needed"},
+    )
+
+
+def forbidden(needed: str) -> Response:
+    return Response(forbidden_body(needed), 403, None, "application/json")

@@ -18,6 +18,7 @@ from postroom.api.emails import calling_tenant, iso
 from postroom.api.responses import error_response, json_response, storage_unavailable
 from postroom.domain.address import AddressError, fast_mailbox
 from postroom.domain.errors import StorageUnavailableError
+from postroom.domain.keys import SUPPRESSIONS
 from postroom.domain.rules import CONTROL, rfc3339_seconds
 from postroom.domain.suppression import ALL_SCOPES, MAX_SCOPE_CHARS, Reason, Suppression
 from postroom.logs import get_logger, log_event
@@ -49,10 +50,11 @@ async def show_or_remove(request: Request) -> Response:
 
 
 async def _tenants_list(request: Request) -> tuple[str, SuppressionList] | Response:
-    """The caller's tenant and the list, or the 401, 503 or 404 to answer instead. The key is
-    checked first: without one nothing, not even whether there is a list, is told."""
+    """The caller's tenant and the list, or the 401, 403, 503 or 404 to answer instead. The key
+    (and its `suppressions` scope) is checked first: without one nothing, not even whether there
+    is a list, is told."""
     container: Container = request.app.state.container
-    found = await calling_tenant(request)
+    found = await calling_tenant(request, SUPPRESSIONS)
     if isinstance(found, Response):
         return found
     if container.suppressions is None:

@@ -15,6 +15,7 @@ from postroom.api.emails import calling_tenant, iso
 from postroom.api.responses import error_response, json_response, storage_unavailable
 from postroom.api.suppressions import json_body
 from postroom.domain.errors import InvalidEmailError, StorageUnavailableError
+from postroom.domain.keys import TEMPLATES
 from postroom.domain.templates import TemplateDefinition
 from postroom.logs import get_logger, log_event
 from postroom.services.templates import (
@@ -29,9 +30,10 @@ log = get_logger("api")
 
 
 async def _tenants_templates(request: Request) -> tuple[str, Templates] | Response:
-    """The caller's tenant and the templates service, or the 401, 503 or 404 to answer."""
+    """The caller's tenant and the templates service, or the 401, 403, 503 or 404 to answer
+    (the `templates` scope; sending with a template needs only `send`)."""
     container: Container = request.app.state.container
-    found = await calling_tenant(request)
+    found = await calling_tenant(request, TEMPLATES)
     if isinstance(found, Response):
         return found
     if container.templates is None:

@@ -13,6 +13,7 @@ from postroom._lazy import load_class
 from postroom.ciphers.aesgcm import AesGcmCipher, parse_keys
 from postroom.clocks.system import SystemClock
 from postroom.domain.errors import CipherError, StorageFullError, StorageUnavailableError
+from postroom.domain.keys import ADMIN
 from postroom.logs import get_logger
 from postroom.outbound.guard import parse_cidrs
 from postroom.ports.cipher import Cipher
@@ -132,7 +133,8 @@ async def prepare_start(settings: Settings, first_key: bool) -> Started:
         await check_keys_open_stored_content(storage, open_cipher(settings))
         token = None
         if first_key and not settings.insecure_no_auth and not await storage.keys.list_keys():
-            token = await create_key(storage, "default")
+            # The operator's own key, printed once: it may do everything (`admin`).
+            token = await create_key(storage, "default", scopes=frozenset({ADMIN}))
         return Started(token, storage.file)
     finally:
         await storage.close()

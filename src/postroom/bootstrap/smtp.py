@@ -11,8 +11,10 @@ import socket
 
 from postroom.api.container import Container
 from postroom.bootstrap.events import parse_listed_address
+from postroom.domain.keys import SEND
 from postroom.domain.message import Limits
 from postroom.logs import get_logger, log_event
+from postroom.services.auth import scoped
 from postroom.settings import Settings
 from postroom.smtp.handler import SmtpIntake
 from postroom.smtp.server import Listeners, SmtpOptions, start_listeners, tls_context
@@ -28,7 +30,8 @@ def smtp_intake(container: Container) -> SmtpIntake:
         check_address=parse_listed_address,
         # SubmitEmail validates with the default Limits; RCPT TO refuses past the same count.
         max_recipients=Limits().max_recipients,
-        authenticate=container.authenticate,
+        # AUTH only ever sends: a key without the `send` scope is refused like a wrong one.
+        authenticate=scoped(container.authenticate, SEND),
         limit=container.limit,
         blocked=suppressions.blocked if suppressions is not None else None,
     )

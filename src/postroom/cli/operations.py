@@ -4,6 +4,7 @@ runs one use case of services/operations.py and prints what it returned."""
 import argparse
 import asyncio
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -16,7 +17,15 @@ from postroom.bootstrap import (
     retention_cutoff,
 )
 from postroom.cli.parsing import STORAGE_FLAGS, command
-from postroom.domain.keys import DEFAULT_TENANT
+from postroom.domain.keys import (
+    DEFAULT_SCOPES,
+    DEFAULT_TENANT,
+    SCOPES,
+    UnknownScopeError,
+    expiry,
+    parse_scopes,
+    scopes_text,
+)
 from postroom.domain.rules import CONTROL
 from postroom.ports.storage import Storage
 from postroom.services import operations
@@ -51,6 +60,23 @@ def _key_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]
         default=DEFAULT_TENANT,
         help="whose suppression list the key's emails share (keys of one tenant share one) "
         f"[default {DEFAULT_TENANT}]",
+    )
+    create.add_argument(
+        "--scope",
+        action="append",
+        dest="scopes",
+        metavar="SCOPE",
+        help=f"what the key may do, repeatable or comma-separated: {', '.join(SCOPES)} "
+        f"(admin: everything) [default {scopes_text(DEFAULT_SCOPES)}]",
+    )
+    expires = create.add_mutually_exclusive_group()
+    expires.add_argument(
+        "--expires-in", metavar="DAYS", help="the key stops working this many days from now"
+    )
+    expires.add_argument(
+        "--expires-at",
+        metavar="RFC3339",
+        help="the key stops working at this time (2027-01-31T00:00:00Z) [default: never]",
     )
     command(verbs, "list", cmd_keys_list, "list keys (never the keys themselves)", STORAGE_FLAGS)
     revoke = command(verbs, "revoke", cmd_keys_revoke, "revoke a key", STORAGE_FLAGS)
@@ -192,8 +218,18 @@ def cmd_keys_create(settings: Settings, args: argparse.Namespace) -> int:
     if not tenant.strip() or CONTROL.search(tenant):
         print("postroom: error: --tenant: a tenant is a name of one line", file=sys.stderr)
         return 2
+    options = _key_options(args)
+    if isinstance(options, str):
+        print(f"postroom: error: {options}", file=sys.stderr)
+        return 2
+    scopes, expires_at = options
     try:
-        print(_on_storage(settings, lambda s: operations.create_named_key(s, args.name, tenant)))
+        print(
+            _on_storage(
+                settings,
+                lambda s: operations.create_named_key(s, args.name, tenant, scopes, expires_at),
+            )
+        )
     except operations.KeyNameError as error:
         print(f"postroom: error: --name: {error}", file=sys.stderr)
         return 2
@@ -202,13 +238,30 @@ def cmd_keys_create(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_keys_list(settings: Settings, args: argparse.Namespace) -> int:
     keys = _on_storage(settings, operations.list_keys)
-    print(f"{'id':36}  {'name':20}  {'prefix':14}  {'created':16}  {'last used':16}  revoked")
+    print(
+        f"{'id':36}  {'name':20}  {'prefix':14}  {'created':16}  {'last used':16}  "
+        f"{'expires':16}  {'scopes':22}  revoked"
+    )
     for key in keys:
         print(
             f"{key.id:36}  {key.name[:20]:20}  {key.prefix:14}  {_when(key.created_at):16}  "
-            f"{_when(key.last_used_at):16}  {_when(key.revoked_at)}"
+            f"{_when(key.last_used_at):16}  {_when(key.expires_at):16}  "
+            f"{scopes_text(key.scopes) or '-':22}  {_when(key.revoked_at)}"
         )
     return 0
+
+
+def _key_options(args: argparse.Namespace) -> tuple[frozenset[str], float | None] | str:
+    """The scopes (without --scope: send and read) and expiry of `keys create`, or the line
+    naming the flag that is wrong."""
+    try:
+        scopes = parse_scopes(args.scopes) if args.scopes is not None else DEFAULT_SCOPES
+        expires_at = expiry(args.expires_in, args.expires_at, time.time())
+    except UnknownScopeError as error:
+        return f"--scope: {error}"
+    except ValueError as error:
+        return str(error)
+    return (scopes, expires_at) if scopes else "--scope: name at least one scope"
 
 
 def cmd_keys_revoke(settings: Settings, args: argparse.Namespace) -> int:

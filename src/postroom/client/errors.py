@@ -45,6 +45,10 @@ class AuthenticationError(PostroomError):
     """401: the API key is missing, wrong or revoked."""
 
 
+class ForbiddenError(PostroomError):
+    """403: the API key lacks the scope the route needs (`errors["scope"]` says which)."""
+
+
 class NotFoundError(PostroomError):
     """404: no such email for this key, or the address is not on the suppression list."""
 
@@ -73,6 +77,7 @@ class ConnectionFailedError(PostroomError):
 _BY_STATUS: dict[int, type[PostroomError]] = {
     400: InvalidEmailError,
     401: AuthenticationError,
+    403: ForbiddenError,
     404: NotFoundError,
     409: ConflictError,
     429: RateLimitedError,

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Protocol
 
-from postroom.domain.keys import DEFAULT_TENANT
+from postroom.domain.keys import DEFAULT_SCOPES, DEFAULT_TENANT
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,17 +16,30 @@ class ApiKey:
     revoked_at: float | None = None
     # Whose suppression list (and, later, events and webhooks) the key's emails share.
     tenant: str = DEFAULT_TENANT
+    # What the key may do (domain/keys.py SCOPES; `admin` implies the rest).
+    scopes: frozenset[str] = DEFAULT_SCOPES
+    # When the key stops working (Unix seconds); None: never. Checked at every request.
+    expires_at: float | None = None
 
 
 class KeyStore(Protocol):
     async def create_key(
-        self, key_id: str, name: str, token_hash: str, prefix: str, tenant: str = DEFAULT_TENANT
+        self,
+        key_id: str,
+        name: str,
+        token_hash: str,
+        prefix: str,
+        tenant: str = DEFAULT_TENANT,
+        scopes: frozenset[str] = DEFAULT_SCOPES,
+        expires_at: float | None = None,
     ) -> ApiKey:
-        """Store a new key (its hash only) and return it."""
+        """Store a new key (its hash only) with its scopes and expiry, and return it; every
+        listing gives back the same scopes and expiry."""
         ...
 
     async def active_keys(self) -> dict[str, ApiKey]:
-        """Every key not revoked, by token hash."""
+        """Every key not revoked, by token hash; expired ones included (the caller compares
+        the expiry with its clock at each request, so a cached set never outlives one)."""
         ...
 
     async def list_keys(self) -> list[ApiKey]:

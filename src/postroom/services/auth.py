@@ -3,16 +3,18 @@
 Keys are looked up by the SHA-256 of the token, so the comparison an attacker could time is
 between digests of their guess and ours, which tells them nothing about the token. The active
 keys are cached for a couple of seconds: a revocation reaches every process within that time,
-and a request costs one hash and one dictionary lookup.
+and a request costs one hash and one dictionary lookup. An expiry is compared with the clock at
+every request, so a cached key stops working at its expiry to the moment, not up to a refresh
+later.
 """
 
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from postroom.domain.errors import StorageUnavailableError
-from postroom.domain.keys import token_hash
+from postroom.domain.keys import allows, expired, token_hash
 from postroom.ports.clock import Clock
 from postroom.ports.keys import ApiKey, KeyStore
 
@@ -21,6 +23,23 @@ REFRESH_SECONDS = 2.0
 # so a stream of wrong keys costs at most a few reads a second.
 MISS_RELOAD_SECONDS = 0.25
 TOUCH_SECONDS = 60.0
+
+
+Authenticate = Callable[[str | None], Awaitable[ApiKey | None]]
+
+
+def scoped(authenticate: Authenticate | None, needed: str) -> Authenticate | None:
+    """`authenticate` that also refuses (None, as for a wrong key) a key without the `needed`
+    scope: for an intake that does one thing only, such as SMTP AUTH, which only ever sends."""
+    if authenticate is None:
+        return None
+    check = authenticate
+
+    async def with_scope(header: str | None) -> ApiKey | None:
+        key = await check(header)
+        return key if key is not None and allows(key.scopes, needed) else None
+
+    return with_scope
 
 
 def bearer_token(header: str | None) -> str | None:
@@ -48,14 +67,15 @@ class Authenticator:
         self._touching: set[asyncio.Task[None]] = set()
 
     async def authenticate(self, header: str | None) -> ApiKey | None:
-        """The key a request's Authorization header carries, or None (missing, wrong, revoked)."""
+        """The key a request's Authorization header carries, or None (missing, wrong, revoked,
+        expired). What the key may do (its scopes) is for the caller to check."""
         token = bearer_token(header)
         # Hash and look up even without a token, so every refusal takes the same path.
         digest = token_hash(token or "")
         key = (await self._current()).get(digest)
         if key is None and token is not None:
             key = (await self._current(MISS_RELOAD_SECONDS)).get(digest)
-        if token is None or key is None:
+        if token is None or key is None or expired(key.expires_at, self._clock.now()):
             return None
         self._note_use(key)
         return key

@@ -10,7 +10,13 @@ import uuid
 from collections.abc import Callable
 
 from postroom.domain.errors import CipherError, StorageUnavailableError
-from postroom.domain.keys import DEFAULT_TENANT, new_token, token_hash, visible_prefix
+from postroom.domain.keys import (
+    DEFAULT_SCOPES,
+    DEFAULT_TENANT,
+    new_token,
+    token_hash,
+    visible_prefix,
+)
 from postroom.domain.states import State
 from postroom.ports.cipher import Cipher
 from postroom.ports.dead import DeadLetter
@@ -80,16 +86,35 @@ async def redrive_all(storage: Storage, progress: Progress = _quiet) -> int:
 # -- API keys
 
 
-async def create_key(storage: Storage, name: str, tenant: str = DEFAULT_TENANT) -> str:
-    """A new key; the token is returned once and only its hash is stored."""
+async def create_key(
+    storage: Storage,
+    name: str,
+    tenant: str = DEFAULT_TENANT,
+    scopes: frozenset[str] = DEFAULT_SCOPES,
+    expires_at: float | None = None,
+) -> str:
+    """A new key; the token is returned once and only its hash is stored. Without scopes it
+    may send and read (DEFAULT_SCOPES); without an expiry it never expires."""
     token = new_token(os.urandom(32))
     await storage.keys.create_key(
-        str(uuid.uuid4()), name, token_hash(token), visible_prefix(token), tenant
+        str(uuid.uuid4()),
+        name,
+        token_hash(token),
+        visible_prefix(token),
+        tenant,
+        scopes,
+        expires_at,
     )
     return token
 
 
-async def create_named_key(storage: Storage, name: str, tenant: str = DEFAULT_TENANT) -> str:
+async def create_named_key(
+    storage: Storage,
+    name: str,
+    tenant: str = DEFAULT_TENANT,
+    scopes: frozenset[str] = DEFAULT_SCOPES,
+    expires_at: float | None = None,
+) -> str:
     """A new key for `keys create`: KeyNameError for an empty name or one a key not revoked
     already has (a revoked key's name may be used again, as when a key is replaced)."""
     if not name.strip():
@@ -97,7 +122,7 @@ async def create_named_key(storage: Storage, name: str, tenant: str = DEFAULT_TE
     keys = await storage.keys.list_keys()
     if any(key.name == name and key.revoked_at is None for key in keys):
         raise KeyNameError(f"a key named {name!r} exists; revoke it first or pick another name")
-    return await create_key(storage, name, tenant)
+    return await create_key(storage, name, tenant, scopes, expires_at)
 
 
 async def list_keys(storage: Storage) -> list[ApiKey]:

@@ -2,7 +2,7 @@
 
 from dataclasses import replace
 
-from postroom.domain.keys import DEFAULT_TENANT
+from postroom.domain.keys import DEFAULT_SCOPES, DEFAULT_TENANT
 from postroom.ports.keys import ApiKey
 from postroom.storage.memory.state import MemoryState
 
@@ -13,9 +13,17 @@ class MemoryKeyStore:
         self._clock = state.clock
 
     async def create_key(
-        self, key_id: str, name: str, token_hash: str, prefix: str, tenant: str = DEFAULT_TENANT
+        self,
+        key_id: str,
+        name: str,
+        token_hash: str,
+        prefix: str,
+        tenant: str = DEFAULT_TENANT,
+        scopes: frozenset[str] = DEFAULT_SCOPES,
+        expires_at: float | None = None,
     ) -> ApiKey:
-        key = ApiKey(key_id, name, prefix, self._clock.now(), tenant=tenant)
+        now = self._clock.now()
+        key = ApiKey(key_id, name, prefix, now, None, None, tenant, frozenset(scopes), expires_at)
         self._keys[token_hash] = key
         return key
 

@@ -265,12 +265,17 @@ WITH payloads AS (
 SELECT (SELECT count(*) FROM payloads) + (SELECT count(*) FROM reasons)
 
 -- name: create_key
-INSERT INTO postroom_api_keys (id, name, token_hash, prefix, created_at, tenant)
-VALUES (%(id)s, %(name)s, %(token_hash)s, %(prefix)s, %(now)s, %(tenant)s)
+INSERT INTO postroom_api_keys
+    (id, name, token_hash, prefix, created_at, tenant, scopes, expires_at)
+VALUES (
+    %(id)s, %(name)s, %(token_hash)s, %(prefix)s, %(now)s, %(tenant)s, %(scopes)s,
+    %(expires_at)s
+)
 RETURNING id
 
 -- name: keys
-SELECT token_hash, id, name, prefix, created_at, last_used_at, revoked_at, tenant
+SELECT token_hash, id, name, prefix, created_at, last_used_at, revoked_at, tenant, scopes,
+    expires_at
 FROM postroom_api_keys
 WHERE revoked_at IS NULL OR NOT %(active)s
 ORDER BY created_at, id
@@ -278,7 +283,7 @@ ORDER BY created_at, id
 -- name: revoke_key
 UPDATE postroom_api_keys SET revoked_at = coalesce(revoked_at, %(now)s)
 WHERE id = %(key)s OR prefix = %(key)s
-RETURNING id, name, prefix, created_at, last_used_at, revoked_at, tenant
+RETURNING id, name, prefix, created_at, last_used_at, revoked_at, tenant, scopes, expires_at
 
 -- name: touch_keys
 -- Every key used since the last call, in one statement.

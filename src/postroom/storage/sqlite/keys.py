@@ -3,7 +3,7 @@
 import sqlite3
 from typing import Any
 
-from postroom.domain.keys import DEFAULT_TENANT
+from postroom.domain.keys import DEFAULT_SCOPES, DEFAULT_TENANT, scopes_from_text, scopes_text
 from postroom.ports.keys import ApiKey
 from postroom.storage.sqlite.connection import SqliteConnection
 
@@ -14,24 +14,33 @@ class SqliteKeyStore:
         self._clock = connection.clock
 
     async def create_key(
-        self, key_id: str, name: str, token_hash: str, prefix: str, tenant: str = DEFAULT_TENANT
+        self,
+        key_id: str,
+        name: str,
+        token_hash: str,
+        prefix: str,
+        tenant: str = DEFAULT_TENANT,
+        scopes: frozenset[str] = DEFAULT_SCOPES,
+        expires_at: float | None = None,
     ) -> ApiKey:
-        key = ApiKey(key_id, name, prefix, self._clock.now(), tenant=tenant)
+        now = self._clock.now()
+        key = ApiKey(key_id, name, prefix, now, None, None, tenant, scopes, expires_at)
+        row = (key_id, name, token_hash, prefix, now, tenant, scopes_text(scopes), expires_at)
         await self._db.write(
             lambda conn: conn.execute(
-                "INSERT INTO api_keys (id, name, token_hash, prefix, created_at, tenant)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (key_id, name, token_hash, prefix, key.created_at, tenant),
+                "INSERT INTO api_keys (id, name, token_hash, prefix, created_at, tenant, scopes,"
+                " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
             )
         )
         return key
 
     async def active_keys(self) -> dict[str, ApiKey]:
         rows = await self._db.read(_keys, "WHERE revoked_at IS NULL")
-        return {row[0]: ApiKey(*row[1:]) for row in rows}
+        return {row[0]: _key(row[1:]) for row in rows}
 
     async def list_keys(self) -> list[ApiKey]:
-        return [ApiKey(*row[1:]) for row in await self._db.read(_keys, "")]
+        return [_key(row[1:]) for row in await self._db.read(_keys, "")]
 
     async def revoke_key(self, id_or_prefix: str) -> ApiKey | None:
         now = self._clock.now()
@@ -40,10 +49,10 @@ class SqliteKeyStore:
             row = conn.execute(
                 "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?)"
                 " WHERE id = ? OR prefix = ?"
-                " RETURNING id, name, prefix, created_at, last_used_at, revoked_at, tenant",
+                f" RETURNING {_COLUMNS}",
                 (now, id_or_prefix, id_or_prefix),
             ).fetchone()
-            return ApiKey(*row) if row else None
+            return _key(row) if row else None
 
         return await self._db.write(revoke)
 
@@ -57,8 +66,26 @@ class SqliteKeyStore:
             )
 
 
+_COLUMNS = "id, name, prefix, created_at, last_used_at, revoked_at, tenant, scopes, expires_at"
+
+
 def _keys(conn: sqlite3.Connection, where: str) -> list[tuple[Any, ...]]:
     return conn.execute(
-        "SELECT token_hash, id, name, prefix, created_at, last_used_at, revoked_at, tenant"
-        f" FROM api_keys {where} ORDER BY created_at, id"
+        f"SELECT token_hash, {_COLUMNS} FROM api_keys {where} ORDER BY created_at, id"
     ).fetchall()
+
+
+def _key(row: tuple[Any, ...]) -> ApiKey:
+    """An ApiKey from the _COLUMNS of a row (scopes stored as domain/keys.py scopes_text)."""
+    key_id, name, prefix, created_at, last_used_at, revoked_at, tenant, scopes, expires_at = row
+    return ApiKey(
+        key_id,
+        name,
+        prefix,
+        created_at,
+        last_used_at,
+        revoked_at,
+        tenant,
+        scopes_from_text(scopes),
+        expires_at,
+    )
