@@ -337,7 +337,6 @@ def test_after_a_rotation_both_secrets_verify(serve: Server, receiver: Receiver)
 
     client = Client(serve.url, "unused")
     endpoint = subscribe(client, receiver)
-    old = receiver.secret
     new = client.webhooks.rotate(endpoint)["secret"]
     client.webhooks.test(endpoint)
     receiver.wait(lambda r: bool(r.of_type("webhook.test")), "the test event")

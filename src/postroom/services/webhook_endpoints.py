@@ -52,6 +52,7 @@ class Endpoints:
         # "" for a URL endpoints may have, else why not (outbound/guard.py).
         self._check_url = check_url
         self._on_enqueued = on_enqueued
+        self._secrets: dict[tuple[str, str], str] = {}
 
     async def create(
         self, tenant: str, url: str, types: Sequence[str], description: str
@@ -117,10 +118,20 @@ class Endpoints:
     def signing_secrets(self, endpoint: Endpoint, now: float) -> list[str]:
         """The secrets that sign a message sent now: the current one and any in its grace."""
         return [
-            self._content.open_text(s.value, _context(endpoint.id))
+            self._opened(endpoint.id, s.value)
             for s in endpoint.secrets
             if s.expires_at is None or s.expires_at > now
         ]
+
+    def _opened(self, endpoint_id: str, sealed: str) -> str:
+        # Every message opens its endpoint's secret: kept, by its sealed form, once opened.
+        found = self._secrets.get((endpoint_id, sealed))
+        if found is None:
+            if len(self._secrets) >= MAX_ENDPOINTS * 4:
+                self._secrets.clear()
+            found = self._content.open_text(sealed, _context(endpoint_id))
+            self._secrets[(endpoint_id, sealed)] = found
+        return found
 
     async def delete(self, tenant: str, endpoint_id: str) -> bool:
         return await self._store.delete_endpoint(tenant, endpoint_id)
