@@ -2,6 +2,7 @@
 
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -18,7 +19,10 @@ from postroom.api.responses import (
     json_response,
     storage_unavailable,
 )
+from postroom.dashboard import dashboard_routes
 from postroom.domain.errors import StorageFullError, StorageUnavailableError
+from postroom.domain.keys import READ
+from postroom.inbox import inbox_routes
 from postroom.logs import get_logger
 
 log = get_logger("api")
@@ -57,6 +61,10 @@ def create_app(container: Container) -> IntakeRoute:
         Route("/docs", docs_page, methods=["GET"]),
         Route("/metrics", metrics_page, methods=["GET"]),
     ]
+    if container.inbox_path is not None:  # the dev inbox (docs/inbox.md): outbox only
+        routes += inbox_routes(Path(container.inbox_path), container.authenticate)
+    if container.dashboard is not None:  # the operator dashboard (docs/dashboard.md)
+        routes += dashboard_routes(container.dashboard, container.authenticate)
     app = Starlette(
         routes=routes,
         lifespan=_lifespan(container),
@@ -120,9 +128,10 @@ def _storage_full() -> Response:
 
 
 async def metrics_page(request: Request) -> Response:
-    """Prometheus exposition of this process's metrics and the queue's state."""
+    """Prometheus exposition of this process's metrics and the queue's state (the `read`
+    scope: counts and timings only, no addresses, no content)."""
     container: Container = request.app.state.container
-    refused = await emails.caller(request)
+    refused = await emails.caller(request, READ)
     if isinstance(refused, Response):
         return refused
     if container.render_metrics is None:

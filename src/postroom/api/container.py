@@ -5,6 +5,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from postroom.dashboard.parts import DashboardParts
 from postroom.domain.errors import InvalidEmailError
 from postroom.domain.limits import Verdict
 from postroom.ports.emails import EmailStatus, EmailStore
@@ -67,6 +68,10 @@ class Container:
     feed: Feed | None = None
     # Told the id of an email just cancelled (its `cancelled` events); None: nobody is.
     on_cancelled: Callable[[str], Awaitable[None]] | None = None
+    # The folder of the first `outbox://` provider, shown at /inbox; None: no /inbox.
+    inbox_path: str | None = None
+    # What the operator dashboard at /dashboard reads and acts on; None: no /dashboard.
+    dashboard: DashboardParts | None = None
     now: Callable[[], float] = time.time
     # Run when the server starts and stops (open storage, start a worker, close connections).
     on_startup: list[Hook] = field(default_factory=list)

@@ -10,6 +10,7 @@ from postroom.addresses.validator import parse_with_email_validator
 from postroom.api.app import create_app
 from postroom.api.container import Container
 from postroom.api.intake import IntakeRoute
+from postroom.bootstrap.dashboard import dashboard_parts
 from postroom.bootstrap.events import (
     EventsRuntime,
     build_events,
@@ -37,6 +38,7 @@ from postroom.logs import get_logger
 from postroom.metrics.prometheus import PrometheusMetrics, serve_metrics
 from postroom.ports.provider import Provider
 from postroom.ports.storage import Storage
+from postroom.providers.outbox import OutboxProvider
 from postroom.services.auth import Authenticator
 from postroom.services.content import Content
 from postroom.services.deliver import DeliverEmail
@@ -163,6 +165,7 @@ def build_app(settings: Settings, with_worker: bool) -> IntakeRoute:
     container.open_text = content.open_text
     container.templates = templates
     container.submit_many = submit.many
+    container.inbox_path = inbox_path(settings)
     if events is not None:
         _attach_events(container, events, storage, content)
     _attach_auth(container, settings, storage)
@@ -171,6 +174,7 @@ def build_app(settings: Settings, with_worker: bool) -> IntakeRoute:
         _attach_worker(container, runtime)
     else:
         container.render_metrics = _api_metrics(storage, metrics)
+    container.dashboard = dashboard_parts(storage, runtime.health if runtime else None, container)
     container.on_shutdown.append(storage.close)
     # `serve` only: `api` processes share one port, and `postroom smtp` runs the SMTP intake alone.
     if with_worker and (settings.smtp_port or settings.smtp_tls_port):
@@ -223,6 +227,14 @@ def _attach_auth(container: Container, settings: Settings, storage: Storage) -> 
         )
         container.limit = limits.check
     container.on_shutdown.append(authenticator.flush)
+
+
+def inbox_path(settings: Settings) -> str | None:
+    """The folder of the first `outbox://` provider, which /inbox shows; None without one."""
+    for url in settings.providers:
+        if url.partition("://")[0].lower() == "outbox":
+            return str(OutboxProvider.from_url(url).folder)
+    return None
 
 
 def _api_metrics(storage: Storage, metrics: PrometheusMetrics):  # type: ignore[no-untyped-def]

@@ -37,6 +37,8 @@ def banner(settings: Settings, command: str, log_text: bool, sqlite_file: str | 
     if settings.queue_url:
         rows.append(("Queue", logs.mask_url(settings.queue_url)))
     rows += [("Outbox", folder) for folder in _outboxes(settings.providers)]
+    if command not in ("worker", "smtp") and _outboxes(settings.providers):
+        rows.append(("Inbox", f"{base}/inbox   (what the outbox caught, docs/inbox.md)"))
     for number, url in enumerate(settings.providers, 1):
         rows.append(("Providers" if number == 1 else "", f"{number}. {logs.mask_url(url)}"))
     rows.append(("CLI", f"{_cli()} keys list   (same POSTROOM_* settings)"))

@@ -7,6 +7,7 @@ Abilities only some engines have are `None` elsewhere: callers test the field.
 
 from dataclasses import dataclass
 
+from postroom.ports.activity import ActivityLog
 from postroom.ports.claims import Claims
 from postroom.ports.dead import DeadLetters
 from postroom.ports.emails import EmailStore
@@ -56,6 +57,9 @@ class Storage:
     # The application's webhook endpoints, the events feed and the webhook outbox: every
     # store; beside SQS, the store's. Written in the event store's writes (ports/webhooks.py).
     webhooks: WebhookStore | None = None
+    # Counts per time bucket for the dashboard (ports/activity.py): every store; beside SQS,
+    # the store's.
+    activity: ActivityLog | None = None
 
     async def ping(self) -> None:
         """The store answers, and the queue apart from it when there is one."""

@@ -3,6 +3,7 @@ the same contract suites as the durable engines. Every port object shares one Me
 
 from postroom.ports.clock import Clock
 from postroom.ports.storage import Storage
+from postroom.storage.memory.activity import MemoryActivityLog
 from postroom.storage.memory.claims import MemoryClaims
 from postroom.storage.memory.dead import MemoryDeadLetters
 from postroom.storage.memory.emails import MemoryEmailStore
@@ -36,4 +37,5 @@ def memory_storage(clock: Clock) -> Storage:
         suppressions=MemorySuppressionStore(state),
         templates=MemoryTemplateStore(state),
         webhooks=MemoryWebhookStore(state),
+        activity=MemoryActivityLog(state),
     )

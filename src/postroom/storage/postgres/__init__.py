@@ -6,6 +6,7 @@ queries.sql, the schema in migrations/, the design in docs/postgres.md.
 
 from postroom.ports.clock import Clock
 from postroom.ports.storage import Storage
+from postroom.storage.postgres.activity import PostgresActivityLog
 from postroom.storage.postgres.claims import PostgresClaims
 from postroom.storage.postgres.connection import PostgresConnection
 from postroom.storage.postgres.dead import PostgresDeadLetters
@@ -45,4 +46,5 @@ def storage_of(connection: PostgresConnection) -> Storage:
         suppressions=PostgresSuppressionStore(connection),
         templates=PostgresTemplateStore(connection),
         webhooks=PostgresWebhookStore(connection),
+        activity=PostgresActivityLog(connection),
     )

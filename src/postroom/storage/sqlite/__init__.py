@@ -7,6 +7,7 @@ import os
 
 from postroom.ports.clock import Clock
 from postroom.ports.storage import Storage
+from postroom.storage.sqlite.activity import SqliteActivityLog
 from postroom.storage.sqlite.claims import SqliteClaims
 from postroom.storage.sqlite.connection import SqliteConnection
 from postroom.storage.sqlite.dead import SqliteDeadLetters
@@ -45,4 +46,5 @@ def storage_of(connection: SqliteConnection) -> Storage:
         suppressions=SqliteSuppressionStore(connection),
         templates=SqliteTemplateStore(connection),
         webhooks=SqliteWebhookStore(connection),
+        activity=SqliteActivityLog(connection),
     )

@@ -1,0 +1,127 @@
+"""The dashboard's HTML: one page whose sections the script fills from /dashboard/api, and the
+login page. Nothing here holds data: numbers, ids and states arrive as JSON and are set as text."""
+
+from html import escape
+
+# Only this package's own script and styles; the script talks only to this origin.
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+_TILES = (
+    ("ready", "Ready"),
+    ("scheduled", "Scheduled"),
+    ("inFlight", "In flight"),
+    ("dead", "Dead"),
+    ("oldestAge", "Oldest ready (s)"),
+)
+_HOUR = (
+    ("accepted", "Accepted"),
+    ("sent", "Sent"),
+    ("failed", "Failed"),
+    ("delivered", "Delivered"),
+    ("bounced", "Bounced"),
+    ("complained", "Complained"),
+)
+
+
+def shell(title: str, body: str, csrf: str) -> str:
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        "<meta name='referrer' content='same-origin'>"
+        f"<meta name='csrf-token' content='{escape(csrf)}'>"
+        f"<title>{escape(title)}</title>"
+        "<link rel='stylesheet' href='/dashboard/static/dashboard.css'>"
+        "<script src='/dashboard/static/dashboard.js' defer></script>"
+        f"</head><body>{body}</body></html>"
+    )
+
+
+def _tile(key: str, label: str) -> str:
+    return (
+        f"<div class='tile' id='tile-{key}'><span class='label'>{label}</span>"
+        "<span class='value'>&ndash;</span></div>"
+    )
+
+
+def _header(csrf: str, logged_in: bool) -> str:
+    logout = (
+        "<form method='post' action='/dashboard/logout' class='inline'>"
+        f"<input type='hidden' name='csrf' value='{escape(csrf)}'>"
+        "<button type='submit'>Log out</button></form>"
+        if logged_in
+        else ""
+    )
+    return (
+        "<header><a href='/dashboard' class='brand'>Postroom dashboard</a>"
+        f"<span id='updated' class='note'></span>{logout}</header>"
+    )
+
+
+def dashboard_page(csrf: str, logged_in: bool) -> str:
+    queue = "".join(_tile(key, label) for key, label in _TILES)
+    hour = "".join(_tile(key, label) for key, label in _HOUR)
+    rates = _tile("bounceRate", "Bounce rate") + _tile("complaintRate", "Complaint rate")
+    body = (
+        _header(csrf, logged_in)
+        + "<main>"
+        + "<section id='queue'><h2>Queue</h2>"
+        + f"<div class='tiles'>{queue}</div></section>"
+        + "<section id='hour'><h2>Last hour</h2>"
+        + f"<div class='tiles'>{hour}{rates}</div>"
+        + "<p class='note'>Warning above 5 % bounces or 0.1 % complaints of the recipients "
+        + "a provider reported on.</p>"
+        + "<figure id='chart'><svg id='throughput' viewBox='0 0 600 120' "
+        + "preserveAspectRatio='none' role='img' "
+        + "aria-label='Emails per minute, last hour'></svg>"
+        + "<figcaption><span class='key accepted'>accepted</span> "
+        + "<span class='key sent'>sent</span> <span class='key failed'>failed</span> "
+        + "per minute, the last hour (<span id='chart-max'></span>)</figcaption></figure>"
+        + "</section>"
+        + "<section id='providers'><h2>Providers</h2><p class='note' id='circuit-source'></p>"
+        + "<table><thead><tr><th>Provider</th><th>Circuit</th><th>Failures</th>"
+        + "<th>Until</th><th>Attempts (hour)</th><th>Succeeded</th></tr></thead>"
+        + "<tbody></tbody></table></section>"
+        + "<section id='dead'><h2>Dead letters <span id='dead-total'></span></h2>"
+        + "<p><button type='button' id='redrive-all'>Redrive all…</button> "
+        + "<span id='redrive-confirm' hidden><span id='redrive-count'></span> "
+        + "<button type='button' id='redrive-all-confirm'>Confirm</button> "
+        + "<button type='button' id='redrive-all-cancel'>Cancel</button></span> "
+        + "<span id='redrive-result' class='note'></span></p>"
+        + "<table><thead><tr><th>Email id</th><th>Failed at</th><th>Attempts</th>"
+        + "<th>Provider</th><th>Error</th><th></th></tr></thead><tbody></tbody></table>"
+        + "<p class='empty'>No dead letters.</p></section>"
+        + "<section id='suppressions'><h2>Suppressions</h2>"
+        + "<form id='suppression-form'><label>Address "
+        + "<input type='text' name='address' id='suppression-address' autocomplete='off' "
+        + "required></label> <button type='submit' data-action='search'>Search</button> "
+        + "<button type='button' id='suppression-add'>Add</button> "
+        + "<button type='button' id='suppression-remove'>Remove</button></form>"
+        + "<p id='suppression-result' class='note'></p>"
+        + "<table id='suppression-entries'><thead><tr><th>Address</th><th>Scope</th>"
+        + "<th>Reason</th><th>Since</th><th>Expires</th></tr></thead><tbody></tbody></table>"
+        + "</section>"
+        + "<section id='webhooks'><h2>Webhook endpoints</h2>"
+        + "<p id='webhook-result' class='note'></p>"
+        + "<table><thead><tr><th>Endpoint</th><th>State</th><th>Last attempts</th><th></th>"
+        + "</tr></thead><tbody></tbody></table>"
+        + "<p class='empty'>No webhook endpoints.</p></section>"
+        + "</main>"
+    )
+    return shell("Postroom dashboard", body, csrf)
+
+
+def login_page(csrf: str, refused: bool) -> str:
+    note = "<p class='error' id='refused'>That key was not accepted.</p>" if refused else ""
+    body = (
+        "<main class='login'><h1>Postroom dashboard</h1>"
+        "<p>The dashboard is for operators: paste an API key with the <code>admin</code> "
+        "scope.</p>"
+        f"{note}<form method='post' action='/dashboard/login'>"
+        f"<input type='hidden' name='csrf' value='{escape(csrf)}'>"
+        "<label>API key <input type='password' name='key' autocomplete='off' required "
+        "autofocus></label> <button type='submit'>Log in</button></form></main>"
+    )
+    return shell("Log in: Postroom dashboard", body, csrf)

@@ -1,0 +1,47 @@
+"""What the dashboard needs from the composition root: read-only views of the queue, the
+activity counts and the circuits, and the operator actions it offers (redrive, suppressions,
+webhook endpoints). Fields a store lacks are None, and the page says the section is absent."""
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from postroom.ports.activity import ActivityLog
+from postroom.ports.dead import DeadLetters
+from postroom.ports.queue import QueueStats
+from postroom.services.suppressions import SuppressionList
+from postroom.services.webhook_endpoints import Endpoints
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderState:
+    name: str
+    state: str  # closed, open, half_open (domain/circuit.py)
+    failures: int  # consecutive failures the circuit has counted
+    until: float  # open: closed to traffic until then; half_open: the probe's deadline
+
+
+@dataclass(frozen=True, slots=True)
+class Circuits:
+    # Where the states come from: "worker" (this process's worker), "shared" (every worker's,
+    # from the store), or "none" (this process runs no worker and the store shares none).
+    source: str
+    providers: list[ProviderState]
+
+
+@dataclass
+class DashboardParts:
+    stats: Callable[[], Awaitable[QueueStats]]
+    dead: DeadLetters
+    # (services/operations.py) how many dead letters; redrive these ids; redrive them all.
+    count_dead: Callable[[], Awaitable[int]]
+    redrive_ids: Callable[[list[str]], Awaitable[int]]
+    redrive_all: Callable[[], Awaitable[int]]
+    circuits: Callable[[], Awaitable[Circuits]]
+    activity: ActivityLog | None = None
+    suppressions: SuppressionList | None = None
+    # The bare address of a typed one, read as the intake reads a recipient; raises
+    # AddressError.
+    parse_address: Callable[[str], str] | None = None
+    endpoints: Endpoints | None = None
+    now: Callable[[], float] = time.time

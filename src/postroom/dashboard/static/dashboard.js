@@ -1,0 +1,244 @@
+// The dashboard: polls /dashboard/api every 2 s and fills the page. Every value is set as
+// text (never as HTML); every POST carries the session's token and stays on this origin.
+"use strict";
+
+const TOKEN = document.querySelector("meta[name='csrf-token']").content;
+const POLL_MS = 2000;
+
+function $(selector) {
+  return document.querySelector(selector);
+}
+
+function cell(row, text) {
+  const td = document.createElement("td");
+  td.textContent = text === null || text === undefined ? "" : String(text);
+  row.appendChild(td);
+  return td;
+}
+
+function button(label, onClick) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = label;
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+async function getJson(path) {
+  const response = await fetch(path, { credentials: "same-origin", cache: "no-store" });
+  if (response.status === 401) {
+    window.location.assign("/dashboard/login");
+    throw new Error("logged out");
+  }
+  return response.json();
+}
+
+async function postJson(path, body) {
+  const response = await fetch(path, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": TOKEN },
+    body: JSON.stringify(body || {}),
+  });
+  const data = await response.json();
+  if (!response.ok) {
+    throw new Error((data.message && data.message.long) || response.statusText);
+  }
+  return data;
+}
+
+function setTile(key, text, warn) {
+  const tile = document.getElementById("tile-" + key);
+  tile.querySelector(".value").textContent = text;
+  tile.classList.toggle("warn", Boolean(warn));
+}
+
+function percent(rate, digits) {
+  return rate === null ? "–" : (rate * 100).toFixed(digits) + " %";
+}
+
+function drawChart(series) {
+  const svg = document.getElementById("throughput");
+  const kinds = ["accepted", "sent", "failed"];
+  const width = 600, height = 120, pad = 4;
+  const count = series.accepted.length;
+  let top = 1;
+  for (const kind of kinds) top = Math.max(top, ...series[kind]);
+  svg.replaceChildren();
+  const ns = "http://www.w3.org/2000/svg";
+  for (const kind of kinds) {
+    const points = series[kind].map((value, i) => {
+      const x = pad + (i * (width - 2 * pad)) / Math.max(1, count - 1);
+      const y = height - pad - (value * (height - 2 * pad)) / top;
+      return x.toFixed(1) + "," + y.toFixed(1);
+    });
+    const line = document.createElementNS(ns, "polyline");
+    line.setAttribute("points", points.join(" "));
+    line.setAttribute("class", "line " + kind);
+    svg.appendChild(line);
+  }
+  $("#chart-max").textContent = "top of the chart: " + top + " a minute";
+}
+
+function showOverview(data) {
+  for (const [key, value] of Object.entries(data.queue)) setTile(key, String(value));
+  const activity = data.activity;
+  if (activity) {
+    for (const [kind, total] of Object.entries(activity.totals)) setTile(kind, String(total));
+    const rates = activity.rates;
+    setTile("bounceRate", percent(rates.bounce, 1), rates.bounceWarning);
+    setTile("complaintRate", percent(rates.complaint, 2), rates.complaintWarning);
+    drawChart(activity.series);
+  }
+  const sources = {
+    worker: "Circuits of the worker in this process.",
+    shared: "Circuits shared by every worker (from the database).",
+    none: "This process runs no worker, and the store shares no circuits: see each worker.",
+  };
+  $("#circuit-source").textContent = sources[data.circuits.source] || "";
+  const body = $("#providers tbody");
+  body.replaceChildren();
+  for (const provider of data.circuits.providers) {
+    const row = document.createElement("tr");
+    cell(row, provider.name);
+    cell(row, provider.state || "not known here").className = "state " + provider.state;
+    cell(row, provider.failures);
+    cell(row, provider.until || "");
+    cell(row, provider.attempts);
+    cell(row, provider.successRate === null ? "–" : percent(provider.successRate, 1));
+    body.appendChild(row);
+  }
+}
+
+function showDead(data) {
+  $("#dead-total").textContent = "(" + data.total + ")";
+  const body = $("#dead tbody");
+  body.replaceChildren();
+  for (const letter of data.deadLetters) {
+    const row = document.createElement("tr");
+    row.dataset.id = letter.id;
+    cell(row, letter.id).className = "mono";
+    cell(row, letter.failedAt);
+    cell(row, letter.attempts);
+    cell(row, letter.provider);
+    cell(row, letter.error);
+    const actions = cell(row, "");
+    actions.appendChild(button("Redrive", () => redrive({ ids: [letter.id] })));
+    body.appendChild(row);
+  }
+  $("#dead .empty").hidden = data.deadLetters.length > 0;
+}
+
+function showWebhooks(data) {
+  const body = $("#webhooks tbody");
+  body.replaceChildren();
+  for (const endpoint of data.endpoints) {
+    const row = document.createElement("tr");
+    cell(row, endpoint.url).className = "mono";
+    cell(row, endpoint.enabled ? "enabled" : "disabled: " + endpoint.disabledReason);
+    const tried = endpoint.attempts.map(
+      (a) => a.at + " " + (a.status || a.error) + " (" + a.latencyMs + " ms)"
+    );
+    cell(row, tried.join("\n") || "none yet").className = "attempts";
+    const actions = cell(row, "");
+    actions.appendChild(button("Test", () => webhookAction(endpoint.id, "test")));
+    actions.appendChild(button("Replay failed", () => webhookAction(endpoint.id, "replay")));
+    body.appendChild(row);
+  }
+  $("#webhooks .empty").hidden = data.endpoints.length > 0;
+  if (!data.available) $("#webhook-result").textContent = "Webhooks are not kept by this store.";
+}
+
+async function redrive(body) {
+  try {
+    const done = await postJson("/dashboard/api/dead/redrive", body);
+    $("#redrive-result").textContent = "Redriven: " + done.redriven;
+  } catch (e) {
+    $("#redrive-result").textContent = e.message;
+  }
+  refresh();
+}
+
+async function webhookAction(id, action) {
+  const path = "/dashboard/api/webhooks/" + encodeURIComponent(id) + "/" + action;
+  try {
+    const done = await postJson(path, {});
+    $("#webhook-result").textContent =
+      action === "test" ? "Test event queued: " + done.webhookId : "Replayed: " + done.replayed;
+  } catch (e) {
+    $("#webhook-result").textContent = e.message;
+  }
+}
+
+async function suppression(action) {
+  const address = $("#suppression-address").value.trim();
+  const result = $("#suppression-result");
+  const body = $("#suppression-entries tbody");
+  body.replaceChildren();
+  if (!address) return;
+  try {
+    const done = await postJson("/dashboard/api/suppressions/" + action, { address });
+    if (action === "add") result.textContent = done.added ? "Added." : "Already suppressed.";
+    if (action === "remove") result.textContent = "Removed: " + done.removed;
+    if (action === "search") {
+      result.textContent = done.entries.length ? "" : "Not suppressed.";
+      for (const entry of done.entries) {
+        const row = document.createElement("tr");
+        cell(row, entry.address);
+        cell(row, entry.scope);
+        cell(row, entry.reason);
+        cell(row, entry.createdAt);
+        cell(row, entry.expiresAt || "never");
+        body.appendChild(row);
+      }
+    }
+  } catch (e) {
+    result.textContent = e.message;
+  }
+}
+
+async function refresh() {
+  try {
+    const [overview, dead, webhooks] = await Promise.all([
+      getJson("/dashboard/api/overview"),
+      getJson("/dashboard/api/dead"),
+      getJson("/dashboard/api/webhooks"),
+    ]);
+    showOverview(overview);
+    showDead(dead);
+    showWebhooks(webhooks);
+    $("#updated").textContent = "updated " + new Date().toLocaleTimeString();
+    document.body.dataset.loaded = "true";
+  } catch (e) {
+    $("#updated").textContent = "not updated: " + e.message;
+  }
+}
+
+function start() {
+  $("#redrive-all").addEventListener("click", async () => {
+    try {
+      const dry = await postJson("/dashboard/api/dead/redrive", { all: true, dryRun: true });
+      $("#redrive-count").textContent = dry.count + " dead letters would be redriven.";
+      $("#redrive-confirm").hidden = false;
+    } catch (e) {
+      $("#redrive-result").textContent = e.message;
+    }
+  });
+  $("#redrive-all-confirm").addEventListener("click", () => {
+    $("#redrive-confirm").hidden = true;
+    redrive({ all: true });
+  });
+  $("#redrive-all-cancel").addEventListener("click", () => {
+    $("#redrive-confirm").hidden = true;
+  });
+  $("#suppression-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    suppression("search");
+  });
+  $("#suppression-add").addEventListener("click", () => suppression("add"));
+  $("#suppression-remove").addEventListener("click", () => suppression("remove"));
+  refresh();
+  setInterval(refresh, POLL_MS);
+}
+
+if (document.getElementById("queue")) start();

@@ -1,0 +1,148 @@
+"""The dashboard's JSON, built from what the parts return: counts, states, ids and times only.
+No address or content is ever put here, except a suppression the operator typed in."""
+
+import math
+from typing import Any
+from urllib.parse import urlsplit
+
+from postroom.dashboard.parts import Circuits
+from postroom.domain.suppression import Suppression
+from postroom.domain.webhooks import iso as rfc3339
+from postroom.ports.activity import (
+    BOUNCED,
+    COMPLAINED,
+    DELIVERED,
+    KINDS,
+    Activity,
+    ProviderAttempts,
+)
+from postroom.ports.dead import DeadLetter
+from postroom.ports.queue import QueueStats
+from postroom.ports.webhooks import Attempt, Endpoint
+
+BUCKET_SECONDS = 60.0
+BUCKETS = 60  # the last hour, the current minute last
+# Above these, the rate tiles carry the `warn` class (the thresholds providers act on).
+BOUNCE_WARNING = 0.05
+COMPLAINT_WARNING = 0.001
+
+
+def hour_start(now: float) -> float:
+    """The first bucket's start: the current minute is the last of BUCKETS."""
+    return math.floor(now / BUCKET_SECONDS) * BUCKET_SECONDS - (BUCKETS - 1) * BUCKET_SECONDS
+
+
+def queue_json(stats: QueueStats) -> dict[str, Any]:
+    return {
+        "ready": stats.ready,
+        "scheduled": stats.scheduled,
+        "inFlight": stats.in_flight,
+        "dead": stats.dead,
+        "oldestAge": round(stats.oldest_age, 1),
+    }
+
+
+def activity_json(activity: Activity | None) -> dict[str, Any] | None:
+    if activity is None:
+        return None
+    totals = {kind: sum(activity.counts[kind]) for kind in KINDS}
+    return {
+        "since": rfc3339(activity.since),
+        "bucketSeconds": activity.bucket_seconds,
+        "series": activity.counts,
+        "totals": totals,
+        "rates": rates(totals),
+    }
+
+
+def rates(totals: dict[str, int]) -> dict[str, Any]:
+    """Bounce and complaint rates over recipients whose outcome a provider reported (delivered
+    or bounced); None when there is none yet."""
+    reported = totals[DELIVERED] + totals[BOUNCED]
+    bounce = totals[BOUNCED] / reported if reported else None
+    complaint = totals[COMPLAINED] / reported if reported else None
+    return {
+        "bounce": bounce,
+        "complaint": complaint,
+        "bounceWarning": bounce is not None and bounce > BOUNCE_WARNING,
+        "complaintWarning": complaint is not None and complaint > COMPLAINT_WARNING,
+        "bounceThreshold": BOUNCE_WARNING,
+        "complaintThreshold": COMPLAINT_WARNING,
+    }
+
+
+def circuits_json(circuits: Circuits, attempts: list[ProviderAttempts]) -> dict[str, Any]:
+    """Each provider's circuit, with its calls of the last hour and the share that succeeded
+    (None without calls); a provider called but without a circuit here has state None."""
+    called = {a.provider: a for a in attempts}
+    rows = [
+        {
+            "name": p.name,
+            "state": p.state,
+            "failures": p.failures,
+            "until": rfc3339(p.until) if p.state != "closed" and p.until else None,
+            **_calls(called.pop(p.name, None)),
+        }
+        for p in circuits.providers
+    ]
+    rows += [
+        {"name": name, "state": None, "failures": None, "until": None, **_calls(a)}
+        for name, a in sorted(called.items())
+    ]
+    return {"source": circuits.source, "providers": rows}
+
+
+def _calls(attempts: ProviderAttempts | None) -> dict[str, Any]:
+    if attempts is None or not attempts.attempts:
+        return {"attempts": 0, "successRate": None}
+    return {"attempts": attempts.attempts, "successRate": attempts.succeeded / attempts.attempts}
+
+
+def dead_json(letter: DeadLetter) -> dict[str, Any]:
+    return {
+        "id": letter.id,
+        "failedAt": rfc3339(letter.failed_at),
+        "attempts": letter.attempts,
+        "provider": letter.provider,
+        "error": letter.error,
+    }
+
+
+def endpoint_json(endpoint: Endpoint, attempts: list[Attempt]) -> dict[str, Any]:
+    return {
+        "id": endpoint.id,
+        # Scheme, host and path: a query string may carry the application's own token.
+        "url": _without_query(endpoint.url),
+        "enabled": endpoint.enabled,
+        "disabledReason": endpoint.disabled_reason,
+        "failingSince": rfc3339(endpoint.failing_since) if endpoint.failing_since else None,
+        # The response bodies are left out: an application may echo anything in them.
+        "attempts": [
+            {
+                "at": rfc3339(a.at),
+                "status": a.status,
+                "latencyMs": round(a.latency * 1000),
+                "error": a.error,
+            }
+            for a in attempts
+        ],
+    }
+
+
+def suppression_json(entry: Suppression, now: float) -> dict[str, Any]:
+    return {
+        "address": entry.address,
+        "scope": entry.scope,
+        "reason": str(entry.reason),
+        "createdAt": rfc3339(entry.created_at),
+        "expiresAt": rfc3339(entry.expires_at) if entry.expires_at is not None else None,
+        "active": entry.active(now),
+        "provider": entry.provider,
+    }
+
+
+def _without_query(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"

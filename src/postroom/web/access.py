@@ -1,0 +1,80 @@
+"""Who may open a page of the service: a browser session (cookie) or an `Authorization: Bearer`
+key, and which keys may (`may`, decided by each set of pages: the inbox, the dashboard).
+
+State changes (log in, log out, every POST of a page) also pass `same_origin`, and the pages'
+forms and scripts carry a per-session token, so another site cannot make a logged-in browser act.
+"""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from postroom.domain.keys import DEFAULT_TENANT
+from postroom.ports.keys import ApiKey
+from postroom.web.sessions import Sessions
+
+Authenticate = Callable[[str | None], Awaitable[ApiKey | None]]
+May = Callable[[ApiKey], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    csrf: str  # the token the pages' forms carry ("" for a Bearer caller, who has no forms)
+    session_id: str | None = None
+    tenant: str = DEFAULT_TENANT  # the key's (DEFAULT_TENANT when the server runs without keys)
+
+
+class Access:
+    """One set of pages' callers: its cookie, its sessions and the keys it lets in."""
+
+    def __init__(
+        self, authenticate: Authenticate | None, sessions: Sessions, may: May, cookie: str
+    ) -> None:
+        self._authenticate = authenticate
+        self._may = may
+        self.sessions = sessions
+        self.cookie = cookie
+
+    @property
+    def required(self) -> bool:
+        """False when the server runs without keys (POSTROOM_INSECURE_NO_AUTH)."""
+        return self._authenticate is not None
+
+    async def caller(self, request: Request) -> Caller | None:
+        """Who is asking, or None: no session, an expired one, or a key that may not.
+        Raises StorageUnavailableError when keys cannot be read."""
+        if self._authenticate is None:
+            return Caller(self.sessions.anonymous_csrf)
+        header = request.headers.get("authorization")
+        if header:
+            key = await self._allowed(header)
+            return Caller("", tenant=key.tenant) if key is not None else None
+        session_id = request.cookies.get(self.cookie)
+        session = self.sessions.get(session_id)
+        if session is None:
+            return None
+        key = await self._allowed(f"Bearer {session.key}")
+        if key is None:
+            self.sessions.close(session_id)  # revoked, or no longer allowed
+            return None
+        return Caller(session.csrf, session_id, key.tenant)
+
+    async def key_may(self, header: str) -> bool:
+        """The header carries a valid key that may use these pages."""
+        return await self._allowed(header) is not None
+
+    async def _allowed(self, header: str) -> ApiKey | None:
+        assert self._authenticate is not None
+        key = await self._authenticate(header)
+        return key if key is not None and self._may(key) else None
+
+
+def same_origin(request: Request) -> bool:
+    """The request comes from one of our own pages, or from no browser page at all (curl):
+    Sec-Fetch-Site, where the browser sends it, and Origin must both say so."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    return origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"

@@ -1,0 +1,277 @@
+"""The operator dashboard (docs/dashboard.md) against a running `postroom serve`, in a browser."""
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from tests.support.browser import browser, page
+from tests.support.http import Reply, post_email, request
+from tests.support.keys import create_key
+from tests.support.processes import FakeProvider, wait_for
+from tests.support.server import Server, server
+
+__all__ = ["browser", "page"]  # fixtures, used by name
+
+ROOT = Path(__file__).resolve().parents[2]
+# Where the screenshots go when asked for (POSTROOM_SCREENSHOTS=docs/screenshots).
+SCREENSHOTS = os.environ.get("POSTROOM_SCREENSHOTS")
+CANARY_ADDRESS = "canary-ann@example.org"
+CANARY_SUBJECT = "Canary subject 7f3a"
+API = ("overview", "dead", "webhooks")
+
+
+@pytest.fixture(scope="module")
+def fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeProvider]:
+    running = FakeProvider(tmp_path_factory.mktemp("fake"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory: pytest.TempPathFactory, fake: FakeProvider) -> Iterator[Server]:
+    """`postroom serve` with keys, sending through the fake provider, one attempt per email."""
+    env = {
+        "POSTROOM_INSECURE_NO_AUTH": "false",
+        "POSTROOM_PROVIDERS": f"mailgun://key@mg.example.com?base_url={fake.url}",
+        "POSTROOM_MAX_ATTEMPTS": "1",
+        "POSTROOM_LOG_LEVEL": "debug",
+    }
+    running = server(tmp_path_factory.mktemp("dashboard"), env).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def admin(board: Server) -> str:
+    return create_key(board, "operator", "admin")
+
+
+def email(subject: str = CANARY_SUBJECT) -> dict[str, Any]:
+    return {
+        "from": "Shop <shop@example.com>",
+        "to": [f"Ann Lee <{CANARY_ADDRESS}>"],
+        "subject": subject,
+        "text": "The canary's text part",
+    }
+
+
+def send(serve: Server, key: str, count: int = 1) -> list[str]:
+    ids = []
+    for _ in range(count):
+        accepted = post_email(serve.url, email(), Authorization=f"Bearer {key}")
+        assert accepted.status == 202, accepted.body
+        ids.append(str(accepted.json()["id"]))
+    return ids
+
+
+def status(serve: Server, key: str, email_id: str) -> str:
+    found = request(
+        "GET", f"{serve.url}/api/v1/email/{email_id}", headers={"Authorization": f"Bearer {key}"}
+    )
+    return str(found.json()["status"])
+
+
+def wait_status(serve: Server, key: str, ids: list[str], wanted: str) -> None:
+    wait_for(lambda: all(status(serve, key, i) == wanted for i in ids), 30, f"the emails {wanted}")
+
+
+def api(serve: Server, name: str, **headers: str) -> Reply:
+    return request("GET", f"{serve.url}/dashboard/api/{name}", headers=headers)
+
+
+def shot(page: Any, name: str) -> None:
+    if SCREENSHOTS:
+        folder = ROOT / SCREENSHOTS if not os.path.isabs(SCREENSHOTS) else Path(SCREENSHOTS)
+        folder.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(folder / name), full_page=True)
+
+
+def log_in(page: Any, serve: Server, key: str) -> None:
+    page.goto(f"{serve.url}/dashboard")
+    assert page.url.endswith("/dashboard/login")
+    page.locator("input[name=key]").fill(key)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/dashboard")
+    page.wait_for_selector("body[data-loaded=true]")
+
+
+def tile(page: Any, name: str) -> int:
+    return int(page.locator(f"#tile-{name} .value").inner_text())
+
+
+def test_without_a_session_or_an_admin_key_nothing_is_shown(board: Server, admin: str) -> None:
+    """No session: the page redirects to the login and the JSON answers 401; a key without
+    the admin scope is refused too; an admin key as Bearer reads, and a POST from another
+    origin is refused even with it."""
+    page_reply = request("GET", f"{board.url}/dashboard")
+    assert page_reply.status == 303
+    assert page_reply.headers["location"] == "/dashboard/login"
+    for name in API:
+        refused = api(board, name)
+        assert refused.status == 401
+        assert refused.json()["status"] == "UNAUTHORIZED"
+    sender = create_key(board, "not-an-operator")
+    assert api(board, "overview", Authorization=f"Bearer {sender}").status == 401
+    answered = api(board, "overview", Authorization=f"Bearer {admin}")
+    assert answered.status == 200
+    assert answered.headers["cache-control"] == "no-store"
+    assert set(answered.json()) == {"queue", "activity", "circuits"}
+    foreign = request(
+        "POST",
+        f"{board.url}/dashboard/api/dead/redrive",
+        raw=b'{"all": true}',
+        headers={"Authorization": f"Bearer {admin}", "Origin": "https://evil.example"},
+    )
+    assert foreign.status == 403
+    unsigned = request("POST", f"{board.url}/dashboard/api/dead/redrive", raw=b'{"all": true}')
+    assert unsigned.status == 401
+    form = urlencode({"key": sender, "csrf": ""}).encode()
+    login = request(
+        "POST",
+        f"{board.url}/dashboard/login",
+        raw=form,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert login.status == 401  # a valid key, but not an admin one: no session
+
+
+def test_logging_in_shows_tiles_that_move_without_a_reload(
+    board: Server, admin: str, page: Any
+) -> None:
+    """After logging in with an admin key, emails sent while the page is open raise the
+    accepted and sent counts of the last hour, with no reload; the session cookie is HttpOnly
+    and the key is in no URL."""
+    from playwright.sync_api import expect
+
+    log_in(page, board, admin)
+    assert admin not in page.url
+    cookies = page.context.cookies()
+    assert [(c["name"], c["httpOnly"], c["sameSite"]) for c in cookies] == [
+        ("postroom_dashboard", True, "Strict")
+    ]
+    page.evaluate("window.stillTheSamePage = true")
+    accepted, sent = tile(page, "accepted"), tile(page, "sent")
+    wait_status(board, admin, send(board, admin, 3), "sent")
+    expect(page.locator("#tile-accepted .value")).to_have_text(str(accepted + 3), timeout=10_000)
+    expect(page.locator("#tile-sent .value")).to_have_text(str(sent + 3), timeout=10_000)
+    provider = page.locator("#providers tbody tr")
+    expect(provider).to_contain_text("mailgun")
+    expect(provider).to_contain_text("100.0 %")  # three attempts, all accepted
+    expect(page.locator("#throughput polyline")).to_have_count(3)
+    assert page.evaluate("window.stillTheSamePage") is True
+    shot(page, "dashboard.png")
+    # The session's cookie alone does not make a POST: the page's token must come with it.
+    untokened = "fetch('/dashboard/api/dead/redrive', {method: 'POST', body: '{}'})"
+    assert page.evaluate(f"{untokened}.then(r => r.status)") == 403
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url("**/dashboard/login")
+    cookie = f"postroom_dashboard={cookies[0]['value']}"
+    assert api(board, "overview", Cookie=cookie).status == 401
+
+
+def test_dead_letters_are_redriven_from_the_page(
+    board: Server, admin: str, fake: FakeProvider, page: Any
+) -> None:
+    """Emails the provider refused are listed as dead letters; one redriven from its row, and
+    the rest with "Redrive all" after the dry-run count, leave the list and are sent."""
+    from playwright.sync_api import expect
+
+    fake.behaviour({"fail_status": 400})
+    try:
+        ids = send(board, admin, 3)
+        wait_status(board, admin, ids, "failed")
+    finally:
+        fake.behaviour({"fail_status": 0})
+    log_in(page, board, admin)
+    rows = page.locator("#dead tbody tr")
+    expect(rows).to_have_count(3)
+    listed = api(board, "dead", Authorization=f"Bearer {admin}").body.decode()
+    assert all(i in listed for i in ids)
+    assert CANARY_ADDRESS not in listed
+    assert CANARY_ADDRESS not in page.content()
+    page.locator(f"#dead tbody tr[data-id='{ids[0]}']").get_by_role("button").click()
+    expect(page.locator("#redrive-result")).to_have_text("Redriven: 1")
+    expect(rows).to_have_count(2)
+    wait_status(board, admin, ids[:1], "sent")
+    page.get_by_role("button", name="Redrive all…").click()
+    expect(page.locator("#redrive-count")).to_have_text("2 dead letters would be redriven.")
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.locator("#redrive-result")).to_have_text("Redriven: 2")
+    expect(rows).to_have_count(0)
+    wait_status(board, admin, ids[1:], "sent")
+
+
+def test_a_suppression_is_added_found_and_removed(board: Server, admin: str, page: Any) -> None:
+    """The operator types an address: Add suppresses it, Search shows the entry, Remove lifts
+    it."""
+    from playwright.sync_api import expect
+
+    log_in(page, board, admin)
+    page.locator("#suppression-address").fill("typed-by-operator@example.net")
+    page.get_by_role("button", name="Add").click()
+    expect(page.locator("#suppression-result")).to_have_text("Added.")
+    page.get_by_role("button", name="Search").click()
+    entries = page.locator("#suppression-entries tbody tr")
+    expect(entries).to_have_count(1)
+    expect(entries).to_contain_text("manual")
+    page.get_by_role("button", name="Remove").click()
+    expect(page.locator("#suppression-result")).to_have_text("Removed: 1")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("#suppression-result")).to_have_text("Not suppressed.")
+
+
+def test_webhook_endpoints_are_listed_and_tested(board: Server, admin: str, page: Any) -> None:
+    """An endpoint of the key's tenant is listed without its query string; Test queues a
+    test event."""
+    from playwright.sync_api import expect
+
+    created = request(
+        "POST",
+        f"{board.url}/api/v1/webhooks",
+        raw=json.dumps({"url": "https://hooks.example.com/in?token=app-secret"}).encode(),
+        headers={"Authorization": f"Bearer {admin}", "Content-Type": "application/json"},
+    )
+    assert created.status == 201, created.body
+    log_in(page, board, admin)
+    row = page.locator("#webhooks tbody tr")
+    expect(row).to_contain_text("https://hooks.example.com/in")
+    assert "app-secret" not in page.content()
+    row.get_by_role("button", name="Test").click()
+    expect(page.locator("#webhook-result")).to_contain_text("Test event queued: evt_test_")
+
+
+def test_the_dashboard_shows_and_logs_no_address_or_content(board: Server, admin: str) -> None:
+    """After canary emails were sent, sent again and dead-lettered, neither the page, nor any
+    of its JSON, nor the server's log holds their address or subject."""
+    wait_status(board, admin, send(board, admin), "sent")
+    bearer = {"Authorization": f"Bearer {admin}"}
+    bodies = [request("GET", f"{board.url}/dashboard", headers=bearer).body]
+    bodies += [api(board, name, **bearer).body for name in API]
+    time.sleep(0.5)  # the log's last lines
+    for text in [*(b.decode() for b in bodies), board.output()]:
+        assert CANARY_ADDRESS not in text
+        assert CANARY_SUBJECT not in text
+
+
+def test_without_keys_the_page_opens_without_a_login(api: Server, page: Any) -> None:
+    """With POSTROOM_INSECURE_NO_AUTH the page opens directly; an `api` process runs no worker
+    and SQLite shares no circuits, so the page says there are none to show here."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{api.url}/dashboard")
+    assert page.url.endswith("/dashboard")
+    page.wait_for_selector("body[data-loaded=true]")
+    expect(page.locator("#circuit-source")).to_contain_text("runs no worker")
+    assert api_json(api, "overview")["circuits"] == {"source": "none", "providers": []}
+
+
+def api_json(serve: Server, name: str) -> Any:
+    found = request("GET", f"{serve.url}/dashboard/api/{name}")
+    assert found.status == 200
+    return found.json()
