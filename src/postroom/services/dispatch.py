@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import random
+import time
 from collections.abc import Callable, Sequence
 
 from postroom.domain.errors import StorageUnavailableError
@@ -43,6 +44,9 @@ CONCURRENCY = 100
 POLL = 0.5
 # A storage outage: wait this long before leasing again.
 OUTAGE_PAUSE = 1.0
+# Woken sooner than this after a lease that found all there was, it waits out the rest: every
+# delivery's `sent` wakes it, and a lease per delivery would cost every delivery a write.
+WAKE_SPACING = 0.02
 RESPONSE_KEPT = 1024  # characters of a response body kept with its attempt
 PURGED = "the event was purged by retention before it could be sent"
 
@@ -96,7 +100,11 @@ class DispatchWebhooks:
                 elif full:
                     await _first(stop, self._slot_free, POLL)  # every slot is busy
                 else:
+                    leased_at = time.monotonic()
                     await _first(stop, wake, POLL)
+                    rest = leased_at + WAKE_SPACING - time.monotonic()
+                    if rest > 0:
+                        await _first(stop, None, rest)
                 wake.clear()
         finally:
             # In-flight attempts end within the sender's timeout; their outcomes are settled.

@@ -7,6 +7,7 @@ provider's message id from the attempts table) and to one of its recipients (by 
 suppresses addresses that bounced hard, complained or unsubscribed (docs/events.md).
 """
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -61,6 +62,10 @@ class RecordEvents:
         # dispatcher of webhooks).
         self._on_recorded = on_recorded
         self._on_fed = on_fed
+        # Postroom's own events from concurrent deliveries, waiting for the write in progress.
+        self._own: list[EventRecord] = []
+        self._own_waiting: list[asyncio.Future[None]] = []
+        self._own_writing: asyncio.Task[None] | None = None
 
     async def __call__(self, provider: str, received: Received) -> Recorded:
         """Store what a provider sent, in one durable write; StorageUnavailableError else."""
@@ -89,7 +94,9 @@ class RecordEvents:
     async def own(
         self, email_id: str, tenant: str, indices: Sequence[int], kind: EventType, reason: str
     ) -> None:
-        """Record Postroom's own per-recipient events (`suppressed`), stored matched."""
+        """Record Postroom's own per-recipient events (`sent`, `suppressed`, ...), stored
+        matched; durably before returning, StorageUnavailableError else. Every delivery
+        records one, so the events of deliveries ending together go in one write."""
         now = self._clock.now()
         records = [
             EventRecord(
@@ -105,9 +112,32 @@ class RecordEvents:
             )
             for index in indices
         ]
-        recorded = await self._store.record(records)
-        if recorded.new and self._on_fed is not None:
-            self._on_fed()
+        done = asyncio.get_running_loop().create_future()
+        self._own.extend(records)
+        self._own_waiting.append(done)
+        if self._own_writing is None:
+            self._own_writing = asyncio.create_task(self._write_own())
+        await done
+
+    async def _write_own(self) -> None:
+        """Write what waits, then what came meanwhile, until nothing does; each caller hears
+        the outcome of the write that held its events."""
+        try:
+            while self._own:
+                records, self._own = self._own, []
+                waiting, self._own_waiting = self._own_waiting, []
+                try:
+                    recorded = await self._store.record(records)
+                except Exception as error:  # the callers' to handle (they retry outages)
+                    for done in waiting:
+                        done.set_exception(error)
+                    continue
+                if recorded.new and self._on_fed is not None:
+                    self._on_fed()
+                for done in waiting:
+                    done.set_result(None)
+        finally:
+            self._own_writing = None
 
 
 @dataclass(slots=True)
