@@ -389,3 +389,59 @@ def test_smtp_without_a_port_says_which_variable(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         "postroom: error: POSTROOM_SMTP_PORT: postroom smtp needs a port to listen on"
     ]
+
+
+def _outward_address() -> str | None:
+    """This machine's address on its first non-loopback interface, if it has one."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks a route
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if address.startswith("127.") else address
+
+
+def test_from_a_non_loopback_address_auth_needs_tls(tmp_path: Path) -> None:
+    """A client on the network (not loopback) is not offered AUTH on a plain connection and is
+    refused if it tries; after STARTTLS it logs in and sends."""
+    outward = _outward_address()
+    if outward is None:
+        pytest.skip("this machine has no non-loopback IPv4 address to connect from")
+    cert, key_file = self_signed(tmp_path)
+    env = {
+        "POSTROOM_HOST": "0.0.0.0",  # noqa: S104 (the test needs a non-loopback peer)
+        "POSTROOM_TLS_CERT": str(cert),
+        "POSTROOM_TLS_KEY": str(key_file),
+    }
+    token = create_key(
+        {**os.environ, "POSTROOM_DATABASE_URL": f"sqlite:///{tmp_path}/postroom.db"}, "lan"
+    )
+    running = SmtpOnly(tmp_path, env).start()
+    context = ssl.create_default_context(cafile=str(cert))
+    context.check_hostname = False  # the certificate names 127.0.0.1, not this interface
+    try:
+        client = smtplib.SMTP(outward, running.port, timeout=30)
+        client.ehlo()
+        assert "auth" not in client.esmtp_features
+        code, reply = client.docmd("AUTH", "PLAIN " + _plain(token))
+        assert code == 538, reply  # RFC 4954: encryption required for this mechanism
+        assert b"5.7.11" in reply
+        assert client.starttls(context=context)[0] == 220
+        client.ehlo()
+        assert "auth" in client.esmtp_features
+        client.login("any", token)
+        code, text = send(client, sample_message("From the network"), ["ann@example.org"])
+        client.quit()
+        assert code == 250
+        assert QUEUED.search(text)
+    finally:
+        assert running.stop() == 0
+
+
+def _plain(token: str) -> str:
+    import base64
+
+    return base64.b64encode(b"\0any\0" + token.encode()).decode()
