@@ -412,7 +412,7 @@ def test_from_a_non_loopback_address_auth_needs_tls(tmp_path: Path) -> None:
         pytest.skip("this machine has no non-loopback IPv4 address to connect from")
     cert, key_file = self_signed(tmp_path)
     env = {
-        "POSTROOM_HOST": "0.0.0.0",  # noqa: S104 (the test needs a non-loopback peer)
+        "POSTROOM_HOST": "0.0.0.0",  # every interface: the test needs a non-loopback peer
         "POSTROOM_TLS_CERT": str(cert),
         "POSTROOM_TLS_KEY": str(key_file),
     }
