@@ -21,8 +21,8 @@ import binascii
 import hashlib
 import hmac
 import re
-from functools import lru_cache
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the spec's label for a secret, not a secret)
 VERSION = "v1"
