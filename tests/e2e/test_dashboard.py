@@ -261,14 +261,65 @@ def test_the_dashboard_shows_and_logs_no_address_or_content(board: Server, admin
 
 def test_without_keys_the_page_opens_without_a_login(api: Server, page: Any) -> None:
     """With POSTROOM_INSECURE_NO_AUTH the page opens directly; an `api` process runs no worker
-    and SQLite shares no circuits, so the page says there are none to show here."""
+    and SQLite shares no circuits, so the page says there are none to show here (the configured
+    provider is listed, its circuit not known, so that it can be paused from here)."""
     from playwright.sync_api import expect
 
     page.goto(f"{api.url}/dashboard")
     assert page.url.endswith("/dashboard")
     page.wait_for_selector("body[data-loaded=true]")
     expect(page.locator("#circuit-source")).to_contain_text("runs no worker")
-    assert api_json(api, "overview")["circuits"] == {"source": "none", "providers": []}
+    circuits = api_json(api, "overview")["circuits"]
+    assert (circuits["source"], circuits["pauses"]) == ("none", True)
+    assert [(p["name"], p["state"], p["pausable"]) for p in circuits["providers"]] == [
+        ("outbox", None, True)
+    ]
+
+
+def received(fake: FakeProvider) -> dict[str, int]:
+    """How many emails the fake provider accepted through each provider API."""
+    counts: dict[str, int] = {"mailgun": 0, "sendgrid": 0}
+    for item in fake.accepted()["accepted"]:
+        counts[item["provider"]] = counts.get(item["provider"], 0) + 1
+    return counts
+
+
+def mailgun_paused(serve: Server) -> bool:
+    """The worker's circuit gauge says Mailgun is paused: the worker has seen the pause."""
+    gauge = 'postroom_provider_circuit{provider="mailgun",state="paused"} 1.0'
+    return gauge in request("GET", f"{serve.url}/metrics").body.decode()
+
+
+def test_a_provider_paused_from_the_page_is_sent_nothing(
+    tmp_path: Path, fake: FakeProvider, page: Any
+) -> None:
+    """*Pause* on Mailgun's row: the email sent next goes out through SendGrid, the provider
+    after it; *Resume*: the next goes through Mailgun again."""
+    from playwright.sync_api import expect
+
+    serve = server(tmp_path, {"POSTROOM_PROVIDERS": fake.mailgun_then_sendgrid()}).start()
+    try:
+        page.goto(f"{serve.url}/dashboard")
+        page.wait_for_selector("body[data-loaded=true]")
+        row = page.locator("#providers tbody tr[data-provider='mailgun']")
+        row.get_by_role("button", name="Pause").click()
+        expect(page.locator("#pause-result")).to_have_text("mailgun paused.")
+        expect(row.locator("td.paused")).to_contain_text("since")
+        wait_for(lambda: mailgun_paused(serve), 2, "the worker to see the pause")
+        before = received(fake)
+        wait_status(serve, "", [post_email(serve.url, email()).json()["id"]], "sent")
+        assert received(fake) == {**before, "sendgrid": before["sendgrid"] + 1}
+        row.get_by_role("button", name="Resume").click()
+        expect(page.locator("#pause-result")).to_have_text("mailgun resumed.")
+        wait_for(lambda: not mailgun_paused(serve), 2, "the worker to see the resume")
+        wait_status(serve, "", [post_email(serve.url, email()).json()["id"]], "sent")
+        assert received(fake) == {
+            **before,
+            "sendgrid": before["sendgrid"] + 1,
+            "mailgun": before["mailgun"] + 1,
+        }
+    finally:
+        serve.stop()
 
 
 def api_json(serve: Server, name: str) -> Any:

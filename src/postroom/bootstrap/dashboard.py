@@ -7,15 +7,16 @@ from postroom.api.container import Container
 from postroom.dashboard import Circuits, DashboardParts, ProviderState
 from postroom.domain.circuit import Circuit
 from postroom.ports.storage import Storage
-from postroom.services import operations
+from postroom.services import operations, pauses
 from postroom.services.health import LocalHealth
 
 
 def dashboard_parts(
-    storage: Storage, health: LocalHealth | None, container: Container
+    storage: Storage, health: LocalHealth | None, container: Container, names: list[str]
 ) -> DashboardParts:
-    """Built after the container's events and suppressions are attached."""
-    return DashboardParts(
+    """Built after the container's events and suppressions are attached; `names` are the
+    configured providers'."""
+    parts = DashboardParts(
         stats=storage.queue.stats,
         dead=storage.dead,
         count_dead=partial(operations.count_dead, storage),
@@ -27,7 +28,14 @@ def dashboard_parts(
         parse_address=container.parse_address,
         endpoints=container.endpoints,
         now=container.now,
+        providers=names,
     )
+    if storage.pauses is not None:
+        store = storage.pauses
+        parts.paused = store.paused
+        parts.pause = lambda name: pauses.pause(store, names, name, container.now())
+        parts.resume = partial(pauses.resume, store)
+    return parts
 
 
 async def circuits(storage: Storage, health: LocalHealth | None) -> Circuits:

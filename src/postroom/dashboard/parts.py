@@ -1,10 +1,11 @@
 """What the dashboard needs from the composition root: read-only views of the queue, the
 activity counts and the circuits, and the operator actions it offers (redrive, suppressions,
-webhook endpoints). Fields a store lacks are None, and the page says the section is absent."""
+webhook endpoints, pausing and resuming a provider). Fields a store lacks are None, and the
+page says the section is absent."""
 
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from postroom.ports.activity import ActivityLog
 from postroom.ports.dead import DeadLetters
@@ -45,3 +46,10 @@ class DashboardParts:
     parse_address: Callable[[str], str] | None = None
     endpoints: Endpoints | None = None
     now: Callable[[], float] = time.time
+    # The configured providers' names, and (services/pauses.py) which are paused, since when;
+    # pause one (False: already paused; PauseError: not configured); resume one (False: was
+    # not paused). None: the store keeps no pauses.
+    providers: list[str] = field(default_factory=list)
+    paused: Callable[[], Awaitable[dict[str, float]]] | None = None
+    pause: Callable[[str], Awaitable[bool]] | None = None
+    resume: Callable[[str], Awaitable[bool]] | None = None

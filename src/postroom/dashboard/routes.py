@@ -9,6 +9,7 @@ in a URL, and no log line carries one.
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
 
@@ -23,6 +24,7 @@ from postroom.domain.errors import StorageUnavailableError
 from postroom.domain.keys import ADMIN, allows
 from postroom.logs import get_logger, log_event
 from postroom.ports.keys import ApiKey
+from postroom.services.pauses import PauseError
 from postroom.services.suppressions import NewSuppression
 from postroom.web.access import Access, Authenticate, Caller, same_origin
 from postroom.web.login import Login
@@ -67,6 +69,8 @@ def dashboard_routes(parts: DashboardParts, authenticate: Authenticate | None) -
         Route("/dashboard/api/suppressions/search", board.search, methods=["POST"]),
         Route("/dashboard/api/suppressions/add", board.suppress, methods=["POST"]),
         Route("/dashboard/api/suppressions/remove", board.unsuppress, methods=["POST"]),
+        Route("/dashboard/api/providers/pause", board.pause, methods=["POST"]),
+        Route("/dashboard/api/providers/resume", board.resume, methods=["POST"]),
         Route("/dashboard/api/webhooks", board.webhooks, methods=["GET"]),
         Route("/dashboard/api/webhooks/{id}/test", board.test_webhook, methods=["POST"]),
         Route("/dashboard/api/webhooks/{id}/replay", board.replay_webhook, methods=["POST"]),
@@ -136,12 +140,13 @@ class Dashboard:
                 activity = await parts.activity.activity(since, views.BUCKETS, views.BUCKET_SECONDS)
                 attempts = await parts.activity.attempts(since)
             circuits = await parts.circuits()
+            paused = await parts.paused() if parts.paused is not None else None
         except StorageUnavailableError:
             return _unavailable()
         body = {
             "queue": views.queue_json(stats),
             "activity": views.activity_json(activity),
-            "circuits": views.circuits_json(circuits, attempts),
+            "circuits": views.circuits_json(circuits, attempts, paused, parts.providers),
         }
         return JSONResponse(body, 200, SAFE)
 
@@ -234,6 +239,35 @@ class Dashboard:
             return caller.tenant, self.parts.parse_address(typed.strip())
         except AddressError:
             return error(400, "Bad request", "That is not an email address.")
+
+    async def pause(self, request: Request) -> Response:
+        """{"provider": NAME}: no worker on this store sends through it until it is resumed."""
+        return await self._pause_or_resume(request, self.parts.pause, "paused")
+
+    async def resume(self, request: Request) -> Response:
+        """{"provider": NAME}: workers send through it again (its circuit allowing)."""
+        return await self._pause_or_resume(request, self.parts.resume, "resumed")
+
+    async def _pause_or_resume(
+        self, request: Request, act: Callable[[str], Awaitable[bool]] | None, done: str
+    ) -> Response:
+        posted = await self._posted(request)
+        if isinstance(posted, Response):
+            return posted
+        _, body = posted
+        name = body.get("provider")
+        if act is None:
+            return error(404, "Not found", "This store keeps no provider pauses.")
+        if not isinstance(name, str) or not name:
+            return error(400, "Bad request", 'Send {"provider": NAME}.')
+        try:
+            changed = await act(name)
+        except PauseError as refused:
+            return error(404, "Not found", str(refused))
+        except StorageUnavailableError:
+            return _unavailable()
+        log_event(log, f"dashboard.provider_{done}", logging.INFO, provider=name, changed=changed)
+        return JSONResponse({"provider": name, done: changed}, 200, SAFE)
 
     async def webhooks(self, request: Request) -> Response:
         caller = await self._caller(request)

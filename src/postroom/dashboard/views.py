@@ -2,6 +2,7 @@
 No address or content is ever put here, except a suppression the operator typed in."""
 
 import math
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -71,10 +72,18 @@ def rates(totals: dict[str, int]) -> dict[str, Any]:
     }
 
 
-def circuits_json(circuits: Circuits, attempts: list[ProviderAttempts]) -> dict[str, Any]:
+def circuits_json(
+    circuits: Circuits,
+    attempts: list[ProviderAttempts],
+    paused: dict[str, float] | None = None,
+    configured: Sequence[str] = (),
+) -> dict[str, Any]:
     """Each provider's circuit, with its calls of the last hour and the share that succeeded
-    (None without calls); a provider called but without a circuit here has state None."""
+    (None without calls), and whether an operator paused it (`paused` None: the store keeps no
+    pauses, so none can be). A configured provider without a circuit here, or one called or
+    paused but not configured, has state None; only configured ones can be paused."""
     called = {a.provider: a for a in attempts}
+    pauses = paused or {}
     rows = [
         {
             "name": p.name,
@@ -85,11 +94,21 @@ def circuits_json(circuits: Circuits, attempts: list[ProviderAttempts]) -> dict[
         }
         for p in circuits.providers
     ]
-    rows += [
-        {"name": name, "state": None, "failures": None, "until": None, **_calls(a)}
-        for name, a in sorted(called.items())
-    ]
-    return {"source": circuits.source, "providers": rows}
+    shown = {row["name"] for row in rows}
+    rows += [_unknown(name, called.pop(name, None)) for name in configured if name not in shown]
+    rows += [_unknown(name, a) for name, a in sorted(called.items())]
+    listed = {row["name"] for row in rows}
+    rows += [_unknown(name, None) for name in sorted(pauses) if name not in listed]
+    for row in rows:
+        at = pauses.get(row["name"])
+        row["paused"] = at is not None
+        row["pausedAt"] = rfc3339(at) if at is not None else None
+        row["pausable"] = paused is not None and row["name"] in configured
+    return {"source": circuits.source, "providers": rows, "pauses": paused is not None}
+
+
+def _unknown(name: str, attempts: ProviderAttempts | None) -> dict[str, Any]:
+    return {"name": name, "state": None, "failures": None, "until": None, **_calls(attempts)}
 
 
 def _calls(attempts: ProviderAttempts | None) -> dict[str, Any]:

@@ -12,13 +12,17 @@ Table-driven and pure (docs/design.md's error classes):
 | no provider can express it                 | fail the email now                              |
 | no provider left in this attempt           | retry later (backoff, at least any Retry-After) |
 | no provider left, out of attempts or age   | fail the email (dead letter)                    |
+| ... but a provider not tried is paused     | retry later: a pause never dead-letters         |
+
+A provider an operator paused is skipped like an open circuit, and never probed: no half-open
+trial reaches it until it is resumed.
 
 An unknown outcome is not failed over: another provider would send a second copy that nobody
 can recognise as one, while a later retry goes (circuits allowing) to the same first provider,
 with the same Message-ID, which receivers use to recognise a repeat.
 """
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -63,15 +67,21 @@ def next_step(
     now: float,
     policy: RetryPolicy,
     rand: float,
+    paused: Set[int] = frozenset(),
 ) -> Decision:
-    """Send through the first available provider not yet tried, or give the email back."""
-    for index, circuit in enumerate(circuits):
-        if not attempt.unknown and index not in attempt.tried and circuit.available(now):
-            return Decision(Action.SEND, provider=index)
-    reason = attempt.last_reason or "no provider available"
+    """Send through the first available provider not yet tried and not `paused` (indices),
+    or give the email back. While a paused provider has not been tried in this attempt the
+    email is never given up: it is retried with the usual backoff, whatever its attempts."""
+    untried = [i for i in range(len(circuits)) if i not in attempt.tried]
+    if not attempt.unknown:
+        for index in untried:
+            if index not in paused and circuits[index].available(now):
+                return Decision(Action.SEND, provider=index)
+    held = not attempt.unknown and any(i in paused for i in untried)
+    reason = attempt.last_reason or ("paused" if held else "no provider available")
     if len(attempt.unsupported) == len(circuits):
         return Decision(Action.FAIL, reason=f"no provider can express this email: {reason}")
-    if policy.gives_up(attempt.number, attempt.age):
+    if not held and policy.gives_up(attempt.number, attempt.age):
         noun = "attempt" if attempt.number == 1 else "attempts"
         return Decision(Action.FAIL, reason=f"gave up after {attempt.number} {noun}: {reason}")
     delay = max(policy.delay(attempt.number, rand), attempt.retry_after)

@@ -20,7 +20,8 @@ from prometheus_client.metrics_core import CounterMetricFamily, Metric
 
 from postroom.ports.queue import QueueStats
 
-_CIRCUIT_STATES = ("closed", "half_open", "open")
+# "paused": an operator paused the provider (services/pauses.py); its circuit resumes on resume.
+_CIRCUIT_STATES = ("closed", "half_open", "open", "paused")
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 NONE = "none"
 

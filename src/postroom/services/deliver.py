@@ -45,6 +45,7 @@ from postroom.ports.queue import Event, Lease, Queue
 from postroom.services.content import Content, NoCipher
 from postroom.services.events import RecordEvents
 from postroom.services.health import LocalHealth
+from postroom.services.pauses import PauseWatch
 from postroom.services.suppressions import SuppressionList
 
 log = get_logger("deliver")
@@ -132,6 +133,7 @@ class DeliverEmail:
         settle_patience: float = SETTLE_PATIENCE,
         suppressions: SuppressionList | None = None,
         events: RecordEvents | None = None,
+        pauses: PauseWatch | None = None,
     ) -> None:
         self._queue = queue
         self._providers = list(providers)
@@ -145,6 +147,8 @@ class DeliverEmail:
         # Checked just before the first provider call; suppressed recipients are recorded.
         self._suppressions = suppressions
         self._events = events
+        # Providers an operator paused: skipped by the router, never probed.
+        self._pauses = pauses
         # A storage outage fails every settle alike: one warning per 10 s, with a count.
         self._rarely = RateLimitedLog()
 
@@ -174,9 +178,9 @@ class DeliverEmail:
         run.tenant, run.indices = email.tenant or DEFAULT_TENANT, indices
         while True:
             now = self._clock.now()
-            decision = next_step(
-                run.attempt, self._health.circuits(), now, self._policy, self._rand()
-            )
+            paused = self._pauses.paused() if self._pauses is not None else frozenset()
+            circuits = self._health.circuits()
+            decision = next_step(run.attempt, circuits, now, self._policy, self._rand(), paused)
             if decision.action is not Action.SEND:
                 await self._give_back(run.lease, decision, run.events, run)
                 return

@@ -47,8 +47,12 @@ class Worker:
         visibility: float = 8.0,
         idle_wait: float = 0.2,
         wake: Notifications | None = None,
+        hold: Callable[[], bool] | None = None,
     ) -> None:
         self._queue = queue
+        # While it answers True the worker leases nothing (every provider is paused): the
+        # emails wait in the queue, their attempts uncounted, and go as soon as it says False.
+        self._hold = hold
         # Told when any process stores an email (Storage.wake); None: polling alone.
         self._notifications = wake
         self._deliver = deliver
@@ -184,6 +188,9 @@ class Worker:
         wait = self._idle_until - time.monotonic()
         if wait > 0:
             return wait
+        if self._hold is not None and self._hold():
+            self._idle_until = time.monotonic() + self._idle_wait
+            return self._idle_wait
         self._leasing = asyncio.create_task(self._queue.lease(want, self._visibility))
         self._leasing.add_done_callback(lambda _: self._changed.set())
         return None

@@ -80,3 +80,26 @@ def test_providers_carry_their_calls_and_success_rate() -> None:
     ]
     idle = views.circuits_json(circuits, [])["providers"][0]
     assert (idle["attempts"], idle["successRate"]) == (0, None)
+
+
+def test_providers_show_their_pauses_and_which_can_be_paused() -> None:
+    """Every configured provider is listed (with no state when its circuit is not known
+    here) and can be paused; a paused one carries its time; a pause of a provider no longer
+    configured is listed so that it can be resumed, not paused; without a pause store none is
+    pausable."""
+    circuits = Circuits("none", [ProviderState("mailgun", "open", 5, 60.0)])
+    found = views.circuits_json(
+        circuits, [], {"sendgrid": 0.0, "old": 0.0}, ["mailgun", "sendgrid"]
+    )
+    assert found["pauses"] is True
+    assert [
+        (p["name"], p["state"], p["paused"], p["pausedAt"], p["pausable"])
+        for p in found["providers"]
+    ] == [
+        ("mailgun", "open", False, None, True),
+        ("sendgrid", None, True, "1970-01-01T00:00:00.000Z", True),
+        ("old", None, True, "1970-01-01T00:00:00.000Z", False),
+    ]
+    without = views.circuits_json(circuits, [], None, ["mailgun"])
+    assert without["pauses"] is False
+    assert [p["pausable"] for p in without["providers"]] == [False]

@@ -129,3 +129,58 @@ def test_unknown_outcome_on_the_last_attempt_gives_up() -> None:
     decision = next_step(state, [UP, UP], NOW, POLICY, 0.0)
     assert decision.action is Action.FAIL
     assert decision.reason.endswith("mailgun: unknown timeout")
+
+
+@pytest.mark.parametrize(
+    ("circuits", "paused", "expected"),
+    [
+        ([UP, UP], {0}, 1),
+        ([UP, UP, UP], {0, 1}, 2),
+        ([DOWN, UP, UP], {1}, 2),
+        ([Circuit(CircuitState.OPEN, 5, NOW - 1), UP], {0}, 1),
+    ],
+)
+def test_a_paused_provider_is_skipped_like_an_open_circuit(
+    circuits: list[Circuit], paused: set[int], expected: int
+) -> None:
+    """Paused providers are passed over in priority order, even one whose circuit would let a
+    half-open probe through (an OPEN circuit past its time): a pause is never probed."""
+    decision = next_step(Attempt(1, 0.0), circuits, NOW, POLICY, 0.5, frozenset(paused))
+    assert decision == Decision(Action.SEND, provider=expected)
+
+
+def test_every_provider_paused_retries_with_backoff() -> None:
+    """Nothing to send through: the email is given back for later, never failed."""
+    decision = next_step(Attempt(1, 0.0), [UP, UP], NOW, POLICY, 0.0, frozenset({0, 1}))
+    assert (decision.action, decision.at, decision.reason) == (Action.RETRY, NOW + 5.0, "paused")
+
+
+@pytest.mark.parametrize(("attempt", "age"), [(5, 10.0), (40, 10.0), (2, 3600.0), (9, 1e6)])
+def test_a_pause_never_dead_letters(attempt: int, age: float) -> None:
+    """Out of attempts or age, an email that a paused provider could still take is retried,
+    not dead-lettered; the retry keeps the reasons of the providers that failed."""
+    state = Attempt(attempt, age, frozenset({1}), last_reason="sendgrid: down http_503")
+    decision = next_step(state, [UP, UP], NOW, POLICY, 0.5, frozenset({0}))
+    assert decision.action is Action.RETRY
+    assert decision.reason == "sendgrid: down http_503"
+
+
+def test_out_of_attempts_with_the_paused_provider_tried_gives_up() -> None:
+    """A provider paused after it failed in this attempt does not hold the email back."""
+    state = Attempt(5, 10.0, frozenset({0, 1}), last_reason="mailgun: down; sendgrid: down")
+    decision = next_step(state, [UP, UP], NOW, POLICY, 0.5, frozenset({0}))
+    assert decision.action is Action.FAIL
+
+
+def test_an_unknown_outcome_on_the_last_attempt_gives_up_even_with_a_pause() -> None:
+    """The attempt ended on an unknown outcome, not on the pause: given up as without one."""
+    state = Attempt(5, 10.0, frozenset({0}), last_reason="mailgun: unknown", unknown=True)
+    decision = next_step(state, [UP, UP], NOW, POLICY, 0.5, frozenset({1}))
+    assert decision.action is Action.FAIL
+
+
+def test_a_paused_provider_is_never_sent_through_after_an_unknown_outcome() -> None:
+    """Unknown outcome still means no failover, paused providers or not."""
+    state = Attempt(1, 0.0, frozenset({0}), unknown=True)
+    decision = next_step(state, [UP, UP], NOW, POLICY, 0.5, frozenset({0}))
+    assert decision.action is Action.RETRY

@@ -106,6 +106,14 @@ function showOverview(data) {
     cell(row, provider.until || "");
     cell(row, provider.attempts);
     cell(row, provider.successRate === null ? "–" : percent(provider.successRate, 1));
+    cell(row, provider.paused ? "since " + provider.pausedAt : "").className = "paused";
+    const actions = cell(row, "");
+    row.dataset.provider = provider.name;
+    if (provider.paused) {
+      actions.appendChild(button("Resume", () => pauseAction(provider.name, "resume")));
+    } else if (provider.pausable) {
+      actions.appendChild(button("Pause", () => pauseAction(provider.name, "pause")));
+    }
     body.appendChild(row);
   }
 }
@@ -155,6 +163,18 @@ async function redrive(body) {
     $("#redrive-result").textContent = "Redriven: " + done.redriven;
   } catch (e) {
     $("#redrive-result").textContent = e.message;
+  }
+  refresh();
+}
+
+async function pauseAction(name, action) {
+  try {
+    const done = await postJson("/dashboard/api/providers/" + action, { provider: name });
+    const changed = action === "pause" ? done.paused : done.resumed;
+    $("#pause-result").textContent =
+      name + (changed ? " " + action + "d." : action === "pause" ? " was paused already." : " was not paused.");
+  } catch (e) {
+    $("#pause-result").textContent = e.message;
   }
   refresh();
 }
