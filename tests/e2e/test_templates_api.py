@@ -116,6 +116,53 @@ def test_create_get_edit_publish_and_delete(served: Server, key: str) -> None:
     assert call(served, "GET", one, token=key).status == 404
 
 
+def test_the_list_pages_the_tenants_templates_by_name(served: Server, key: str) -> None:
+    """GET /api/v1/templates gives pages of the tenant's templates by name with their version
+    numbers and no definitions; another tenant's are not in it; bad parameters are a 400."""
+    made = {}
+    for name in ("welcome", "alpha", "receipt"):
+        made[name] = call(served, "POST", LIST, {**WELCOME, "name": name}, key).json()["id"]
+    call(served, "POST", f"{LIST}/welcome/publish", token=key)
+    call(served, "PUT", f"{LIST}/welcome", WELCOME, key)
+    call(served, "POST", LIST, {**WELCOME, "name": "beta"}, tenant_key(served))
+    first = call(served, "GET", f"{LIST}?limit=2", token=key)
+    assert first.status == 200, first.body
+    conforms(served, LIST, "get", first)
+    assert [t["name"] for t in first.json()["data"]] == ["alpha", "receipt"]
+    assert "subject" not in first.json()["data"][0]
+    cursor = first.json()["nextCursor"]
+    rest = call(served, "GET", f"{LIST}?limit=2&cursor={cursor}", token=key).json()
+    assert rest["nextCursor"] is None
+    (welcome,) = rest["data"]
+    assert (welcome["id"], welcome["version"], welcome["publishedVersion"]) == (
+        made["welcome"],
+        2,
+        1,
+    )
+    assert welcome["createdAt"] <= welcome["updatedAt"]
+    assert call(served, "GET", f"{LIST}?limit=&cursor=", token=key).json()["nextCursor"] is None
+    bad = call(served, "GET", f"{LIST}?limit=501&cursor=nope", token=key)
+    assert bad.status == 400
+    assert list(bad.json()["errors"]) == ["limit"]  # the cursor is read only with a limit
+    conforms(served, LIST, "get", bad)
+    wrong = call(served, "GET", f"{LIST}?cursor=nope", token=key)
+    assert (wrong.status, list(wrong.json()["errors"])) == (400, ["cursor"])
+
+
+def test_the_status_api_names_the_template_and_version_rendered(served: Server, key: str) -> None:
+    """GET /api/v1/email/{id} tells a templated email's template id and the version sent; a
+    plain email's template is null."""
+    template_id = published(served, key)
+    variables = {"first_name": "Ann", "code": "1"}
+    sent = send(served, key, {**SENDER, "template": "welcome", "variables": variables})
+    status = call(served, "GET", f"/api/v1/email/{sent.json()['id']}", token=key)
+    conforms(served, "/api/v1/email/{id}", "get", status)
+    assert status.json()["template"] == {"id": template_id, "version": 1}
+    plain = send(served, key, {**SENDER, "subject": "Hi", "body": "Hello"})
+    status = call(served, "GET", f"/api/v1/email/{plain.json()['id']}", token=key)
+    assert status.json()["template"] is None
+
+
 def test_a_templated_send_delivers_the_rendering_with_css_inlined(served: Server, key: str) -> None:
     """The outbox .eml holds the rendered subject, the HTML in its layout with the CSS inlined
     and the values escaped, and a text part made from the HTML."""
@@ -224,7 +271,9 @@ def test_cli_manages_a_tenants_templates(served: Server) -> None:
 
     listed = run("list", "--tenant", tenant)
     assert listed.returncode == 0, listed.stderr
-    assert "welcome" in listed.stdout
+    header, row = listed.stdout.splitlines()
+    assert header.split()[:3] == ["name", "version", "published"]
+    assert row.split()[:3] == ["welcome", "1", "-"]
     assert run("publish", "welcome", "--tenant", tenant).returncode == 0
     shown = run("show", "welcome", "--tenant", tenant)
     assert '"publishedVersion": 1' in shown.stdout

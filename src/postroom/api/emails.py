@@ -21,7 +21,7 @@ from postroom.domain.keys import DEFAULT_TENANT, READ, SEND, allows
 from postroom.domain.states import State
 from postroom.logs import get_logger, log_event
 from postroom.ports.emails import CancelOutcome, EmailStatus
-from postroom.services.recipients import RecipientReport
+from postroom.services.recipients import RecipientReport, RenderedFrom
 
 log = get_logger("api")
 
@@ -84,12 +84,13 @@ async def status(request: Request) -> Response:
     body = status_body(found, container.open_text)
     if container.recipients is not None:
         try:
-            reports, derived = await container.recipients(found)
+            story = await container.recipients.story(found)
         except StorageUnavailableError:
             return storage_unavailable()
-        body["recipients"] = [_recipient(r) for r in reports]
-        if derived is not None:
-            body["status"] = derived
+        body["recipients"] = [_recipient(r) for r in story.reports]
+        if story.derived is not None:
+            body["status"] = story.derived
+        body["template"] = _template(story.template)
     return json_response(body)
 
 
@@ -115,6 +116,11 @@ def _recipient(report: RecipientReport) -> dict[str, object]:
             for e in report.events
         ],
     }
+
+
+def _template(used: RenderedFrom | None) -> dict[str, object] | None:
+    """The stored template and version the email was rendered from; None for the others."""
+    return None if used is None else {"id": used.template_id, "version": used.version}
 
 
 def status_body(found: EmailStatus, open_text: Callable[[str, str], str]) -> dict[str, object]:

@@ -10,7 +10,9 @@ from postroom.api.openapi_parts import (
     json_content,
     operation,
 )
+from postroom.api.suppressions import DEFAULT_PAGE, MAX_CURSOR_CHARS
 from postroom.domain.keys import SEND, TEMPLATES
+from postroom.services.templates import MAX_PAGE
 
 
 def submit_batch() -> dict[str, Any]:
@@ -73,10 +75,47 @@ def _template_operation(
     return operation(operation_id, summary, {**errors, **responses}, TEMPLATES, **more)
 
 
+_PAGE_PARAMETERS = [
+    {
+        "name": "cursor",
+        "in": "query",
+        "required": False,
+        "description": "the `nextCursor` of the previous page; omitted: the first page",
+        "schema": {"type": "string", "maxLength": MAX_CURSOR_CHARS},
+    },
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "description": "at most this many templates",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE},
+    },
+]
+
+
+def _list_templates() -> dict[str, Any]:
+    return operation(
+        "listTemplates",
+        "A page of the tenant's templates, by name",
+        {
+            "200": answer("a page; more when nextCursor is not null", "TemplatePage"),
+            "400": error("a bad cursor or limit; `errors` names it"),
+            "401": UNAUTHORIZED,
+            "404": error("no templates with this storage"),
+            "503": UNAVAILABLE,
+        },
+        scope=TEMPLATES,
+        description="The key's tenant's templates only, each with its newest and published "
+        "version numbers; no definitions (GET /api/v1/templates/{name} has one).",
+        parameters=_PAGE_PARAMETERS,
+    )
+
+
 def template_paths() -> dict[str, Any]:
     invalid = error("an invalid definition or Liquid that does not parse; `errors` names it")
     return {
         "/api/v1/templates": {
+            "get": _list_templates(),
             "post": operation(
                 "createTemplate",
                 "Store a new template (version 1, a draft)",
@@ -89,7 +128,7 @@ def template_paths() -> dict[str, Any]:
                 },
                 scope=TEMPLATES,
                 requestBody={"required": True, "content": json_content("TemplateRequest")},
-            )
+            ),
         },
         "/api/v1/templates/{name}": {
             "get": _template_operation(

@@ -102,24 +102,57 @@ TEMPLATE_VERSION = {
     "properties": {"id": _TEMPLATE_ID, "version": _VERSION},
 }
 
+_NEWEST = {**_VERSION, "description": "the newest version: what PUT stored last"}
+_PUBLISHED = {
+    "type": ["integer", "null"],
+    "description": "the version sends use; null before the first publish",
+    "examples": [1],
+}
+_WHEN = {"type": "string", "format": "date-time"}
+_UPDATED_AT = {**_WHEN, "description": "when the newest version was stored (RFC 3339, UTC)"}
+
 TEMPLATE = {
     **TEMPLATE_REQUEST,
     "required": ["id", "name", "version", "publishedVersion", "updatedAt"],
     "description": "A template's newest version (the draft while it is not published).",
     "properties": {
         "id": _TEMPLATE_ID,
-        "version": {**_VERSION, "description": "the newest version: what PUT stored last"},
-        "publishedVersion": {
-            "type": ["integer", "null"],
-            "description": "the version sends use; null before the first publish",
-            "examples": [1],
-        },
-        "updatedAt": {
-            "type": "string",
-            "format": "date-time",
-            "description": "when the newest version was stored (RFC 3339, UTC)",
-        },
+        "version": _NEWEST,
+        "publishedVersion": _PUBLISHED,
+        "updatedAt": _UPDATED_AT,
         **TEMPLATE_REQUEST["properties"],  # type: ignore[dict-item]
+    },
+}
+
+TEMPLATE_SUMMARY = {
+    "type": "object",
+    "required": ["name", "id", "version", "publishedVersion", "createdAt", "updatedAt"],
+    "description": "A template as the list shows it, without its definition.",
+    "properties": {
+        "name": _NAME,
+        "id": _TEMPLATE_ID,
+        "version": _NEWEST,
+        "publishedVersion": _PUBLISHED,
+        "createdAt": {**_WHEN, "description": "when version 1 was stored (RFC 3339, UTC)"},
+        "updatedAt": _UPDATED_AT,
+    },
+}
+
+TEMPLATE_PAGE = {
+    "type": "object",
+    "required": ["data", "nextCursor"],
+    "description": "A page of the tenant's templates, by name.",
+    "properties": {
+        "data": {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/TemplateSummary"},
+            "description": "the templates of this page",
+        },
+        "nextCursor": {
+            "type": ["string", "null"],
+            "description": "pass as `cursor` for the next page; null on the last page",
+            "examples": ["WyJ3ZWxjb21lIl0"],
+        },
     },
 }
 

@@ -5,6 +5,7 @@ is a different template, and looks exactly like a missing one. Sending with a te
 POST /api/v1/email with `template` and `variables` (intake.py, services/submit.py).
 """
 
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -13,12 +14,14 @@ from starlette.responses import Response
 from postroom.api.container import Container
 from postroom.api.emails import calling_tenant, iso
 from postroom.api.responses import error_response, json_response, storage_unavailable
-from postroom.api.suppressions import json_body
+from postroom.api.suppressions import DEFAULT_PAGE, MAX_CURSOR_CHARS, json_body
 from postroom.domain.errors import InvalidEmailError, StorageUnavailableError
 from postroom.domain.keys import TEMPLATES
 from postroom.domain.templates import TemplateDefinition
 from postroom.logs import get_logger, log_event
+from postroom.ports.templates import TemplateSummary
 from postroom.services.templates import (
+    MAX_PAGE,
     Rendered,
     TemplateExistsError,
     TemplateNotFoundError,
@@ -39,6 +42,48 @@ async def _tenants_templates(request: Request) -> tuple[str, Templates] | Respon
     if container.templates is None:
         return error_response(404, "Not found", "Templates are not available with this storage.")
     return found[1], container.templates
+
+
+async def list_or_create(request: Request) -> Response:
+    """/api/v1/templates takes GET and POST on one route, so its 405 lists both."""
+    return await (create(request) if request.method == "POST" else listing(request))
+
+
+async def listing(request: Request) -> Response:
+    """GET /api/v1/templates?cursor=&limit=: a page of the tenant's templates by name, no
+    definitions, with the cursor of the next page (null on the last)."""
+    ready = await _tenants_templates(request)
+    if isinstance(ready, Response):
+        return ready
+    tenant, templates = ready
+    query = page_query(request.query_params)
+    if isinstance(query, dict):
+        return _invalid_query(query)
+    try:
+        found, after = await templates.page(tenant, *query)
+    except StorageUnavailableError:
+        return storage_unavailable()
+    except ValueError:  # the stores refuse a cursor they did not give this way
+        return _invalid_query({"cursor": "not a cursor this list gave"})
+    return json_response({"data": [summary_body(t) for t in found], "nextCursor": after})
+
+
+def page_query(query: Mapping[str, str]) -> tuple[str, int] | dict[str, str]:
+    """(cursor, limit) from `?cursor=&limit=`, an empty value counting as none; or every bad
+    parameter with the reason."""
+    errors: dict[str, str] = {}
+    cursor = query.get("cursor") or ""
+    if len(cursor) > MAX_CURSOR_CHARS:
+        errors["cursor"] = "not a cursor this list gave"
+    limit_text = query.get("limit") or str(DEFAULT_PAGE)
+    limit = int(limit_text) if limit_text.isascii() and limit_text.isdigit() else 0
+    if not 1 <= limit <= MAX_PAGE:
+        errors["limit"] = f"must be a whole number from 1 to {MAX_PAGE}"
+    return errors or (cursor, limit)
+
+
+def _invalid_query(errors: dict[str, str]) -> Response:
+    return error_response(400, "Invalid query", "Some parameters are invalid; see errors.", errors)
 
 
 async def create(request: Request) -> Response:
@@ -160,6 +205,18 @@ def view_body(view: TemplateView) -> dict[str, Any]:
         "publishedVersion": None if current is None else current.version,
         "updatedAt": iso(stored.latest.created_at),
         **definition_body(latest),
+    }
+
+
+def summary_body(summary: TemplateSummary) -> dict[str, Any]:
+    """A template as the list (and `postroom templates list`) shows it."""
+    return {
+        "name": summary.name,
+        "id": summary.id,
+        "version": summary.latest,
+        "publishedVersion": summary.current,
+        "createdAt": iso(summary.created_at),
+        "updatedAt": iso(summary.updated_at),
     }
 
 

@@ -10,6 +10,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from postroom.api.templates import view_body
@@ -17,7 +18,13 @@ from postroom.bootstrap import open_templates
 from postroom.cli.parsing import command
 from postroom.domain.errors import InvalidEmailError
 from postroom.domain.keys import DEFAULT_TENANT
-from postroom.services.templates import TemplateExistsError, TemplateNotFoundError, Templates
+from postroom.ports.templates import TemplateSummary
+from postroom.services.templates import (
+    MAX_PAGE,
+    TemplateExistsError,
+    TemplateNotFoundError,
+    Templates,
+)
 from postroom.settings import Settings
 
 T = TypeVar("T")
@@ -30,7 +37,7 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
         "templates", help="list, show, create, update, publish and delete email templates"
     )
     verbs = templates.add_subparsers(title="template commands", metavar="VERB")
-    listing = command(verbs, "list", cmd_list, "list a tenant's template names", FLAGS)
+    listing = command(verbs, "list", cmd_list, "list a tenant's templates by name", FLAGS)
     show = command(verbs, "show", cmd_show, "print a template's newest version as JSON", FLAGS)
     create = command(verbs, "create", cmd_create, "store a new template (a draft)", FLAGS)
     update = command(verbs, "update", cmd_update, "store an edit as the next draft", FLAGS)
@@ -83,11 +90,27 @@ def _versioned(found: tuple[str, int] | None) -> int:
     return 0
 
 
+_HEADER = f"{'name':24}  {'version':>7}  {'published':>9}  {'updated (UTC)':16}  id"
+
+
 def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
-    names = _on_templates(settings, lambda t: t.names(args.tenant))
-    for name in names or ():
-        print(name)
-    return 0
+    async def every(templates: Templates) -> bool:
+        # Printed a page at a time, as the API pages it: never held in memory whole.
+        print(_HEADER)
+        cursor: str | None = ""
+        while cursor is not None:
+            page, cursor = await templates.page(args.tenant, cursor, MAX_PAGE)
+            for summary in page:
+                print(_row(summary))
+        return True
+
+    return 0 if _on_templates(settings, every) else 1
+
+
+def _row(summary: TemplateSummary) -> str:
+    published = "-" if summary.current is None else summary.current
+    updated = datetime.fromtimestamp(summary.updated_at, UTC).strftime("%Y-%m-%d %H:%M")
+    return f"{summary.name:24}  {summary.latest:>7}  {published!s:>9}  {updated:16}  {summary.id}"
 
 
 def cmd_show(settings: Settings, args: argparse.Namespace) -> int:

@@ -24,6 +24,18 @@ class StoredTemplate:
     current: TemplateVersion | None  # the published version sends use; None before a publish
 
 
+@dataclass(frozen=True, slots=True)
+class TemplateSummary:
+    """A template as a list shows it: its versions' numbers and times, no definition."""
+
+    id: str
+    name: str
+    latest: int  # the newest version's number
+    current: int | None  # the published version's number; None before a publish
+    created_at: float  # when version 1 was stored
+    updated_at: float  # when the newest version was stored
+
+
 class TemplateStore(Protocol):
     async def create(
         self, tenant: str, template_id: str, name: str, definition: str, now: float
@@ -46,8 +58,12 @@ class TemplateStore(Protocol):
         cheap enough for every templated send. Another tenant's template is never found."""
         ...
 
-    async def names(self, tenant: str) -> list[str]:
-        """Every template name of the tenant, sorted."""
+    async def page(
+        self, tenant: str, after: str, limit: int
+    ) -> tuple[list[TemplateSummary], str | None]:
+        """Up to `limit` of the tenant's templates by name (byte order), after the cursor
+        `after` ("" for the first page), in one read; the cursor of the next page, None at the
+        end. ValueError for a cursor no store gave."""
         ...
 
     async def delete(self, tenant: str, name: str) -> bool:

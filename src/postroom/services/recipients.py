@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from postroom.domain.errors import CipherError
 from postroom.domain.events import Bounce, EventType
+from postroom.domain.message import Email
 from postroom.domain.recipients import Happened, RecipientState, email_state, fold
 from postroom.domain.states import State
 from postroom.ports.emails import EmailStatus, EmailStore
@@ -25,6 +26,25 @@ class RecipientReport:
     events: list[EventRecord]
 
 
+@dataclass(frozen=True, slots=True)
+class RenderedFrom:
+    """The stored template a templated email was rendered from, as intake recorded it."""
+
+    template_id: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """What the status API tells beside the delivery state, from one read of the content."""
+
+    reports: list[RecipientReport]
+    # The email's state derived from its recipients'; None: the delivery state stands.
+    derived: str | None
+    # None for an email not sent with a template, or once retention purged the content.
+    template: RenderedFrom | None
+
+
 class Recipients:
     def __init__(self, events: EventStore, emails: EmailStore, content: Content) -> None:
         self._events = events
@@ -34,7 +54,14 @@ class Recipients:
     async def __call__(self, status: EmailStatus) -> tuple[list[RecipientReport], str | None]:
         """Every recipient of the email in to, cc, bcc order, and the email's state derived
         from theirs (None: nothing to derive from; the delivery state stands)."""
-        addresses = await self._addresses(status.id)
+        story = await self.story(status)
+        return story.reports, story.derived
+
+    async def story(self, status: EmailStatus) -> Story:
+        """`__call__`'s reports and derived state, and the template the email was rendered
+        from, all from one read of the stored content."""
+        email = await self._email(status.id)
+        addresses: list[str | None] = [a.email for a in email.recipients()] if email else []
         records = [r for r in await self._events.for_email(status.id) if not _told(r)]
         shared = [Happened(_SHARED[e.state], e.at) for e in status.events if e.state in _SHARED]
         count = max(len(addresses), max((r.recipient_index + 1 for r in records), default=0))
@@ -50,17 +77,26 @@ class Recipients:
             if records and status.state is State.SENT
             else None
         )
-        return reports, (str(derived) if derived is not None else None)
+        template = _rendered_from(email) if email else None
+        return Story(reports, str(derived) if derived is not None else None, template)
 
-    async def _addresses(self, email_id: str) -> list[str | None]:
+    async def _email(self, email_id: str) -> Email | None:
+        """The stored email; None once purged, or sealed with a key not configured."""
         stored = await self._emails.content(email_id)
         if stored is None or not stored[1]:
-            return []
+            return None
         try:
-            email = self._content.open_email(stored[1], email_id)
+            return self._content.open_email(stored[1], email_id)
         except CipherError:
-            return []
-        return [a.email for a in email.recipients()]
+            return None
+
+
+def _rendered_from(email: Email) -> RenderedFrom | None:
+    # Intake sets both for a templated send (services/submit.py with_intake); version 0 is
+    # the default of every other email, and of emails stored before templates.
+    if not email.template_id or email.template_version < 1:
+        return None
+    return RenderedFrom(email.template_id, email.template_version)
 
 
 def _told(record: EventRecord) -> bool:

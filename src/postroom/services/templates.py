@@ -24,7 +24,12 @@ from postroom.domain.errors import InvalidEmailError
 from postroom.domain.ids import new_id
 from postroom.domain.templates import CONTENT, REPLACED, TemplateDefinition, parse_definition
 from postroom.ports.clock import Clock
-from postroom.ports.templates import StoredTemplate, TemplateStore, TemplateVersion
+from postroom.ports.templates import (
+    StoredTemplate,
+    TemplateStore,
+    TemplateSummary,
+    TemplateVersion,
+)
 from postroom.services.deliver import text_alternative
 
 # Loop iterations per render, nested loops multiplied: far past any real email, and a few
@@ -37,6 +42,7 @@ MAX_LOCAL_BYTES = 1_000_000
 MAX_CONTEXT_DEPTH = 10
 MAX_BLOCK_NESTING = 30
 _CACHED = 512  # parsed versions kept; a version never changes, so entries never go stale
+MAX_PAGE = 500  # templates in one page of the list
 
 
 class TemplateExistsError(Exception):
@@ -244,8 +250,13 @@ class Templates:
         stored = await self._found(tenant, name)
         return TemplateView(stored, _decode(stored.latest.definition))
 
-    async def names(self, tenant: str) -> list[str]:
-        return await self._store.names(tenant)
+    async def page(
+        self, tenant: str, cursor: str, limit: int
+    ) -> tuple[list[TemplateSummary], str | None]:
+        """Up to `limit` (at most MAX_PAGE) of the tenant's templates by name, after `cursor`
+        ("" for the first page), and the cursor of the next page (None at the end); no
+        definitions. ValueError for a cursor the list did not give."""
+        return await self._store.page(tenant, cursor, max(1, min(limit, MAX_PAGE)))
 
     async def delete(self, tenant: str, name: str) -> None:
         if not await self._store.delete(tenant, name):

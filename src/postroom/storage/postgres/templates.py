@@ -5,7 +5,8 @@ one transaction without holding a connection across round trips."""
 
 from typing import Any
 
-from postroom.ports.templates import StoredTemplate, TemplateVersion
+from postroom.ports.templates import StoredTemplate, TemplateSummary, TemplateVersion
+from postroom.storage.cursors import cursor_of, parts_of
 from postroom.storage.postgres.connection import PostgresConnection
 
 
@@ -35,9 +36,16 @@ class PostgresTemplateStore:
         rows = await self._db.fetch("find_template", {"tenant": tenant, "name": name})
         return _stored(name, rows)
 
-    async def names(self, tenant: str) -> list[str]:
-        rows = await self._db.fetch("template_names", {"tenant": tenant})
-        return [str(row[0]) for row in rows]
+    async def page(
+        self, tenant: str, after: str, limit: int
+    ) -> tuple[list[TemplateSummary], str | None]:
+        start = parts_of(after, 1)
+        params = {"tenant": tenant, "after": start[0] if start else "", "limit": max(limit, 0) + 1}
+        rows = await self._db.fetch("template_page", params)  # one more: is there a next page
+        page = [TemplateSummary(*row) for row in rows[:limit]]
+        if len(rows) > len(page) and page:
+            return page, cursor_of(page[-1].name)
+        return page, None
 
     async def delete(self, tenant: str, name: str) -> bool:
         return bool(await self._db.fetch("delete_template", {"tenant": tenant, "name": name}))

@@ -6,8 +6,19 @@ one transaction; reads go to the reader connection."""
 import sqlite3
 from typing import Any
 
-from postroom.ports.templates import StoredTemplate, TemplateVersion
+from postroom.ports.templates import StoredTemplate, TemplateSummary, TemplateVersion
+from postroom.storage.cursors import cursor_of, parts_of
 from postroom.storage.sqlite.connection import SqliteConnection
+
+# A page is a range of the (tenant, name) primary key; version 1 gives the template's
+# creation time, the newest version its last change. Every name is longer than "".
+_PAGE = (
+    "SELECT t.id, t.name, t.latest, t.current, oldest.created_at, newest.created_at"
+    " FROM templates t"
+    " JOIN template_versions oldest ON oldest.template_id = t.id AND oldest.version = 1"
+    " JOIN template_versions newest ON newest.template_id = t.id AND newest.version = t.latest"
+    " WHERE t.tenant = ? AND t.name > ? ORDER BY t.name LIMIT ?"
+)
 
 
 class SqliteTemplateStore:
@@ -51,8 +62,12 @@ class SqliteTemplateStore:
     async def find(self, tenant: str, name: str) -> StoredTemplate | None:
         return await self._db.read(_find, tenant, name)
 
-    async def names(self, tenant: str) -> list[str]:
-        return await self._db.read(_names, tenant)
+    async def page(
+        self, tenant: str, after: str, limit: int
+    ) -> tuple[list[TemplateSummary], str | None]:
+        start = parts_of(after, 1)
+        found = await self._db.read(_page, tenant, start[0] if start else "", limit)
+        return _summaries(found, limit)
 
     async def delete(self, tenant: str, name: str) -> bool:
         def delete(conn: sqlite3.Connection) -> bool:
@@ -95,6 +110,15 @@ def stored_template(name: str, rows: list[tuple[Any, ...]]) -> StoredTemplate | 
     )
 
 
-def _names(conn: sqlite3.Connection, tenant: str) -> list[str]:
-    rows = conn.execute("SELECT name FROM templates WHERE tenant = ? ORDER BY name", (tenant,))
-    return [str(row[0]) for row in rows]
+def _page(conn: sqlite3.Connection, tenant: str, after: str, limit: int) -> list[tuple[Any, ...]]:
+    """Up to limit + 1 rows: one more tells whether there is a next page."""
+    return conn.execute(_PAGE, (tenant, after, max(limit, 0) + 1)).fetchall()
+
+
+def _summaries(rows: list[tuple[Any, ...]], limit: int) -> tuple[list[TemplateSummary], str | None]:
+    """Rows of (id, name, latest, current, created_at, updated_at), one past the page when
+    there is a next: the page and the cursor of the next."""
+    page = [TemplateSummary(*row) for row in rows[:limit]]
+    if len(rows) > len(page) and page:
+        return page, cursor_of(page[-1].name)
+    return page, None
