@@ -7,6 +7,7 @@ from pathlib import Path
 import psycopg
 
 from postroom.domain.states import State
+from postroom.ports.emails import EmailFilter
 from postroom.ports.storage import Storage
 from postroom.storage.postgres import migrate as postgres_migrate
 from postroom.storage.postgres import open_storage
@@ -162,5 +163,58 @@ async def test_postgres_keys_made_before_scopes_send_and_read(clock: ManualClock
             assert "0009_key_scopes" in await storage.migrations.migrate()
             (key,) = await storage.keys.list_keys()
             assert (key.id, key.scopes, key.expires_at) == ("k1", {"send", "read"}, None)
+        finally:
+            await storage.close()
+
+
+async def test_sqlite_emails_stored_before_0010_are_listed_as_the_default_tenants(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """An email stored before 0010_email_search has tenant `default` and no tags after it, so
+    it is listed for that tenant alone and found by no tag and no recipient."""
+    path = tmp_path / "search.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert 10 not in migrate(conn, 9)
+    conn.execute(
+        "INSERT INTO emails (id, state, created_at, updated_at, send_at, owner, payload)"
+        " VALUES (?, 'queued', 1.0, 1.0, 1.0, 'k1', x'00')",
+        (EMAIL_ID,),
+    )
+    conn.close()
+    storage = sqlite_storage(str(path), clock)
+    try:
+        (found,) = await storage.emails.page("default", EmailFilter(), None, 10)
+        assert (found.id, found.tags, found.state) == (EMAIL_ID, (), State.QUEUED)
+        assert await storage.emails.page("acme", EmailFilter(), None, 10) == []
+        assert await storage.emails.page("default", EmailFilter(tag="x"), None, 10) == []
+        by_key = EmailFilter(recipient_key="k")
+        assert await storage.emails.page("default", by_key, None, 10) == []
+    finally:
+        await storage.close()
+
+
+async def test_postgres_emails_stored_before_0010_are_listed_as_the_default_tenants(
+    clock: ManualClock,
+) -> None:
+    """The same on PostgreSQL: an email of a database at 0009 is the default tenant's after
+    0010, with no tags."""
+    with fresh_database("postroom_search") as name:
+        url = database_url(name)
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            assert "0010_email_search" not in await postgres_migrate.migrate(
+                conn, upto="0009_key_scopes"
+            )
+            await conn.execute(
+                "INSERT INTO postroom_emails (id, state, created_at, updated_at, send_at, owner,"
+                " payload) VALUES (%s, 'queued', 1.0, 1.0, 1.0, 'k1', '\\x00'::bytea)",
+                (EMAIL_ID,),
+            )
+        storage = open_storage(database_url(name, "migrate=off"), clock)
+        try:
+            assert storage.migrations is not None
+            assert "0010_email_search" in await storage.migrations.migrate()
+            (found,) = await storage.emails.page("default", EmailFilter(), None, 10)
+            assert (found.id, found.tags) == (EMAIL_ID, ())
+            assert await storage.emails.page("default", EmailFilter(tag="x"), None, 10) == []
         finally:
             await storage.close()

@@ -258,7 +258,7 @@ def test_docs_page(api: Server) -> None:
 def test_unknown_route_and_method(api: Server) -> None:
     """Unknown routes are 404 and wrong methods 405, both in the envelope."""
     assert request("GET", f"{api.url}/nope").json()["status"] == "NOT_FOUND"
-    reply = request("GET", f"{api.url}/api/v1/email")
+    reply = request("PATCH", f"{api.url}/api/v1/email")
     assert (reply.status, reply.json()["status"]) == (405, "METHOD_NOT_ALLOWED")
 
 
@@ -335,8 +335,8 @@ def test_plain_email_has_no_warnings(api: Server) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
     [
-        ("GET", "/api/v1/email", "POST"),
-        ("PUT", "/api/v1/email", "POST"),
+        ("PUT", "/api/v1/email", "GET, HEAD, POST"),
+        ("DELETE", "/api/v1/email", "GET, HEAD, POST"),
         ("POST", "/api/v1/email/0190ffff-0000-7000-8000-000000000000", "DELETE, GET, HEAD"),
         ("PATCH", "/api/v1/email/nope", "DELETE, GET, HEAD"),
         ("POST", "/healthz", "GET, HEAD"),

@@ -23,6 +23,7 @@ EXPECTED = {
     "sendEmailBatch": "send",
     "cancelEmail": "send",
     "getEmail": "read",
+    "listEmails": "read",
     "listEvents": "read",
     "getMetrics": "read",
     "listSuppressions": "suppressions",

@@ -1,11 +1,13 @@
 """No address, name, subject, body, header, attachment name or metadata ever reaches the logs."""
 
 import base64
+import http.client
 import json
 import shutil
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import pytest
 
@@ -70,12 +72,35 @@ def test_accepted_delivered_and_rejected_paths_log_no_content(workdir: Path) -> 
         assert request("DELETE", f"{serve.url}/api/v1/email/{scheduled.json()['id']}").status == 200
         _wait_sent(serve, email_id)
         assert request("GET", f"{serve.url}/api/v1/email/{CANARY}").status == 404
+        _list_holds_no_address_or_subject(serve, email_id)
     finally:
         serve.stop()
     assert CANARY in "".join(
         p.read_text(errors="replace") for p in (workdir / "outbox").glob("*.eml")
     )
     assert_no_canary(serve)
+
+
+def _list_holds_no_address_or_subject(serve: Server, email_id: str) -> None:
+    """GET /api/v1/email, by a canary address and tag too: the email is found, and neither the
+    answers nor (checked by the caller) the logs hold an address or the subject."""
+    c = f"{CANARY}a"
+    for query in ("", f"?to={quote(f'{c}BCC@example.org')}", f"?tag={c}tag", f"?to={CANARY}@"):
+        parts = urlsplit(serve.url)
+        conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+        try:
+            conn.request("GET", f"/api/v1/email{query}")
+            reply = conn.getresponse()
+            body = reply.read().decode()
+        finally:
+            conn.close()
+        if query.endswith("@"):
+            assert reply.status == 400
+        else:
+            assert reply.status == 200
+            assert email_id in body
+        assert "@example." not in body
+        assert "subject" not in body
 
 
 def test_storage_failure_logs_no_content(workdir: Path) -> None:

@@ -10,7 +10,17 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from postroom.api import batch, emails, endpoints, feed, openapi, suppressions, templates, webhooks
+from postroom.api import (
+    batch,
+    email_list,
+    emails,
+    endpoints,
+    feed,
+    openapi,
+    suppressions,
+    templates,
+    webhooks,
+)
 from postroom.api.container import Container
 from postroom.api.intake import IntakeRoute
 from postroom.api.responses import (
@@ -31,7 +41,7 @@ log = get_logger("api")
 def create_app(container: Container) -> IntakeRoute:
     """The ASGI app: POST /api/v1/email on its own fast path, the rest on Starlette."""
     routes = [
-        Route("/api/v1/email", _method_not_allowed, methods=["GET", "PUT", "PATCH", "DELETE"]),
+        Route("/api/v1/email", _list_or_405, methods=["GET", "PUT", "PATCH", "DELETE"]),
         Route("/api/v1/email/batch", batch.submit_batch, methods=["POST"]),
         # One route for both methods, so a 405 here lists both in Allow.
         Route("/api/v1/email/{id}", emails.status_or_cancel, methods=["GET", "DELETE"]),
@@ -41,7 +51,7 @@ def create_app(container: Container) -> IntakeRoute:
             suppressions.show_or_remove,
             methods=["GET", "DELETE"],
         ),
-        Route("/api/v1/templates", templates.create, methods=["POST"]),
+        Route("/api/v1/templates", templates.list_or_create, methods=["GET", "POST"]),
         Route("/api/v1/templates/{name}", templates.one, methods=["GET", "PUT", "DELETE"]),
         Route("/api/v1/templates/{name}/publish", templates.publish, methods=["POST"]),
         Route("/api/v1/templates/{name}/render", templates.render, methods=["POST"]),
@@ -79,9 +89,15 @@ async def home(request: Request) -> Response:
     return RedirectResponse("/docs", 307)
 
 
-async def _method_not_allowed(request: Request) -> Response:
+async def _list_or_405(request: Request) -> Response:
+    """GET (and HEAD) lists the tenant's emails; POST is the intake's, in front of this app."""
+    if request.method in ("GET", "HEAD"):
+        return await email_list.listing(request)
     return error_response(
-        405, "Method not allowed", "POST an email to this route.", headers={"Allow": "POST"}
+        405,
+        "Method not allowed",
+        "POST an email to this route, or GET the list of emails.",
+        headers={"Allow": "GET, HEAD, POST"},
     )
 
 

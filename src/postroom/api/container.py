@@ -8,13 +8,14 @@ from typing import Any
 from postroom.dashboard.parts import DashboardParts
 from postroom.domain.errors import InvalidEmailError
 from postroom.domain.limits import Verdict
-from postroom.ports.emails import EmailStatus, EmailStore
+from postroom.ports.emails import EmailStore
 from postroom.ports.events import Recorded
 from postroom.ports.inbound import Inbound, Received
 from postroom.ports.keys import ApiKey
 from postroom.ports.metrics import Metrics, NullMetrics
+from postroom.services.email_list import EmailList
 from postroom.services.feed import Feed
-from postroom.services.recipients import RecipientReport
+from postroom.services.recipients import Recipients
 from postroom.services.submit import IdempotencyConflictError, Submitted
 from postroom.services.suppressions import SuppressionList
 from postroom.services.templates import Templates
@@ -45,10 +46,9 @@ class Container:
     # Provider webhook endpoints by (kind, name), and where what they verified is recorded.
     inbound: dict[tuple[str, str], Inbound] = field(default_factory=dict)
     record_events: Callable[[str, Received], Awaitable[Recorded]] | None = None
-    # Each recipient's events and the email's derived state, for the status API.
-    recipients: (
-        Callable[[EmailStatus], Awaitable[tuple[list[RecipientReport], str | None]]] | None
-    ) = None
+    # Each recipient's events, the email's derived state and the template it was rendered
+    # from, for the status API (called: reports and state; .story(): all three).
+    recipients: Recipients | None = None
     suppressions: SuppressionList | None = None
     # A batch: (items, idempotency key, owner, tenant, indexes to leave out); None: no batches.
     submit_many: (
@@ -58,6 +58,8 @@ class Container:
         ]
         | None
     ) = None
+    # The tenant's emails, paged and filtered (GET /api/v1/email); None: not available.
+    email_list: EmailList | None = None
     # The tenant's templates (docs/templates.md); None: the store keeps none.
     templates: Templates | None = None
     # The bare address of a suppression entry, read as the intake reads a recipient; raises

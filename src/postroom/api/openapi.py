@@ -10,6 +10,7 @@ from typing import Any
 from postroom import __version__
 from postroom.api.batch_schemas import BATCH_ANSWER, BATCH_REQUEST, BATCH_RESULT
 from postroom.api.docs_page import render
+from postroom.api.openapi_emails import EMAIL_ITEM, EMAIL_PAGE, list_emails
 from postroom.api.openapi_parts import OPEN as _OPEN
 from postroom.api.openapi_parts import RETRY_AFTER as _RETRY_AFTER
 from postroom.api.openapi_parts import UNAUTHORIZED as _UNAUTHORIZED
@@ -40,7 +41,9 @@ from postroom.api.template_schemas import (
     RENDERED,
     TEMPLATE,
     TEMPLATE_DELETED,
+    TEMPLATE_PAGE,
     TEMPLATE_REQUEST,
+    TEMPLATE_SUMMARY,
     TEMPLATE_VERSION,
     TEMPLATED_EMAIL_REQUEST,
     VARIABLE,
@@ -200,6 +203,20 @@ _STATUS = {
             "items": {"$ref": "#/components/schemas/Recipient"},
             "description": "each recipient in to, cc, bcc order, with its provider events",
         },
+        "template": {
+            "type": ["object", "null"],
+            "required": ["id", "version"],
+            "description": "the stored template and version it was rendered from (POST with "
+            "`template`); null for any other email, or once retention purged its content",
+            "properties": {
+                "id": {"type": "string", "format": "uuid", "description": "the template's id"},
+                "version": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "the published version rendered",
+                },
+            },
+        },
     },
 }
 
@@ -343,9 +360,13 @@ _SCHEMAS = {
     "TemplateVariable": VARIABLE,
     "TemplateVersion": TEMPLATE_VERSION,
     "Template": TEMPLATE,
+    "TemplateSummary": TEMPLATE_SUMMARY,
+    "TemplatePage": TEMPLATE_PAGE,
     "RenderRequest": RENDER_REQUEST,
     "Rendered": RENDERED,
     "TemplateDeleted": TEMPLATE_DELETED,
+    "EmailPage": EMAIL_PAGE,
+    "EmailItem": EMAIL_ITEM,
     "Error": _ERROR,
 }
 
@@ -550,7 +571,7 @@ def _open_page(operation_id: str, summary: str, description: str, media: str) ->
 
 def _paths() -> dict[str, Any]:
     return {
-        "/api/v1/email": {"post": _submit()},
+        "/api/v1/email": {"get": list_emails(), "post": _submit()},
         "/api/v1/email/batch": {"post": submit_batch()},
         "/api/v1/email/{id}": {"get": _status(), "delete": _cancel()},
         "/api/v1/suppressions": {"get": _list_suppressions(), "post": _add_suppressions()},
@@ -626,7 +647,8 @@ def document() -> dict[str, Any]:
                     "description": "an API key from `postroom keys create --name NAME` (or the "
                     "one `postroom serve` prints on a fresh data directory). A key has scopes, "
                     "and each route names the one it needs in its `security`: `send` (submit, "
-                    "batch, cancel), `read` (an email's status, the events feed, metrics), "
+                    "batch, cancel), `read` (an email's status, the list of emails, the events "
+                    "feed, metrics), "
                     "`webhooks`, `suppressions`, `templates`; `admin` implies every scope. A key "
                     "made without `--scope` has `send` and `read`. A key without the scope is "
                     "answered 403; an expired key, like a revoked one, 401",

@@ -42,9 +42,11 @@ from postroom.providers.outbox import OutboxProvider
 from postroom.services.auth import Authenticator
 from postroom.services.content import Content
 from postroom.services.deliver import DeliverEmail
+from postroom.services.email_list import EmailList
 from postroom.services.health import LocalHealth
 from postroom.services.limits import SendingLimits
 from postroom.services.operations import OperationError
+from postroom.services.pauses import PauseWatch
 from postroom.services.recipients import Recipients
 from postroom.services.shared_health import SharedHealth
 from postroom.services.submit import SubmitEmail
@@ -69,6 +71,7 @@ __all__ = [
     "open_templates",
     "prepare_start",
     "probe_providers",
+    "provider_names",
     "retention_cutoff",
     "run_smtp_intake",
     "run_worker",
@@ -86,6 +89,7 @@ class WorkerRuntime:
     settings: Settings
     health: LocalHealth
     events: EventsRuntime | None = None
+    pauses: PauseWatch | None = None
 
     async def refresh_metrics(self) -> bytes:
         self.metrics.queue(await self.storage.queue.stats(), self.worker.in_flight)
@@ -111,6 +115,7 @@ def build_worker(
         report_outbox_events(providers, events)
     names = [_unique_name(p.name, i, providers) for i, p in enumerate(providers)]
     health = open_health(storage, names, metrics)
+    pauses = open_pauses(storage, names, health, metrics)
     deliver = DeliverEmail(
         storage.queue,
         providers,
@@ -121,11 +126,17 @@ def build_worker(
         metrics=metrics,
         suppressions=events.suppressions if events else None,
         events=events.record if events else None,
+        pauses=pauses,
     )
     worker = Worker(
-        storage.queue, deliver, settings.concurrency, settings.visibility_timeout, wake=storage.wake
+        storage.queue,
+        deliver,
+        settings.concurrency,
+        settings.visibility_timeout,
+        wake=storage.wake,
+        hold=pauses.every_paused if pauses is not None else None,
     )
-    return WorkerRuntime(worker, storage, providers, metrics, settings, health, events)
+    return WorkerRuntime(worker, storage, providers, metrics, settings, health, events, pauses)
 
 
 def open_health(storage: Storage, names: list[str], metrics: PrometheusMetrics) -> LocalHealth:
@@ -134,6 +145,22 @@ def open_health(storage: Storage, names: list[str], metrics: PrometheusMetrics) 
     if storage.circuits is None:
         return LocalHealth(names, metrics=metrics)
     return SharedHealth(names, storage.circuits, SystemClock(), metrics=metrics)
+
+
+def open_pauses(
+    storage: Storage, names: list[str], health: LocalHealth, metrics: PrometheusMetrics
+) -> PauseWatch | None:
+    """Operator pauses, read from the store by every worker on it (services/pauses.py)."""
+    if storage.pauses is None:
+        return None
+    return PauseWatch(names, storage.pauses, lambda i: health.circuits()[i].state.value, metrics)
+
+
+def provider_names(settings: Settings) -> list[str]:
+    """The configured providers' names, as workers and metrics call them (nothing is sent:
+    a provider opens its connections on first use)."""
+    providers = open_providers(settings)
+    return [_unique_name(p.name, i, providers) for i, p in enumerate(providers)]
 
 
 def _unique_name(name: str, index: int, providers: list[Provider]) -> str:
@@ -159,6 +186,7 @@ def build_app(settings: Settings, with_worker: bool) -> IntakeRoute:
         on_stored=wake,
         suppressions=events.suppressions if events else None,
         templates=templates,
+        addresses=events.keys if events else None,
     )
     container = Container(submit, storage.emails, storage.ping, settings.max_body_bytes, metrics)
     container.body_timeout = settings.body_timeout
@@ -168,13 +196,17 @@ def build_app(settings: Settings, with_worker: bool) -> IntakeRoute:
     container.inbox_path = inbox_path(settings)
     if events is not None:
         _attach_events(container, events, storage, content)
+    if events is not None and events.keys is not None:
+        container.email_list = EmailList(storage.emails, events.keys)
     _attach_auth(container, settings, storage)
     if runtime is not None:
         container.render_metrics = runtime.refresh_metrics
         _attach_worker(container, runtime)
     else:
         container.render_metrics = _api_metrics(storage, metrics)
-    container.dashboard = dashboard_parts(storage, runtime.health if runtime else None, container)
+    names = runtime.health.names if runtime else provider_names(settings)
+    health = runtime.health if runtime else None
+    container.dashboard = dashboard_parts(storage, health, container, names)
     container.on_shutdown.append(storage.close)
     # `serve` only: `api` processes share one port, and `postroom smtp` runs the SMTP intake alone.
     if with_worker and (settings.smtp_port or settings.smtp_tls_port):

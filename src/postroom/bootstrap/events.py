@@ -58,6 +58,8 @@ class EventsRuntime:
     webhooks: WebhooksRuntime | None = None
     # The email just cancelled gets its `cancelled` events.
     cancelled: TellCancelled | None = None
+    # The keyed address hash of the suppression list, which intake also keys recipients by.
+    keys: AddressKeys | None = None
 
     async def close(self) -> None:
         """Idempotent: the API and a worker in the same process share one runtime."""
@@ -93,7 +95,7 @@ def build_events(
     process = ProcessEvents(
         storage.events, storage.emails, suppressions, keys, content, clock, metrics
     )
-    runtime = EventsRuntime(record, suppressions, process, wake=wake)
+    runtime = EventsRuntime(record, suppressions, process, wake=wake, keys=keys)
     runtime.webhooks = build_webhooks(settings, storage, content, metrics, feed_written)
     runtime.cancelled = TellCancelled(record, storage.emails, content)
     runtime.inbound = open_inbound(settings)

@@ -12,7 +12,15 @@ from collections.abc import Sequence
 
 from postroom import __version__
 from postroom.bootstrap import ConfigError, StorageStartError, check_settings
-from postroom.cli import operations, service, suppressions, templates, webhooks
+from postroom.cli import (
+    emails,
+    operations,
+    providers,
+    service,
+    suppressions,
+    templates,
+    webhooks,
+)
 from postroom.domain.errors import StorageUnavailableError
 from postroom.services.operations import OperationError
 from postroom.settings import Settings, SettingsError, load_settings, options
@@ -59,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     service.add_commands(commands)
     operations.add_commands(commands)
+    emails.add_commands(commands)
+    providers.add_commands(commands)
     suppressions.add_commands(commands)
     templates.add_commands(commands)
     webhooks.add_commands(commands)

@@ -19,6 +19,33 @@ class EmailStatus:
     owner: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class EmailFilter:
+    """What a page of a tenant's emails is narrowed to; None: any."""
+
+    state: State | None = None
+    tag: str | None = None  # emails carrying this tag
+    after: float | None = None  # created at or after this time
+    before: float | None = None  # created before this time
+    recipient_key: str | None = None  # a recipient's keyed address hash (to, cc or bcc)
+
+
+@dataclass(frozen=True, slots=True)
+class EmailSummary:
+    """An email as a list shows it: no subject, no address."""
+
+    id: str
+    state: State
+    created_at: float
+    send_at: float
+    tags: tuple[str, ...]
+    provider: str  # the provider of its last settled attempt; "" before one
+
+
+# Where a page ends: (created_at, id) of its last email.
+Position = tuple[float, str]
+
+
 class CancelOutcome(StrEnum):
     CANCELLED = "cancelled"
     NOT_FOUND = "not_found"
@@ -48,4 +75,13 @@ class EmailStore(Protocol):
         """The email's owner (API key id) and stored payload (sealed when encryption is on;
         b"" once retention purged it); None if unknown. For matching provider events to the
         email's recipients, off the request path."""
+        ...
+
+    async def page(
+        self, tenant: str, filters: EmailFilter, after: Position | None, limit: int
+    ) -> list[EmailSummary]:
+        """Up to `limit` of the tenant's emails that match `filters`, newest first by
+        (created_at, id), starting below `after` (the position of the previous page's last
+        email; None: the newest). Emails stored before tenants and tags were kept have tenant
+        "default", no tags and no recipient keys."""
         ...

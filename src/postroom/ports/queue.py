@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from postroom.domain.keys import DEFAULT_TENANT
 from postroom.domain.states import State
 
 
@@ -44,6 +45,12 @@ class NewEmail:
     fingerprint: bytes = b""
     # The API key that submitted it; only that key may see or cancel it ("" without auth).
     owner: str = ""
+    # Stored beside the sealed payload, in the same write, so the tenant's emails can be
+    # listed and filtered (EmailStore.page): the key's tenant, the email's tags, and the keyed
+    # hashes of its recipients' addresses (services/addresses.py), each once; never an address.
+    tenant: str = DEFAULT_TENANT
+    tags: tuple[str, ...] = ()
+    recipient_keys: tuple[str, ...] = ()
 
 
 class PutOutcome(StrEnum):

@@ -17,6 +17,7 @@ from postroom.ports.keys import KeyStore
 from postroom.ports.lifecycle import Lifecycle
 from postroom.ports.migrations import Migrations
 from postroom.ports.notifications import Notifications
+from postroom.ports.pauses import ProviderPauses
 from postroom.ports.queue import Queue
 from postroom.ports.requeue import Requeue
 from postroom.ports.sealed import SealedContent
@@ -60,6 +61,9 @@ class Storage:
     # Counts per time bucket for the dashboard (ports/activity.py): every store; beside SQS,
     # the store's.
     activity: ActivityLog | None = None
+    # Providers an operator paused (ports/pauses.py), shared by every process on the store:
+    # every store; beside SQS, the store's.
+    pauses: ProviderPauses | None = None
 
     async def ping(self) -> None:
         """The store answers, and the queue apart from it when there is one."""

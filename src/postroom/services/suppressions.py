@@ -34,11 +34,16 @@ class SuppressionList:
         self._clock = clock
 
     async def blocked(
-        self, tenant: str, addresses: Sequence[str], tags: Collection[str]
+        self,
+        tenant: str,
+        addresses: Sequence[str],
+        tags: Collection[str],
+        keys: Sequence[str] | None = None,
     ) -> set[int]:
         """The positions in `addresses` that an active entry of the tenant blocks for an email
-        with these tags; one indexed lookup whatever the number of addresses."""
-        keys = [self._keys.key(a) for a in addresses]
+        with these tags; one indexed lookup whatever the number of addresses. `keys`, when
+        given, are the addresses' keys (AddressKeys.key), one per address, made already."""
+        keys = keys if keys is not None else [self._keys.key(a) for a in addresses]
         found = await self._store.find(tenant, set(keys))
         if not found:
             return set()

@@ -10,6 +10,7 @@ from postroom.storage.memory.emails import MemoryEmailStore
 from postroom.storage.memory.events import MemoryEventStore
 from postroom.storage.memory.keys import MemoryKeyStore
 from postroom.storage.memory.lifecycle import MemoryLifecycle
+from postroom.storage.memory.pauses import MemoryProviderPauses
 from postroom.storage.memory.queue import MemoryQueue
 from postroom.storage.memory.sealed import MemorySealedContent
 from postroom.storage.memory.state import MemoryState
@@ -38,4 +39,5 @@ def memory_storage(clock: Clock) -> Storage:
         templates=MemoryTemplateStore(state),
         webhooks=MemoryWebhookStore(state),
         activity=MemoryActivityLog(state),
+        pauses=MemoryProviderPauses(),
     )

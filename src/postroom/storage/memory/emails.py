@@ -1,9 +1,9 @@
 """The memory engine's email store."""
 
 from postroom.domain.states import State, can_cancel
-from postroom.ports.emails import CancelOutcome, EmailStatus
+from postroom.ports.emails import CancelOutcome, EmailFilter, EmailStatus, EmailSummary, Position
 from postroom.ports.queue import Event
-from postroom.storage.memory.state import MemoryState
+from postroom.storage.memory.state import MemoryState, Row
 
 
 class MemoryEmailStore:
@@ -39,3 +39,28 @@ class MemoryEmailStore:
     async def content(self, email_id: str) -> tuple[str, bytes] | None:
         row = self._state.rows.get(email_id)
         return (row.owner, row.payload) if row is not None else None
+
+    async def page(
+        self, tenant: str, filters: EmailFilter, after: Position | None, limit: int
+    ) -> list[EmailSummary]:
+        found = [
+            r for r in self._state.rows.values() if r.tenant == tenant and _matches(r, filters)
+        ]
+        found.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+        if after is not None:
+            found = [r for r in found if (r.created_at, r.id) < after]
+        return [_summary(r) for r in found[:limit]]
+
+
+def _matches(row: Row, filters: EmailFilter) -> bool:
+    return (
+        (filters.state is None or row.state is filters.state)
+        and (filters.tag is None or filters.tag in row.tags)
+        and (filters.after is None or row.created_at >= filters.after)
+        and (filters.before is None or row.created_at < filters.before)
+        and (filters.recipient_key is None or filters.recipient_key in row.recipient_keys)
+    )
+
+
+def _summary(row: Row) -> EmailSummary:
+    return EmailSummary(row.id, row.state, row.created_at, row.send_at, row.tags, row.provider)

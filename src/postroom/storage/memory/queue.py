@@ -36,6 +36,9 @@ class MemoryQueue:
             email.payload,
             email.not_before,
             owner=email.owner,
+            tenant=email.tenant,
+            tags=email.tags,
+            recipient_keys=frozenset(email.recipient_keys),
         )
         row.events.append(Event(now, state))
         self._state.rows[email.id] = row
@@ -83,6 +86,7 @@ class MemoryQueue:
             return False
         state = events[-1].state
         row.state, row.available_at, row.token, row.dead = state, available_at, None, dead
+        row.provider = events[-1].provider
         row.events.extend(events)
         self._state.record_attempts(row.id, events)
         return True

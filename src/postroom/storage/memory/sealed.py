@@ -26,6 +26,7 @@ class MemorySealedContent:
             ended = row.available_at is None and is_final(row.state) and row.events[-1].at < before
             if row.payload and ended:
                 row.payload, purged = b"", purged + 1
+                row.recipient_keys = frozenset()
                 row.events = [
                     e if e.state is State.SENT else replace(e, reason="") for e in row.events
                 ]

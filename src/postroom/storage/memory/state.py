@@ -3,6 +3,7 @@ suppression, template, webhook endpoint, feed item and webhook message, in this 
 
 from dataclasses import dataclass, field
 
+from postroom.domain.keys import DEFAULT_TENANT
 from postroom.domain.states import State
 from postroom.ports.clock import Clock
 from postroom.ports.events import EventRecord
@@ -28,6 +29,11 @@ class Row:
     dead: bool = False
     owner: str = ""
     events: list[Event] = field(default_factory=list)
+    tenant: str = DEFAULT_TENANT
+    tags: tuple[str, ...] = ()
+    # Its recipients' keyed address hashes; emptied with the content by retention.
+    recipient_keys: frozenset[str] = frozenset()
+    provider: str = ""  # the last settle's, as the SQL engines keep it
 
 
 @dataclass(slots=True)
@@ -69,6 +75,8 @@ class MemoryState:
     suppressions: dict[tuple[str, str], dict[str, SuppressionRecord]] = field(default_factory=dict)
     # Templates by (tenant, name): only the newest and current versions can ever be read.
     templates: dict[tuple[str, str], StoredTemplate] = field(default_factory=dict)
+    # When each template's version 1 was stored, for the list (by the same key).
+    template_created: dict[tuple[str, str], float] = field(default_factory=dict)
     # Webhooks out: endpoints by id, the feed by seq (and the item of each event seq), the
     # outbox's messages and their attempts by id.
     endpoints: dict[str, Endpoint] = field(default_factory=dict)

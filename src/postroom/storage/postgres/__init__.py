@@ -16,6 +16,7 @@ from postroom.storage.postgres.health import PostgresHealthStore
 from postroom.storage.postgres.keys import PostgresKeyStore
 from postroom.storage.postgres.lifecycle import PostgresLifecycle
 from postroom.storage.postgres.notifications import PostgresNotifications
+from postroom.storage.postgres.pauses import PostgresProviderPauses
 from postroom.storage.postgres.queue import PostgresQueue
 from postroom.storage.postgres.schema import PostgresMigrations
 from postroom.storage.postgres.sealed import PostgresSealedContent
@@ -47,4 +48,5 @@ def storage_of(connection: PostgresConnection) -> Storage:
         templates=PostgresTemplateStore(connection),
         webhooks=PostgresWebhookStore(connection),
         activity=PostgresActivityLog(connection),
+        pauses=PostgresProviderPauses(connection),
     )

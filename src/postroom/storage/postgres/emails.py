@@ -1,7 +1,7 @@
 """Where an email's state and history are read and cancelled in PostgreSQL."""
 
 from postroom.domain.states import State
-from postroom.ports.emails import CancelOutcome, EmailStatus
+from postroom.ports.emails import CancelOutcome, EmailFilter, EmailStatus, EmailSummary, Position
 from postroom.ports.queue import Event
 from postroom.storage.postgres.connection import PostgresConnection
 
@@ -52,3 +52,23 @@ class PostgresEmailStore:
     async def content(self, email_id: str) -> tuple[str, bytes] | None:
         rows = await self._db.fetch("content", {"id": email_id})
         return (rows[0][0], bytes(rows[0][1])) if rows else None
+
+    async def page(
+        self, tenant: str, filters: EmailFilter, after: Position | None, limit: int
+    ) -> list[EmailSummary]:
+        params = {
+            "tenant": tenant,
+            "key": filters.recipient_key,
+            "state": filters.state.value if filters.state is not None else None,
+            "tag": filters.tag,
+            "since": filters.after,
+            "until": filters.before,
+            "at": after[0] if after else None,
+            "id": after[1] if after else None,
+            "limit": limit,
+        }
+        query = "page_emails" if filters.recipient_key is None else "page_emails_to"
+        return [
+            EmailSummary(i, State(state), created, send_at, tuple(tags), provider)
+            for i, state, created, send_at, tags, provider in await self._db.fetch(query, params)
+        ]

@@ -8,19 +8,29 @@
 -- domain/states.py, so the rules live there alone.
 
 -- name: insert_emails
--- A batch of new emails (one put each). An id already stored is skipped and missing from the
--- result. pg_notify runs once, only when a row was written; PostgreSQL delivers it at commit.
-WITH new AS (
-    INSERT INTO postroom_emails
-        (id, state, created_at, updated_at, send_at, available_at, owner, payload)
-    SELECT v.id, v.state, v.created_at, v.created_at, v.not_before, v.not_before, v.owner,
-        v.payload
-    FROM unnest(
+-- A batch of new emails (one put each), with their recipients' keyed address hashes (each
+-- email's `keys`: its hex keys joined by commas, one text per email, which costs the client far
+-- less than an array element per key). An id already stored is skipped, its keys too, and
+-- missing from the result. pg_notify runs once, only when a row was written; PostgreSQL
+-- delivers it at commit.
+WITH v AS (
+    SELECT * FROM unnest(
         %(ids)s::text[], %(states)s::text[], %(created)s::float8[],
-        %(not_before)s::float8[], %(owners)s::text[], %(payloads)s::bytea[]
-    ) AS v (id, state, created_at, not_before, owner, payload)
+        %(not_before)s::float8[], %(owners)s::text[], %(payloads)s::bytea[],
+        %(tenants)s::text[], %(tags)s::text[], %(keys)s::text[]
+    ) AS v (id, state, created_at, not_before, owner, payload, tenant, tags, keys)
+), new AS (
+    INSERT INTO postroom_emails
+        (id, state, created_at, updated_at, send_at, available_at, owner, payload, tenant, tags)
+    SELECT v.id, v.state, v.created_at, v.created_at, v.not_before, v.not_before, v.owner,
+        v.payload, v.tenant, v.tags::jsonb
+    FROM v
     ON CONFLICT (id) DO NOTHING
     RETURNING id
+), recipients AS (
+    INSERT INTO postroom_email_recipients (email_id, key, tenant, created_at)
+    SELECT v.id, k, v.tenant, v.created_at
+    FROM v JOIN new ON new.id = v.id, unnest(string_to_array(v.keys, ',')) AS k
 )
 SELECT array_agg(id), pg_notify('postroom_new', '') FROM new HAVING count(*) > 0
 
@@ -38,11 +48,15 @@ WITH claim AS (
     RETURNING email_id
 ), new AS (
     INSERT INTO postroom_emails
-        (id, state, created_at, updated_at, send_at, available_at, owner, payload)
+        (id, state, created_at, updated_at, send_at, available_at, owner, payload, tenant, tags)
     SELECT email_id, %(state)s, %(now)s, %(now)s, %(not_before)s, %(not_before)s, %(owner)s,
-        %(payload)s
+        %(payload)s, %(tenant)s, %(tags)s::jsonb
     FROM claim
     RETURNING id
+), recipients AS (
+    INSERT INTO postroom_email_recipients (email_id, key, tenant, created_at)
+    SELECT new.id, k, %(tenant)s, %(now)s
+    FROM new, unnest(string_to_array(%(keys)s::text, ',')) AS k
 )
 SELECT id, pg_notify('postroom_new', '') FROM new
 
@@ -169,6 +183,34 @@ WITH cancelled AS (
 )
 SELECT id FROM cancelled
 
+-- name: page_emails
+-- A page of a tenant's emails, newest first (the postroom_emails_tenant index read backwards);
+-- a filter given as NULL is off. `at`, `id`: the position of the previous page's last email.
+SELECT e.id, e.state, e.created_at, e.send_at, e.tags, e.provider
+FROM postroom_emails e
+WHERE e.tenant = %(tenant)s
+    AND (%(state)s::text IS NULL OR e.state = %(state)s::text)
+    AND (%(tag)s::text IS NULL OR e.tags ? %(tag)s::text)
+    AND (%(since)s::float8 IS NULL OR e.created_at >= %(since)s::float8)
+    AND (%(until)s::float8 IS NULL OR e.created_at < %(until)s::float8)
+    AND (%(at)s::float8 IS NULL OR (e.created_at, e.id) < (%(at)s::float8, %(id)s::text))
+ORDER BY e.created_at DESC, e.id DESC
+LIMIT %(limit)s
+
+-- name: page_emails_to
+-- The same for the emails one of whose recipients has this keyed address hash, through the
+-- postroom_email_recipients_key index.
+SELECT e.id, e.state, e.created_at, e.send_at, e.tags, e.provider
+FROM postroom_email_recipients r JOIN postroom_emails e ON e.id = r.email_id
+WHERE r.tenant = %(tenant)s AND r.key = %(key)s
+    AND (%(state)s::text IS NULL OR e.state = %(state)s::text)
+    AND (%(tag)s::text IS NULL OR e.tags ? %(tag)s::text)
+    AND (%(since)s::float8 IS NULL OR r.created_at >= %(since)s::float8)
+    AND (%(until)s::float8 IS NULL OR r.created_at < %(until)s::float8)
+    AND (%(at)s::float8 IS NULL OR (r.created_at, r.email_id) < (%(at)s::float8, %(id)s::text))
+ORDER BY r.created_at DESC, r.email_id DESC
+LIMIT %(limit)s
+
 -- name: count_since
 SELECT count(*) FROM postroom_emails WHERE owner = %(owner)s AND created_at >= %(since)s
 
@@ -231,6 +273,9 @@ WITH lock AS (
 ), keys AS (
     DELETE FROM postroom_idempotency
     WHERE (SELECT held FROM lock) AND created_at <= %(expired)s
+), recipients AS (
+    -- The recipients' keys go with the content: a purged email is no longer found by `to=`.
+    DELETE FROM postroom_email_recipients WHERE email_id IN (SELECT id FROM purged)
 )
 SELECT count(*) FROM purged
 
@@ -317,9 +362,11 @@ SELECT id, payload, attempts, created_at FROM leased ORDER BY id
 SELECT id, available_at FROM postroom_emails WHERE id = ANY(%(ids)s)
 
 -- name: withdraw
--- Events go with the email (ON DELETE CASCADE).
+-- Events go with the email (ON DELETE CASCADE); its recipients' keys have no foreign key.
 WITH keys AS (
     DELETE FROM postroom_idempotency WHERE email_id = %(id)s
+), recipients AS (
+    DELETE FROM postroom_email_recipients WHERE email_id = %(id)s
 )
 DELETE FROM postroom_emails WHERE id = %(id)s RETURNING id
 
@@ -528,8 +575,16 @@ FROM postroom_templates t
 JOIN postroom_template_versions v ON v.template_id = t.id AND v.version IN (t.latest, t.current)
 WHERE t.tenant = %(tenant)s AND t.name = %(name)s
 
--- name: template_names
-SELECT name FROM postroom_templates WHERE tenant = %(tenant)s ORDER BY name
+-- name: template_page
+-- A range of the (tenant, name) primary key, in byte order (the "C" collation); version 1
+-- gives the creation time, the newest version the last change. Every name is longer than ''.
+SELECT t.id, t.name, t.latest, t.current, oldest.created_at, newest.created_at
+FROM postroom_templates t
+JOIN postroom_template_versions oldest ON oldest.template_id = t.id AND oldest.version = 1
+JOIN postroom_template_versions newest ON newest.template_id = t.id AND newest.version = t.latest
+WHERE t.tenant = %(tenant)s AND t.name > %(after)s
+ORDER BY t.name
+LIMIT %(limit)s
 
 -- name: delete_template
 WITH gone AS (

@@ -15,10 +15,14 @@ from postroom.storage.coalesce import Coalescer
 from postroom.storage.postgres.connection import PostgresConnection
 from postroom.storage.postgres.options import storage_errors
 from postroom.storage.postgres.queries import Row, columns, rows
+from postroom.storage.sql import json_tags
 
 IDEMPOTENCY_WINDOW = 24 * 3600.0
 # The array parameters of insert_emails and settle, in the order of a row's values.
-_NEW_COLUMNS = ("ids", "states", "created", "not_before", "owners", "payloads")
+_NEW_COLUMNS = (
+    *("ids", "states", "created", "not_before", "owners", "payloads", "tenants", "tags"),
+    "keys",
+)
 _SETTLE_COLUMNS = (
     *("ids", "tokens", "states", "available", "dead", "providers", "ats", "reasons"),
     *("outcomes", "codes", "message_ids"),
@@ -51,8 +55,7 @@ class PostgresQueue:
         state = State.SCHEDULED if email.scheduled else State.QUEUED
         if email.idempotency_key is not None:
             return await self._put_with_key(email, now, state)
-        row = (email.id, state.value, now, email.not_before, email.owner, email.payload)
-        if not await self._new.submit(row):
+        if not await self._new.submit(_new_row(email, state, now)):
             raise ValueError("an email with this id is already stored")
         return PutResult(PutOutcome.CREATED, email.id, state)
 
@@ -63,7 +66,7 @@ class PostgresQueue:
         now = self._clock.now()
         states = [State.SCHEDULED if e.scheduled else State.QUEUED for e in emails]
         plain = [
-            (e.id, state.value, now, e.not_before, e.owner, e.payload)
+            _new_row(e, state, now)
             for e, state in zip(emails, states, strict=True)
             if e.idempotency_key is None
         ]
@@ -166,8 +169,20 @@ class PostgresQueue:
         return QueueStats(ready, scheduled, in_flight, dead, age)
 
 
+def _new_row(email: NewEmail, state: State, now: float) -> Row:
+    """A new email as insert_emails takes it, its recipient keys joined by commas (they are
+    hex: no comma in them)."""
+    return (
+        *(email.id, state.value, now, email.not_before, email.owner, email.payload),
+        *(email.tenant, json_tags(email.tags), ",".join(dict.fromkeys(email.recipient_keys))),
+    )
+
+
 def _key_params(email: NewEmail, now: float, state: State) -> dict[str, Any]:
     return {
+        "tenant": email.tenant,
+        "tags": json_tags(email.tags),
+        "keys": ",".join(dict.fromkeys(email.recipient_keys)),
         "key": email.idempotency_key,
         "fingerprint": email.fingerprint,
         "id": email.id,

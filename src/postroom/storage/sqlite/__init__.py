@@ -15,6 +15,7 @@ from postroom.storage.sqlite.emails import SqliteEmailStore
 from postroom.storage.sqlite.events import SqliteEventStore
 from postroom.storage.sqlite.keys import SqliteKeyStore
 from postroom.storage.sqlite.lifecycle import SqliteLifecycle
+from postroom.storage.sqlite.pauses import SqliteProviderPauses
 from postroom.storage.sqlite.queue import SqliteQueue
 from postroom.storage.sqlite.sealed import SqliteSealedContent
 from postroom.storage.sqlite.suppressions import SqliteSuppressionStore
@@ -47,4 +48,5 @@ def storage_of(connection: SqliteConnection) -> Storage:
         templates=SqliteTemplateStore(connection),
         webhooks=SqliteWebhookStore(connection),
         activity=SqliteActivityLog(connection),
+        pauses=SqliteProviderPauses(connection),
     )

@@ -7,15 +7,20 @@ from collections.abc import Sequence
 from typing import Any
 
 from postroom.domain.states import State
-from postroom.ports.queue import Event
+from postroom.ports.queue import Event, NewEmail
+from postroom.storage.sql import json_tags
 from postroom.storage.sqlite.commit import Bulk, BulkInsert, Row, flatten, values_sql
 
 # A new email is one row; its first event (queued or scheduled at created_at) is read from it.
-NEW_EMAIL = BulkInsert(
-    "emails",
-    ("id", "state", "created_at", "updated_at", "send_at", "available_at", "owner", "payload"),
-    intake=True,
+# Its recipients' keyed address hashes are rows of email_recipients, written beside it.
+EMAIL_COLUMNS = (
+    *("id", "state", "created_at", "updated_at", "send_at", "available_at", "owner", "payload"),
+    *("tenant", "tags"),
 )
+_EMAIL_ROWS = BulkInsert("emails", EMAIL_COLUMNS)
+_RECIPIENTS = BulkInsert("email_recipients", ("email_id", "key", "tenant", "created_at"))
+_EMAILS_PER_INSERT = 3000  # 10 values each, under SQLite's 32766 bound variables
+_RECIPIENTS_PER_INSERT = 8000  # 4 values each
 EVENTS = BulkInsert("events", ("email_id", "at", "state", "provider", "reason"))
 # Settling events: provider attempts carry an outcome class and a status code.
 SETTLE_EVENTS = BulkInsert(
@@ -95,6 +100,38 @@ def attempt_row(email_id: str, event: Event) -> Row:
     return (email_id, event.at, event.provider, event.message_id, event.outcome, event.code)
 
 
+def new_email_row(email: NewEmail, state: State, now: float) -> Row:
+    """An email as NewEmails takes it: the emails row's columns, then its recipient keys."""
+    return (
+        *(email.id, state, now, now, email.not_before, email.not_before, email.owner),
+        *(email.payload, email.tenant, json_tags(email.tags)),
+        tuple(dict.fromkeys(email.recipient_keys)),
+    )
+
+
+def insert_emails(conn: sqlite3.Connection, rows: Sequence[Row]) -> None:
+    """New emails' rows in multi-row INSERTs, then their recipients' in as few more."""
+    width = len(EMAIL_COLUMNS)
+    for start in range(0, len(rows), _EMAILS_PER_INSERT):
+        _EMAIL_ROWS.run(conn, [row[:width] for row in rows[start : start + _EMAILS_PER_INSERT]])
+    recipients = [(row[0], key, row[8], row[2]) for row in rows for key in row[width]]
+    for start in range(0, len(recipients), _RECIPIENTS_PER_INSERT):
+        _RECIPIENTS.run(conn, recipients[start : start + _RECIPIENTS_PER_INSERT])
+
+
+class NewEmails:
+    """New emails of a group transaction: their rows and their recipients' keys in one
+    INSERT each (two statements, so the batch is a transaction of its own)."""
+
+    single_statement = False
+    intake = True
+    settles = False
+
+    def run(self, conn: sqlite3.Connection, rows: Sequence[Row]) -> list[Any]:
+        insert_emails(conn, rows)
+        return [None] * len(rows)
+
+
 def add_event(conn: sqlite3.Connection, email_id: str, event: Event) -> None:
     SETTLE_EVENTS.run(conn, [event_row(email_id, event)])
 
@@ -143,7 +180,7 @@ class FindSuppressions:
 
 
 BULKS: dict[str, Bulk] = {
-    "new": NEW_EMAIL,
+    "new": NewEmails(),
     "settle": SettleLeases(),
     "find_suppressions": FindSuppressions(),
 }

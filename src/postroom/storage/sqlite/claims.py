@@ -36,7 +36,7 @@ class SqliteClaims:
 
     async def withdraw(self, email_id: str) -> None:
         def withdraw(conn: sqlite3.Connection) -> None:
-            for table in ("events", "attempts", "idempotency"):
+            for table in ("events", "attempts", "idempotency", "email_recipients"):
                 conn.execute(f"DELETE FROM {table} WHERE email_id = ?", (email_id,))
             conn.execute("DELETE FROM emails WHERE id = ?", (email_id,))
 

@@ -1,9 +1,11 @@
 """Where an email's state and history are read and cancelled: the emails and events tables."""
 
+import json
 import sqlite3
+from typing import Any
 
 from postroom.domain.states import WAITING, State
-from postroom.ports.emails import CancelOutcome, EmailStatus
+from postroom.ports.emails import CancelOutcome, EmailFilter, EmailStatus, EmailSummary, Position
 from postroom.ports.queue import Event
 from postroom.storage.sql import in_list
 from postroom.storage.sqlite.bulks import add_event
@@ -51,6 +53,11 @@ class SqliteEmailStore:
     async def content(self, email_id: str) -> tuple[str, bytes] | None:
         return await self._db.read(_content, email_id)
 
+    async def page(
+        self, tenant: str, filters: EmailFilter, after: Position | None, limit: int
+    ) -> list[EmailSummary]:
+        return await self._db.read(_page, tenant, filters, after, limit)
+
 
 def _status(conn: sqlite3.Connection, email_id: str) -> EmailStatus | None:
     row = conn.execute(
@@ -91,3 +98,56 @@ def _content(conn: sqlite3.Connection, email_id: str) -> tuple[str, bytes] | Non
         return None
     # Retention sets a purged payload to NULL.
     return str(row[0]), bytes(row[1] or b"")
+
+
+def _page(
+    conn: sqlite3.Connection,
+    tenant: str,
+    filters: EmailFilter,
+    after: Position | None,
+    limit: int,
+) -> list[EmailSummary]:
+    """Through the email_recipients index for `to=`, the emails_tenant one otherwise; both
+    read newest first, so the scan stops at the page's end."""
+    if filters.recipient_key is not None:
+        source, at, id_column = (
+            "email_recipients r JOIN emails e ON e.id = r.email_id",
+            "r",
+            "r.email_id",
+        )
+        where, params = ["r.tenant = ?", "r.key = ?"], [tenant, filters.recipient_key]
+    else:
+        source, at, id_column = "emails e", "e", "e.id"
+        where, params = ["e.tenant = ?"], [tenant]
+    for sql, values in _conditions(filters, after, at, id_column):
+        where.append(sql)
+        params.extend(values)
+    query = (
+        f"SELECT e.id, e.state, e.created_at, e.send_at, e.tags, e.provider FROM {source}"
+        f" WHERE {' AND '.join(where)}"
+        f" ORDER BY {at}.created_at DESC, {id_column} DESC LIMIT ?"
+    )
+    rows = conn.execute(query, (*params, limit)).fetchall()
+    return [
+        EmailSummary(i, State(state), created, send_at, tuple(json.loads(tags)), provider)
+        for i, state, created, send_at, tags, provider in rows
+    ]
+
+
+def _conditions(
+    filters: EmailFilter, after: Position | None, at: str, id_column: str
+) -> list[tuple[str, list[Any]]]:
+    """The WHERE terms of the filters given, with their values; `at` names the table whose
+    created_at the page is ordered by."""
+    terms: list[tuple[bool, str, list[Any]]] = [
+        (filters.state is not None, "e.state = ?", [filters.state]),
+        (filters.after is not None, f"{at}.created_at >= ?", [filters.after]),
+        (filters.before is not None, f"{at}.created_at < ?", [filters.before]),
+        (after is not None, f"({at}.created_at, {id_column}) < (?, ?)", list(after or ())),
+        (
+            filters.tag is not None,
+            "EXISTS (SELECT 1 FROM json_each(e.tags) WHERE value = ?)",
+            [filters.tag],
+        ),
+    ]
+    return [(sql, values) for wanted, sql, values in terms if wanted]

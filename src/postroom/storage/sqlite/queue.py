@@ -8,13 +8,16 @@ from typing import Any
 from postroom.domain.states import State
 from postroom.ports.clock import Clock
 from postroom.ports.queue import Event, Lease, NewEmail, PutOutcome, PutResult, QueueStats
-from postroom.storage.sqlite.bulks import EVENTS, NEW_EMAIL, initial_state, settle_row
-from postroom.storage.sqlite.commit import flatten
+from postroom.storage.sqlite.bulks import (
+    EVENTS,
+    initial_state,
+    insert_emails,
+    new_email_row,
+    settle_row,
+)
 from postroom.storage.sqlite.connection import SqliteConnection
 
 IDEMPOTENCY_WINDOW = 24 * 3600.0
-# New emails per INSERT of a batch: 8 values each, under SQLite's 32766 bound variables.
-_ROWS_PER_INSERT = 4000
 
 
 class SqliteQueue:
@@ -42,13 +45,10 @@ class SqliteQueue:
             if email.idempotency_key is not None:
                 results[i] = self._put_once(conn, email)
         now = self._clock.now()
-        for start in range(0, len(plain), _ROWS_PER_INSERT):
-            chunk = plain[start : start + _ROWS_PER_INSERT]
-            rows = [_row(emails[i], now) for i in chunk]
-            conn.execute(NEW_EMAIL.sql(len(rows)), flatten(rows))
-            for i in chunk:
-                state = initial_state(emails[i].scheduled)
-                results[i] = PutResult(PutOutcome.CREATED, emails[i].id, state)
+        insert_emails(conn, [_row(emails[i], now) for i in plain])
+        for i in plain:
+            state = initial_state(emails[i].scheduled)
+            results[i] = PutResult(PutOutcome.CREATED, emails[i].id, state)
         return [r for r in results if r is not None]
 
     def _put_once(self, conn: sqlite3.Connection, email: NewEmail) -> PutResult:
@@ -56,7 +56,7 @@ class SqliteQueue:
         earlier = _earlier(conn, email, now)
         if earlier is not None:
             return earlier
-        conn.execute(NEW_EMAIL.sql(1), _row(email, now))
+        insert_emails(conn, [_row(email, now)])
         return PutResult(PutOutcome.CREATED, email.id, initial_state(email.scheduled))
 
     async def lease(self, limit: int, visibility: float) -> list[Lease]:
@@ -132,17 +132,7 @@ def lease_where(
 
 
 def _row(email: NewEmail, now: float) -> tuple[Any, ...]:
-    state = initial_state(email.scheduled)
-    return (
-        email.id,
-        state,
-        now,
-        now,
-        email.not_before,
-        email.not_before,
-        email.owner,
-        email.payload,
-    )
+    return new_email_row(email, initial_state(email.scheduled), now)
 
 
 def _earlier(conn: sqlite3.Connection, email: NewEmail, now: float) -> PutResult | None:

@@ -48,6 +48,11 @@ def _purge(conn: sqlite3.Connection, before: float, expired: float) -> int:
             f" ({', '.join('?' * len(part))})",
             (State.SENT.value, *part),
         )
+        # The recipients' keys go with the content: a purged email is no longer found by `to=`.
+        conn.execute(
+            f"DELETE FROM email_recipients WHERE email_id IN ({', '.join('?' * len(part))})",
+            part,
+        )
     conn.execute("DELETE FROM idempotency WHERE created_at < ?", (expired,))
     return len(ids)
 
