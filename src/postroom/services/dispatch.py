@@ -47,6 +47,7 @@ OUTAGE_PAUSE = 1.0
 # Woken sooner than this after a lease that found all there was, it waits out the rest: every
 # delivery's `sent` wakes it, and a lease per delivery would cost every delivery a write.
 WAKE_SPACING = 0.02
+SETTLE_GATHER = 0.01
 RESPONSE_KEPT = 1024  # characters of a response body kept with its attempt
 PURGED = "the event was purged by retention before it could be sent"
 
@@ -82,7 +83,7 @@ class DispatchWebhooks:
         self._ready: collections.deque[Leased] = collections.deque()
         self._ahead = max(1, concurrency // 2)
         # Leasing waits until this many more could be taken (or none is busy or ready).
-        self._refill = max(1, concurrency // 10)
+        self._refill = max(1, concurrency // 4)
         self._slot_free = asyncio.Event()  # `_refill` more could be taken
         self._to_settle = asyncio.Event()  # an outcome waits in _settling
         self._draining = False  # no attempt will start any more
@@ -216,12 +217,16 @@ class DispatchWebhooks:
         return Outcome(attempt, state, next_at, False, verdict.disable_reason, data)
 
     async def _settle_loop(self) -> None:
-        """Settle whatever ended while the last settle was being written: one write each."""
+        """Settle whatever ended while the last settle was being written: one write each.
+        A few outcomes wait SETTLE_GATHER for more: against a slow receiver they end one by
+        one, and a write each would cost more than the attempt (the lease outlasts the wait)."""
         while self._settling or not self._draining:
             if not self._settling:
                 await self._to_settle.wait()
                 self._to_settle.clear()
                 continue
+            if len(self._settling) < self._refill and not self._draining:
+                await asyncio.sleep(SETTLE_GATHER)
             await self._flush()
 
     async def _flush(self) -> None:
