@@ -19,6 +19,7 @@ from postroom.api.openapi_parts import answer as _answer
 from postroom.api.openapi_parts import error as _error
 from postroom.api.openapi_parts import json_content as _json
 from postroom.api.openapi_parts import operation as _operation
+from postroom.api.openapi_parts import page_parameters
 from postroom.api.openapi_templates import submit_batch, template_paths
 from postroom.api.openapi_webhooks import WEBHOOK_SCHEMAS, webhook_paths
 from postroom.api.schemas import (
@@ -467,20 +468,7 @@ _PAGE_PARAMETERS = [
         "description": "only entries with this reason",
         "schema": {"type": "string", "enum": SUPPRESSION_REASONS},
     },
-    {
-        "name": "cursor",
-        "in": "query",
-        "required": False,
-        "description": "the `nextCursor` of the previous page; omitted: the first page",
-        "schema": {"type": "string", "maxLength": MAX_CURSOR_CHARS},
-    },
-    {
-        "name": "limit",
-        "in": "query",
-        "required": False,
-        "description": "at most this many entries",
-        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE},
-    },
+    *page_parameters("entries", MAX_PAGE, DEFAULT_PAGE, MAX_CURSOR_CHARS),
 ]
 
 

@@ -67,3 +67,23 @@ def operation(
         **more,
         "responses": ordered,
     }
+
+
+def page_parameters(items: str, most: int, default: int, cursor_chars: int) -> list[dict[str, Any]]:
+    """`cursor` and `limit`, as every paged list takes them."""
+    return [
+        {
+            "name": "cursor",
+            "in": "query",
+            "required": False,
+            "description": "the `nextCursor` of the previous page; omitted: the first page",
+            "schema": {"type": "string", "maxLength": cursor_chars},
+        },
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "description": f"at most this many {items}",
+            "schema": {"type": "integer", "minimum": 1, "maximum": most, "default": default},
+        },
+    ]

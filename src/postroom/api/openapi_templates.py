@@ -9,6 +9,7 @@ from postroom.api.openapi_parts import (
     error,
     json_content,
     operation,
+    page_parameters,
 )
 from postroom.api.suppressions import DEFAULT_PAGE, MAX_CURSOR_CHARS
 from postroom.domain.keys import SEND, TEMPLATES
@@ -75,22 +76,7 @@ def _template_operation(
     return operation(operation_id, summary, {**errors, **responses}, TEMPLATES, **more)
 
 
-_PAGE_PARAMETERS = [
-    {
-        "name": "cursor",
-        "in": "query",
-        "required": False,
-        "description": "the `nextCursor` of the previous page; omitted: the first page",
-        "schema": {"type": "string", "maxLength": MAX_CURSOR_CHARS},
-    },
-    {
-        "name": "limit",
-        "in": "query",
-        "required": False,
-        "description": "at most this many templates",
-        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE},
-    },
-]
+_PAGE_PARAMETERS = page_parameters("templates", MAX_PAGE, DEFAULT_PAGE, MAX_CURSOR_CHARS)
 
 
 def _list_templates() -> dict[str, Any]:
