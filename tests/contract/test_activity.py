@@ -100,3 +100,29 @@ async def test_provider_attempts_are_counted_with_their_successes(
         ("sendgrid", 1, 1),
     ]
     assert await activity.attempts(clock.now() + 1) == []
+
+
+HOUR = 3600.0
+
+
+async def test_a_day_is_counted_in_hourly_buckets(
+    store: Storage, activity: ActivityLog, clock: ManualClock
+) -> None:
+    """Twenty-four buckets of an hour each (the dashboard's day chart): each email in the
+    hour it was stored, sent or failed, however far apart those hours are."""
+    since = clock.now()
+    clock.advance(HOUR / 2)
+    for n in range(2):
+        await store.queue.put(new(clock, n))
+    clock.advance(5 * HOUR)
+    await store.queue.put(new(clock, 2))
+    sent, failed = await store.queue.lease(2, VISIBILITY)
+    assert await store.queue.ack(sent, Event(clock.now(), State.SENT, "outbox", "mid-1"))
+    clock.advance(18 * HOUR)  # into the last hour of the day
+    assert await store.queue.dead_letter(failed, Event(clock.now(), State.FAILED, "outbox", "x"))
+    found = await activity.activity(since, 24, HOUR)
+    assert found.bucket_seconds == HOUR
+    assert all(len(counts) == 24 for counts in found.counts.values())
+    assert found.counts["accepted"] == [2, 0, 0, 0, 0, 1] + [0] * 18
+    assert found.counts["sent"] == [0] * 5 + [1] + [0] * 18
+    assert found.counts["failed"] == [0] * 23 + [1]

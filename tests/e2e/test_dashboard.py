@@ -85,11 +85,15 @@ def api(serve: Server, name: str, **headers: str) -> Reply:
     return request("GET", f"{serve.url}/dashboard/api/{name}", headers=headers)
 
 
-def shot(page: Any, name: str) -> None:
+def shot(page: Any, name: str, section: str = "") -> None:
+    """The whole page, or only the element `section` selects."""
     if SCREENSHOTS:
         folder = ROOT / SCREENSHOTS if not os.path.isabs(SCREENSHOTS) else Path(SCREENSHOTS)
         folder.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(folder / name), full_page=True)
+        if section:
+            page.locator(section).screenshot(path=str(folder / name))
+        else:
+            page.screenshot(path=str(folder / name), full_page=True)
 
 
 def log_in(page: Any, serve: Server, key: str) -> None:
@@ -165,6 +169,8 @@ def test_logging_in_shows_tiles_that_move_without_a_reload(
     expect(provider).to_contain_text("100.0 %")  # three attempts, all accepted
     expect(page.locator("#throughput polyline")).to_have_count(3)
     assert page.evaluate("window.stillTheSamePage") is True
+    page.get_by_role("button", name="Find emails").click()
+    expect(page.locator("#email-list tbody tr")).not_to_have_count(0)
     shot(page, "dashboard.png")
     # The session's cookie alone does not make a POST: the page's token must come with it.
     untokened = "fetch('/dashboard/api/dead/redrive', {method: 'POST', body: '{}'})"
@@ -173,6 +179,27 @@ def test_logging_in_shows_tiles_that_move_without_a_reload(
     page.wait_for_url("**/dashboard/login")
     cookie = f"postroom_dashboard={cookies[0]['value']}"
     assert api(board, "overview", Cookie=cookie).status == 401
+
+
+def test_the_chart_switches_to_the_last_day(board: Server, admin: str, page: Any) -> None:
+    """*Last day* draws the chart in 24 hourly buckets, the emails just sent in the current
+    hour's; *Last hour* goes back to 60 minutes."""
+    from playwright.sync_api import expect
+
+    wait_status(board, admin, send(board, admin), "sent")
+    log_in(page, board, admin)
+    page.get_by_role("button", name="Last day").click()
+    expect(page.locator("#throughput[data-range=day]")).to_have_count(1)
+    expect(page.locator("#chart-span")).to_have_text("per hour, the last day")
+    lines = page.locator("#throughput polyline")
+    expect(lines).to_have_count(3)
+    assert len(lines.first.get_attribute("points").split()) == 24
+    day = page.evaluate("fetch('/dashboard/api/throughput?range=day').then(r => r.json())")
+    assert (day["range"], day["bucketSeconds"], len(day["series"]["sent"])) == ("day", 3600, 24)
+    assert day["series"]["sent"][-1] >= 1
+    page.get_by_role("button", name="Last hour").click()
+    expect(page.locator("#throughput[data-range=hour]")).to_have_count(1)
+    assert len(lines.first.get_attribute("points").split()) == 60
 
 
 def test_dead_letters_are_redriven_from_the_page(
@@ -207,6 +234,49 @@ def test_dead_letters_are_redriven_from_the_page(
     wait_status(board, admin, ids[1:], "sent")
 
 
+def dead_with(serve: Server, key: str, fake: FakeProvider, status: int, count: int) -> list[str]:
+    """`count` emails dead-lettered by the provider answering `status` to each."""
+    fake.behaviour({"fail_status": status})
+    try:
+        ids = send(serve, key, count)
+        wait_status(serve, key, ids, "failed")
+    finally:
+        fake.behaviour({"fail_status": 0})
+    return ids
+
+
+def test_a_filtered_redrive_redrives_only_the_matching_dead_letters(
+    board: Server, admin: str, fake: FakeProvider, page: Any
+) -> None:
+    """Two emails refused (permanent) and one the provider was down for (down): a redrive of
+    error class `down` counts one in its dry run and redrives that one alone; the refused
+    ones stay dead until redriven by their provider."""
+    from playwright.sync_api import expect
+
+    refused = dead_with(board, admin, fake, 400, 2)
+    (down,) = dead_with(board, admin, fake, 503, 1)
+    log_in(page, board, admin)
+    rows = page.locator("#dead tbody tr")
+    expect(rows).to_have_count(3)
+    page.locator("#redrive-error").select_option("down")
+    page.get_by_role("button", name="Redrive matching…").click()
+    expect(page.locator("#redrive-match-count")).to_have_text("1 dead letters match.")
+    page.get_by_role("button", name="Confirm redrive").click()
+    expect(page.locator("#redrive-result")).to_have_text("Redriven: 1")
+    expect(rows).to_have_count(2)
+    assert [rows.nth(i).get_attribute("data-id") for i in range(2)] == sorted(refused)
+    wait_status(board, admin, [down], "sent")
+    assert {status(board, admin, i) for i in refused} == {"failed"}
+    page.locator("#redrive-error").select_option("")
+    page.locator("#redrive-provider").fill("mailgun")
+    page.get_by_role("button", name="Redrive matching…").click()
+    expect(page.locator("#redrive-match-count")).to_have_text("2 dead letters match.")
+    page.get_by_role("button", name="Confirm redrive").click()
+    expect(page.locator("#redrive-result")).to_have_text("Redriven: 2")
+    expect(rows).to_have_count(0)
+    wait_status(board, admin, refused, "sent")
+
+
 def test_a_suppression_is_added_found_and_removed(board: Server, admin: str, page: Any) -> None:
     """The operator types an address: Add suppresses it, Search shows the entry, Remove lifts
     it."""
@@ -224,6 +294,41 @@ def test_a_suppression_is_added_found_and_removed(board: Server, admin: str, pag
     expect(page.locator("#suppression-result")).to_have_text("Removed: 1")
     page.get_by_role("button", name="Search").click()
     expect(page.locator("#suppression-result")).to_have_text("Not suppressed.")
+
+
+def test_an_email_sent_is_found_and_its_detail_opened(board: Server, admin: str, page: Any) -> None:
+    """An email sent with a tag is listed in the Emails section (no address in the list), found
+    again by its recipient typed in; clicking it shows its recipient with its state and the
+    email's history with the provider's attempt and its sent event."""
+    from playwright.sync_api import expect
+
+    tagged = {**email(), "tags": ["dashboard-find-me"]}
+    accepted = post_email(board.url, tagged, Authorization=f"Bearer {admin}")
+    assert accepted.status == 202, accepted.body
+    email_id = str(accepted.json()["id"])
+    wait_status(board, admin, [email_id], "sent")
+    log_in(page, board, admin)
+    page.locator("#email-tag").fill("dashboard-find-me")
+    page.get_by_role("button", name="Find emails").click()
+    rows = page.locator("#email-list tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text(email_id)
+    expect(rows).to_contain_text("mailgun")
+    assert CANARY_ADDRESS not in page.locator("#email-list").inner_text()
+    page.locator("#email-tag").fill("")
+    page.locator("#email-to").fill(CANARY_ADDRESS.upper())
+    page.get_by_role("button", name="Find emails").click()
+    expect(page.locator(f"#email-list tbody tr[data-id='{email_id}']")).to_have_count(1)
+    page.locator(f"#email-list tbody tr[data-id='{email_id}'] a").click()
+    detail = page.locator("#email-detail")
+    expect(detail).to_be_visible()
+    expect(page.locator("#detail-id")).to_have_text(email_id)
+    expect(page.locator("#detail-recipients tbody tr")).to_contain_text(CANARY_ADDRESS)
+    expect(page.locator("#detail-recipients tbody tr")).to_contain_text("sent")
+    history = page.locator("#detail-events tbody tr")
+    expect(history.filter(has_text="sent").filter(has_text="mailgun")).not_to_have_count(0)
+    assert CANARY_SUBJECT not in page.content()
+    shot(page, "dashboard-email.png", "#emails")
 
 
 def test_webhook_endpoints_are_listed_and_tested(board: Server, admin: str, page: Any) -> None:
@@ -253,6 +358,12 @@ def test_the_dashboard_shows_and_logs_no_address_or_content(board: Server, admin
     bearer = {"Authorization": f"Bearer {admin}"}
     bodies = [request("GET", f"{board.url}/dashboard", headers=bearer).body]
     bodies += [api(board, name, **bearer).body for name in API]
+    searched = request(
+        "POST", f"{board.url}/dashboard/api/emails/search", {"to": CANARY_ADDRESS}, bearer
+    )
+    assert searched.status == 200
+    assert searched.json()["emails"]  # the canary's emails are listed, without their address
+    bodies.append(searched.body)
     time.sleep(0.5)  # the log's last lines
     for text in [*(b.decode() for b in bodies), board.output()]:
         assert CANARY_ADDRESS not in text

@@ -6,6 +6,8 @@ from functools import partial
 from postroom.api.container import Container
 from postroom.dashboard import Circuits, DashboardParts, ProviderState
 from postroom.domain.circuit import Circuit
+from postroom.domain.keys import DEFAULT_TENANT
+from postroom.ports.emails import EmailStatus
 from postroom.ports.storage import Storage
 from postroom.services import operations, pauses
 from postroom.services.health import LocalHealth
@@ -29,6 +31,10 @@ def dashboard_parts(
         endpoints=container.endpoints,
         now=container.now,
         providers=names,
+        email_list=container.email_list,
+        email_status=storage.emails.status,
+        email_tenant=partial(sender_tenant, storage),
+        recipients=container.recipients,
     )
     if storage.pauses is not None:
         store = storage.pauses
@@ -36,6 +42,15 @@ def dashboard_parts(
         parts.pause = lambda name: pauses.pause(store, names, name, container.now())
         parts.resume = partial(pauses.resume, store)
     return parts
+
+
+async def sender_tenant(storage: Storage, status: EmailStatus) -> str | None:
+    """The tenant of the key that sent the email (the default one without keys); None when the
+    key is not in the store. Revoked keys stay listed, so their emails stay theirs."""
+    if not status.owner:
+        return DEFAULT_TENANT
+    found = [key.tenant for key in await storage.keys.list_keys() if key.id == status.owner]
+    return found[0] if found else None
 
 
 async def circuits(storage: Storage, health: LocalHealth | None) -> Circuits:

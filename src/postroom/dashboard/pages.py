@@ -3,6 +3,9 @@ login page. Nothing here holds data: numbers, ids and states arrive as JSON and 
 
 from html import escape
 
+from postroom.domain.circuit import Failure
+from postroom.domain.states import State
+
 # Only this package's own script and styles; the script talks only to this origin.
 PAGE_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -73,12 +76,16 @@ def dashboard_page(csrf: str, logged_in: bool) -> str:
         + f"<div class='tiles'>{hour}{rates}</div>"
         + "<p class='note'>Warning above 5 % bounces or 0.1 % complaints of the recipients "
         + "a provider reported on.</p>"
-        + "<figure id='chart'><svg id='throughput' viewBox='0 0 600 120' "
+        + "<figure id='chart'><p class='switch'>"
+        + "<button type='button' id='chart-hour' aria-pressed='true'>Last hour</button>"
+        + "<button type='button' id='chart-day' aria-pressed='false'>Last day</button></p>"
+        + "<svg id='throughput' viewBox='0 0 600 120' "
         + "preserveAspectRatio='none' role='img' "
         + "aria-label='Emails per minute, last hour'></svg>"
         + "<figcaption><span class='key accepted'>accepted</span> "
         + "<span class='key sent'>sent</span> <span class='key failed'>failed</span> "
-        + "per minute, the last hour (<span id='chart-max'></span>)</figcaption></figure>"
+        + "<span id='chart-span'>per minute, the last hour</span> "
+        + "(<span id='chart-max'></span>)</figcaption></figure>"
         + "</section>"
         + "<section id='providers'><h2>Providers</h2><p class='note' id='circuit-source'></p>"
         + "<table><thead><tr><th>Provider</th><th>Circuit</th><th>Failures</th>"
@@ -91,9 +98,11 @@ def dashboard_page(csrf: str, logged_in: bool) -> str:
         + "<button type='button' id='redrive-all-confirm'>Confirm</button> "
         + "<button type='button' id='redrive-all-cancel'>Cancel</button></span> "
         + "<span id='redrive-result' class='note'></span></p>"
+        + _redrive_filter()
         + "<table><thead><tr><th>Email id</th><th>Failed at</th><th>Attempts</th>"
         + "<th>Provider</th><th>Error</th><th></th></tr></thead><tbody></tbody></table>"
         + "<p class='empty'>No dead letters.</p></section>"
+        + _emails()
         + "<section id='suppressions'><h2>Suppressions</h2>"
         + "<form id='suppression-form'><label>Address "
         + "<input type='text' name='address' id='suppression-address' autocomplete='off' "
@@ -112,6 +121,50 @@ def dashboard_page(csrf: str, logged_in: bool) -> str:
         + "</main>"
     )
     return shell("Postroom dashboard", body, csrf)
+
+
+def _redrive_filter() -> str:
+    """Redrive the dead letters of one provider or error class, after a dry-run count."""
+    errors = "".join(f"<option>{failure}</option>" for failure in Failure)
+    return (
+        "<form id='redrive-filter'><label>Provider <input type='text' id='redrive-provider' "
+        "list='redrive-providers' autocomplete='off' class='short'></label> "
+        "<datalist id='redrive-providers'></datalist>"
+        "<label>Error <select id='redrive-error'>"
+        f"<option value=''>any</option>{errors}</select></label> "
+        "<button type='submit'>Redrive matching…</button> "
+        "<span id='redrive-match-confirm' hidden><span id='redrive-match-count'></span> "
+        "<button type='button' id='redrive-match-go'>Confirm redrive</button> "
+        "<button type='button' id='redrive-match-cancel'>Cancel</button></span></form>"
+    )
+
+
+def _emails() -> str:
+    """The search form, the list, and the detail of the email clicked (filled by the script)."""
+    states = "".join(f"<option>{state}</option>" for state in State)
+    return (
+        "<section id='emails'><h2>Emails</h2>"
+        "<form id='email-form'><label>State <select name='state' id='email-state'>"
+        f"<option value=''>any</option>{states}</select></label> "
+        "<label>Tag <input type='text' name='tag' id='email-tag' autocomplete='off' "
+        "class='short'></label> "
+        "<label>Recipient <input type='text' name='to' id='email-to' autocomplete='off'></label> "
+        "<label>From <input type='datetime-local' name='after' id='email-after' class='short'>"
+        "</label> <label>to <input type='datetime-local' name='before' id='email-before' "
+        "class='short'></label> <button type='submit'>Find emails</button></form>"
+        "<p id='email-result' class='note'></p>"
+        "<table id='email-list'><thead><tr><th>Email id</th><th>Status</th><th>Created</th>"
+        "<th>Tags</th><th>Provider</th></tr></thead><tbody></tbody></table>"
+        "<p><button type='button' id='email-more' hidden>More</button></p>"
+        "<div id='email-detail' hidden><h3>Email <span id='detail-id' class='mono'></span> "
+        "<span id='detail-status'></span> <button type='button' id='detail-close'>Close</button>"
+        "</h3><p class='note' id='detail-times'></p>"
+        "<h4>Recipients</h4><table id='detail-recipients'><thead><tr><th>Address</th>"
+        "<th>State</th><th>Events</th></tr></thead><tbody></tbody></table>"
+        "<h4>History</h4><table id='detail-events'><thead><tr><th>At</th><th>Status</th>"
+        "<th>Provider</th><th>Outcome</th><th>Code</th></tr></thead><tbody></tbody></table>"
+        "</div></section>"
+    )
 
 
 def login_page(csrf: str, refused: bool) -> str:

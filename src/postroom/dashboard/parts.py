@@ -1,7 +1,7 @@
 """What the dashboard needs from the composition root: read-only views of the queue, the
-activity counts and the circuits, and the operator actions it offers (redrive, suppressions,
-webhook endpoints, pausing and resuming a provider). Fields a store lacks are None, and the
-page says the section is absent."""
+activity counts, the circuits and the tenant's emails, and the operator actions it offers
+(redrive, suppressions, webhook endpoints, pausing and resuming a provider). Fields a store
+lacks are None, and the page says the section is absent."""
 
 import time
 from collections.abc import Awaitable, Callable
@@ -9,7 +9,10 @@ from dataclasses import dataclass, field
 
 from postroom.ports.activity import ActivityLog
 from postroom.ports.dead import DeadLetters
+from postroom.ports.emails import EmailStatus
 from postroom.ports.queue import QueueStats
+from postroom.services.email_list import EmailList
+from postroom.services.recipients import Recipients
 from postroom.services.suppressions import SuppressionList
 from postroom.services.webhook_endpoints import Endpoints
 
@@ -53,3 +56,11 @@ class DashboardParts:
     paused: Callable[[], Awaitable[dict[str, float]]] | None = None
     pause: Callable[[str], Awaitable[bool]] | None = None
     resume: Callable[[str], Awaitable[bool]] | None = None
+    # The tenant's emails (services/email_list.py, as GET /api/v1/email); None: not listed.
+    email_list: EmailList | None = None
+    # One email's state and history (EmailStore.status), the tenant of the key that sent it
+    # (None: a key no longer known),
+    # and its recipients' stories (as GET /api/v1/email/{id}); None: no email detail.
+    email_status: Callable[[str], Awaitable[EmailStatus | None]] | None = None
+    email_tenant: Callable[[EmailStatus], Awaitable[str | None]] | None = None
+    recipients: Recipients | None = None

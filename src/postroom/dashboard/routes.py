@@ -3,8 +3,8 @@
 The page needs a session (a redirect to the login page otherwise); /dashboard/api answers 401.
 Every POST must come from our own page (`same_origin`) and carry the session's token in an
 `X-CSRF-Token` header; a caller with a Bearer key (no cookie, no page) needs no token. Every
-answer is `no-store`. Addresses typed into the suppression search travel in POST bodies, never
-in a URL, and no log line carries one.
+answer is `no-store`. Addresses typed into the suppression and email searches travel in POST
+bodies, never in a URL, and no log line carries one.
 """
 
 import json
@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from postroom.dashboard import pages, views
+from postroom.dashboard import emails, pages, redrive, views
 from postroom.dashboard.parts import DashboardParts
 from postroom.domain.address import AddressError
 from postroom.domain.errors import StorageUnavailableError
@@ -64,6 +64,7 @@ def dashboard_routes(parts: DashboardParts, authenticate: Authenticate | None) -
         Route("/dashboard/logout", board.logout, methods=["POST"]),
         Route("/dashboard/static/{name}", static, methods=["GET"]),
         Route("/dashboard/api/overview", board.overview, methods=["GET"]),
+        Route("/dashboard/api/throughput", board.throughput, methods=["GET"]),
         Route("/dashboard/api/dead", board.dead, methods=["GET"]),
         Route("/dashboard/api/dead/redrive", board.redrive, methods=["POST"]),
         Route("/dashboard/api/suppressions/search", board.search, methods=["POST"]),
@@ -72,6 +73,8 @@ def dashboard_routes(parts: DashboardParts, authenticate: Authenticate | None) -
         Route("/dashboard/api/providers/pause", board.pause, methods=["POST"]),
         Route("/dashboard/api/providers/resume", board.resume, methods=["POST"]),
         Route("/dashboard/api/webhooks", board.webhooks, methods=["GET"]),
+        Route("/dashboard/api/emails/search", board.search_emails, methods=["POST"]),
+        Route("/dashboard/api/emails/{id}", board.email, methods=["GET"]),
         Route("/dashboard/api/webhooks/{id}/test", board.test_webhook, methods=["POST"]),
         Route("/dashboard/api/webhooks/{id}/replay", board.replay_webhook, methods=["POST"]),
     ]
@@ -150,6 +153,25 @@ class Dashboard:
         }
         return JSONResponse(body, 200, SAFE)
 
+    async def throughput(self, request: Request) -> Response:
+        """?range=hour (per minute) or day (per hour): the chart's series, the current bucket
+        last."""
+        caller = await self._caller(request)
+        if isinstance(caller, Response):
+            return caller
+        span = request.query_params.get("range", "hour")
+        if span not in views.RANGES:
+            return error(400, "Bad request", f"The range is one of {', '.join(views.RANGES)}.")
+        if self.parts.activity is None:
+            return error(404, "Not found", "This store counts no activity.")
+        buckets, width = views.RANGES[span]
+        since = views.range_start(self.parts.now(), buckets, width)
+        try:
+            activity = await self.parts.activity.activity(since, buckets, width)
+        except StorageUnavailableError:
+            return _unavailable()
+        return JSONResponse(views.chart_json(span, activity), 200, SAFE)
+
     async def dead(self, request: Request) -> Response:
         caller = await self._caller(request)
         if isinstance(caller, Response):
@@ -163,12 +185,17 @@ class Dashboard:
         return JSONResponse(body, 200, SAFE)
 
     async def redrive(self, request: Request) -> Response:
-        """{"ids": [...]} redrives those; {"all": true} every one; with "dryRun": true, only
-        how many there are."""
+        """{"ids": [...]} redrives those; {"all": true} every one; {"match": {"provider": NAME,
+        "error": CLASS}} those of that provider or error class (redrive.py); with "dryRun": true,
+        only how many there are."""
         posted = await self._posted(request)
         if isinstance(posted, Response):
             return posted
         _, body = posted
+        if "match" in body:
+            return await redrive.redrive_matching(
+                self.parts, body["match"], body.get("dryRun") is True
+            )
         given = body.get("ids")
         every = body.get("all") is True
         ids = [i for i in given if isinstance(i, str)] if isinstance(given, list) else []
@@ -268,6 +295,20 @@ class Dashboard:
             return _unavailable()
         log_event(log, f"dashboard.provider_{done}", logging.INFO, provider=name, changed=changed)
         return JSONResponse({"provider": name, done: changed}, 200, SAFE)
+
+    async def search_emails(self, request: Request) -> Response:
+        """A POST, though it changes nothing: the recipient typed stays out of every URL."""
+        posted = await self._posted(request)
+        if isinstance(posted, Response):
+            return posted
+        caller, body = posted
+        return await emails.search(self.parts, caller.tenant, body)
+
+    async def email(self, request: Request) -> Response:
+        caller = await self._caller(request)
+        if isinstance(caller, Response):
+            return caller
+        return await emails.detail(self.parts, caller.tenant, request.path_params["id"])
 
     async def webhooks(self, request: Request) -> Response:
         caller = await self._caller(request)

@@ -7,13 +7,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from postroom.dashboard.parts import Circuits
+from postroom.domain.rules import rfc3339
 from postroom.domain.suppression import Suppression
-from postroom.domain.webhooks import iso as rfc3339
 from postroom.ports.activity import (
+    ACCEPTED,
     BOUNCED,
     COMPLAINED,
     DELIVERED,
+    FAILED,
     KINDS,
+    SENT,
     Activity,
     ProviderAttempts,
 )
@@ -23,6 +26,9 @@ from postroom.ports.webhooks import Attempt, Endpoint
 
 BUCKET_SECONDS = 60.0
 BUCKETS = 60  # the last hour, the current minute last
+# What the throughput chart can span: (buckets, seconds each), the current bucket last.
+RANGES = {"hour": (BUCKETS, BUCKET_SECONDS), "day": (24, 3600.0)}
+CHARTED = (ACCEPTED, SENT, FAILED)
 # Above these, the rate tiles carry the `warn` class (the thresholds providers act on).
 BOUNCE_WARNING = 0.05
 COMPLAINT_WARNING = 0.001
@@ -30,7 +36,22 @@ COMPLAINT_WARNING = 0.001
 
 def hour_start(now: float) -> float:
     """The first bucket's start: the current minute is the last of BUCKETS."""
-    return math.floor(now / BUCKET_SECONDS) * BUCKET_SECONDS - (BUCKETS - 1) * BUCKET_SECONDS
+    return range_start(now, BUCKETS, BUCKET_SECONDS)
+
+
+def range_start(now: float, buckets: int, width: float) -> float:
+    """The first bucket's start, so that the bucket holding `now` is the last of `buckets`."""
+    return math.floor(now / width) * width - (buckets - 1) * width
+
+
+def chart_json(span: str, activity: Activity) -> dict[str, Any]:
+    """The chart's series over `span` (a key of RANGES)."""
+    return {
+        "range": span,
+        "since": rfc3339(activity.since),
+        "bucketSeconds": activity.bucket_seconds,
+        "series": {kind: activity.counts[kind] for kind in CHARTED},
+    }
 
 
 def queue_json(stats: QueueStats) -> dict[str, Any]:

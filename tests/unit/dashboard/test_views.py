@@ -103,3 +103,17 @@ def test_providers_show_their_pauses_and_which_can_be_paused() -> None:
     without = views.circuits_json(circuits, [], None, ["mailgun"])
     assert without["pauses"] is False
     assert [p["pausable"] for p in without["providers"]] == [False]
+
+
+def test_the_day_ends_with_the_current_hour() -> None:
+    """Twenty-four one-hour buckets, the last one holding now; the chart carries only the
+    kinds it draws."""
+    now = 1_800_000_125.0
+    buckets, width = views.RANGES["day"]
+    start = views.range_start(now, buckets, width)
+    assert (buckets, start % 3600) == (24, 0)
+    assert start + 23 * 3600 <= now < start + 24 * 3600
+    counts = {kind: [0] * 24 for kind in KINDS}
+    found = views.chart_json("day", Activity(start, width, counts))
+    assert set(found["series"]) == {"accepted", "sent", "failed"}
+    assert (found["range"], found["bucketSeconds"]) == ("day", 3600.0)

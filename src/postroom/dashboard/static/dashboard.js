@@ -57,6 +57,13 @@ function percent(rate, digits) {
   return rate === null ? "–" : (rate * 100).toFixed(digits) + " %";
 }
 
+// What the chart spans: "hour" (per minute, from the overview) or "day" (per hour).
+let chartRange = "hour";
+const SPANS = {
+  hour: { caption: "per minute, the last hour", unit: "a minute" },
+  day: { caption: "per hour, the last day", unit: "an hour" },
+};
+
 function drawChart(series) {
   const svg = document.getElementById("throughput");
   const kinds = ["accepted", "sent", "failed"];
@@ -77,10 +84,21 @@ function drawChart(series) {
     line.setAttribute("class", "line " + kind);
     svg.appendChild(line);
   }
-  $("#chart-max").textContent = "top of the chart: " + top + " a minute";
+  const span = SPANS[chartRange];
+  svg.setAttribute("aria-label", "Emails " + span.caption);
+  svg.dataset.range = chartRange;
+  $("#chart-span").textContent = span.caption;
+  $("#chart-max").textContent = "top of the chart: " + top + " " + span.unit;
 }
 
-function showOverview(data) {
+function chooseRange(range) {
+  chartRange = range;
+  $("#chart-hour").setAttribute("aria-pressed", String(range === "hour"));
+  $("#chart-day").setAttribute("aria-pressed", String(range === "day"));
+  refresh();
+}
+
+function showOverview(data, range) {
   for (const [key, value] of Object.entries(data.queue)) setTile(key, String(value));
   const activity = data.activity;
   if (activity) {
@@ -88,7 +106,7 @@ function showOverview(data) {
     const rates = activity.rates;
     setTile("bounceRate", percent(rates.bounce, 1), rates.bounceWarning);
     setTile("complaintRate", percent(rates.complaint, 2), rates.complaintWarning);
-    drawChart(activity.series);
+    if (chartRange === "hour" && range === "hour") drawChart(activity.series);
   }
   const sources = {
     worker: "Circuits of the worker in this process.",
@@ -96,6 +114,13 @@ function showOverview(data) {
     none: "This process runs no worker, and the store shares no circuits: see each worker.",
   };
   $("#circuit-source").textContent = sources[data.circuits.source] || "";
+  const names = $("#redrive-providers");
+  names.replaceChildren();
+  for (const provider of data.circuits.providers) {
+    const option = document.createElement("option");
+    option.value = provider.name;
+    names.appendChild(option);
+  }
   const body = $("#providers tbody");
   body.replaceChildren();
   for (const provider of data.circuits.providers) {
@@ -157,6 +182,9 @@ function showWebhooks(data) {
   if (!data.available) $("#webhook-result").textContent = "Webhooks are not kept by this store.";
 }
 
+// The filter the last dry run counted: Confirm redrives by that one, not what is typed since.
+let redriveMatch = null;
+
 async function redrive(body) {
   try {
     const done = await postJson("/dashboard/api/dead/redrive", body);
@@ -217,14 +245,109 @@ async function suppression(action) {
   }
 }
 
+// The Emails section: the search is POSTed (a typed recipient stays out of every URL); the
+// list shows no address, the detail of the email clicked shows its recipients'.
+let emailSearch = null;
+
+function localTime(id) {
+  const value = $(id).value;
+  return value ? new Date(value).toISOString() : "";
+}
+
+async function searchEmails(more) {
+  const result = $("#email-result");
+  const body = $("#email-list tbody");
+  if (!more) {
+    emailSearch = {
+      state: $("#email-state").value,
+      tag: $("#email-tag").value.trim(),
+      to: $("#email-to").value.trim(),
+      after: localTime("#email-after"),
+      before: localTime("#email-before"),
+    };
+    body.replaceChildren();
+  }
+  try {
+    const done = await postJson("/dashboard/api/emails/search", emailSearch);
+    for (const email of done.emails) body.appendChild(emailRow(email));
+    emailSearch.cursor = done.nextCursor || "";
+    $("#email-more").hidden = !done.nextCursor;
+    result.textContent = body.children.length ? "" : "No email matches.";
+  } catch (e) {
+    result.textContent = e.message;
+  }
+}
+
+function emailRow(email) {
+  const row = document.createElement("tr");
+  row.dataset.id = email.id;
+  const id = cell(row, "");
+  const link = document.createElement("a");
+  link.href = "#email-detail";
+  link.className = "mono";
+  link.textContent = email.id;
+  link.addEventListener("click", (event) => {
+    event.preventDefault();
+    showEmail(email.id);
+  });
+  id.appendChild(link);
+  cell(row, email.status).className = "status " + email.status;
+  cell(row, email.createdAt);
+  cell(row, email.tags.join(", "));
+  cell(row, email.provider || "");
+  return row;
+}
+
+async function showEmail(id) {
+  try {
+    const email = await getJson("/dashboard/api/emails/" + encodeURIComponent(id));
+    if (!email.id) throw new Error((email.message && email.message.long) || "not found");
+    $("#detail-id").textContent = email.id;
+    $("#detail-status").textContent = email.status;
+    $("#detail-times").textContent =
+      "created " + email.createdAt + ", send at " + email.sendAt + ", " + email.attempts + (email.attempts === 1 ? " attempt" : " attempts");
+    const recipients = $("#detail-recipients tbody");
+    recipients.replaceChildren();
+    for (const recipient of email.recipients || []) {
+      const row = document.createElement("tr");
+      cell(row, recipient.address || "(purged)");
+      cell(row, recipient.state + (recipient.bounce ? " (" + recipient.bounce + ")" : ""));
+      const events = recipient.events.map(
+        (e) => e.at + " " + e.type + (e.provider ? " via " + e.provider : "") + (e.bounce ? " " + e.bounce : "")
+      );
+      cell(row, events.join("\n") || "no provider events yet").className = "attempts";
+      recipients.appendChild(row);
+    }
+    const history = $("#detail-events tbody");
+    history.replaceChildren();
+    for (const e of email.events) {
+      const row = document.createElement("tr");
+      cell(row, e.at);
+      cell(row, e.status).className = "status " + e.status;
+      cell(row, e.provider || "");
+      cell(row, e.outcome || "");
+      cell(row, e.code || "");
+      history.appendChild(row);
+    }
+    $("#email-detail").hidden = false;
+    $("#email-detail").scrollIntoView();
+  } catch (e) {
+    $("#email-result").textContent = e.message;
+  }
+}
+
 async function refresh() {
   try {
-    const [overview, dead, webhooks] = await Promise.all([
+    const range = chartRange;
+    const [overview, dead, webhooks, day] = await Promise.all([
       getJson("/dashboard/api/overview"),
       getJson("/dashboard/api/dead"),
       getJson("/dashboard/api/webhooks"),
+      range === "day" ? getJson("/dashboard/api/throughput?range=day") : null,
     ]);
-    showOverview(overview);
+    showOverview(overview, range);
+    // A switch while this poll was out: the next one draws the range now chosen.
+    if (range === chartRange && day && day.series) drawChart(day.series);
     showDead(dead);
     showWebhooks(webhooks);
     $("#updated").textContent = "updated " + new Date().toLocaleTimeString();
@@ -248,6 +371,25 @@ function start() {
     $("#redrive-confirm").hidden = true;
     redrive({ all: true });
   });
+  $("#redrive-filter").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const match = { provider: $("#redrive-provider").value.trim(), error: $("#redrive-error").value };
+    try {
+      const dry = await postJson("/dashboard/api/dead/redrive", { match, dryRun: true });
+      $("#redrive-match-count").textContent = dry.count + " dead letters match.";
+      $("#redrive-match-confirm").hidden = false;
+      redriveMatch = match;
+    } catch (e) {
+      $("#redrive-result").textContent = e.message;
+    }
+  });
+  $("#redrive-match-go").addEventListener("click", () => {
+    $("#redrive-match-confirm").hidden = true;
+    redrive({ match: redriveMatch });
+  });
+  $("#redrive-match-cancel").addEventListener("click", () => {
+    $("#redrive-match-confirm").hidden = true;
+  });
   $("#redrive-all-cancel").addEventListener("click", () => {
     $("#redrive-confirm").hidden = true;
   });
@@ -256,6 +398,17 @@ function start() {
     suppression("search");
   });
   $("#suppression-add").addEventListener("click", () => suppression("add"));
+  $("#chart-hour").addEventListener("click", () => chooseRange("hour"));
+  $("#chart-day").addEventListener("click", () => chooseRange("day"));
+  $("#email-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    searchEmails(false);
+  });
+  $("#email-more").addEventListener("click", () => searchEmails(true));
+  $("#detail-close").addEventListener("click", () => {
+    $("#email-detail").hidden = true;
+  });
+  searchEmails(false);
   $("#suppression-remove").addEventListener("click", () => suppression("remove"));
   refresh();
   setInterval(refresh, POLL_MS);
