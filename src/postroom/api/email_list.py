@@ -8,13 +8,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from postroom.api.container import Container
-from postroom.api.emails import calling_tenant, iso
+from postroom.api.emails import calling_tenant
 from postroom.api.responses import error_response, json_response, storage_unavailable
 from postroom.api.suppressions import MAX_CURSOR_CHARS, address_parser
 from postroom.domain.address import AddressError
 from postroom.domain.errors import StorageUnavailableError
 from postroom.domain.keys import READ
 from postroom.domain.rules import CONTROL, rfc3339_seconds
+from postroom.domain.rules import rfc3339 as iso
 from postroom.domain.states import State
 from postroom.ports.emails import EmailSummary
 from postroom.services.email_list import MAX_PAGE, EmailQuery

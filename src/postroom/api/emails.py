@@ -2,7 +2,6 @@
 
 import contextlib
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,10 +17,12 @@ from postroom.api.responses import (
 from postroom.domain.errors import CipherError, StorageUnavailableError
 from postroom.domain.ids import is_id
 from postroom.domain.keys import DEFAULT_TENANT, READ, SEND, allows
+from postroom.domain.rules import rfc3339 as iso
 from postroom.domain.states import State
 from postroom.logs import get_logger, log_event
 from postroom.ports.emails import CancelOutcome, EmailStatus
-from postroom.services.recipients import RecipientReport, RenderedFrom
+from postroom.services.recipients import RenderedFrom
+from postroom.web.email_json import recipient_json
 
 log = get_logger("api")
 
@@ -87,35 +88,11 @@ async def status(request: Request) -> Response:
             story = await container.recipients.story(found)
         except StorageUnavailableError:
             return storage_unavailable()
-        body["recipients"] = [_recipient(r) for r in story.reports]
+        body["recipients"] = [recipient_json(r) for r in story.reports]
         if story.derived is not None:
             body["status"] = story.derived
         body["template"] = _template(story.template)
     return json_response(body)
-
-
-def _recipient(report: RecipientReport) -> dict[str, object]:
-    state = report.state
-    return {
-        "address": report.address,
-        "state": state.state,
-        "complained": state.complained,
-        "unsubscribed": state.unsubscribed,
-        "opens": state.opens,
-        "clicks": state.clicks,
-        "bounce": state.bounce,
-        "events": [
-            {
-                "at": iso(e.at),
-                "type": e.type,
-                "provider": e.provider or None,
-                "bounce": e.bounce or None,
-                "rejectReason": e.reject_reason or None,
-                "description": e.description or None,
-            }
-            for e in report.events
-        ],
-    }
 
 
 def _template(used: RenderedFrom | None) -> dict[str, object] | None:
@@ -183,9 +160,3 @@ def _opened(open_text: Callable[[str, str], str], text: str, email_id: str) -> s
         return open_text(text, email_id)
     except CipherError:
         return "(encrypted with a key that is not configured)"
-
-
-def iso(timestamp: float) -> str:
-    """RFC 3339 in UTC with milliseconds: `2026-11-28T18:46:45.813Z`."""
-    moment = datetime.fromtimestamp(timestamp, UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

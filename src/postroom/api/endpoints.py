@@ -11,11 +11,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from postroom.api.container import Container
-from postroom.api.emails import calling_tenant, iso
+from postroom.api.emails import calling_tenant
 from postroom.api.responses import error_response, json_response, storage_unavailable
 from postroom.api.suppressions import json_body
 from postroom.domain.errors import StorageUnavailableError
 from postroom.domain.keys import WEBHOOKS
+from postroom.domain.rules import rfc3339 as iso
 from postroom.domain.rules import rfc3339_seconds
 from postroom.logs import get_logger, log_event
 from postroom.ports.webhooks import Attempt, Endpoint

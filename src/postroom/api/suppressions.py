@@ -14,12 +14,13 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from postroom.api.container import Container
-from postroom.api.emails import calling_tenant, iso
+from postroom.api.emails import calling_tenant
 from postroom.api.responses import error_response, json_response, storage_unavailable
 from postroom.domain.address import AddressError, fast_mailbox
 from postroom.domain.errors import StorageUnavailableError
 from postroom.domain.keys import SUPPRESSIONS
 from postroom.domain.rules import CONTROL, rfc3339_seconds
+from postroom.domain.rules import rfc3339 as iso
 from postroom.domain.suppression import ALL_SCOPES, MAX_SCOPE_CHARS, Reason, Suppression
 from postroom.logs import get_logger, log_event
 from postroom.services.suppressions import MAX_PAGE, NewSuppression, SuppressionList

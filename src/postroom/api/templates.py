@@ -12,11 +12,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from postroom.api.container import Container
-from postroom.api.emails import calling_tenant, iso
+from postroom.api.emails import calling_tenant
 from postroom.api.responses import error_response, json_response, storage_unavailable
 from postroom.api.suppressions import DEFAULT_PAGE, MAX_CURSOR_CHARS, json_body
 from postroom.domain.errors import InvalidEmailError, StorageUnavailableError
 from postroom.domain.keys import TEMPLATES
+from postroom.domain.rules import rfc3339 as iso
 from postroom.domain.templates import TemplateDefinition
 from postroom.logs import get_logger, log_event
 from postroom.ports.templates import TemplateSummary

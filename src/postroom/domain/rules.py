@@ -3,7 +3,8 @@ Submission they produce and how sendAt is read."""
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from postroom.domain.message import Email, Limits
@@ -88,6 +89,15 @@ def schedule(value: Any, now: float, limits: Limits) -> tuple[float | None, str]
         return None, f"must be at most {counted(limits.max_schedule_seconds // 86400, 'day')} ahead"
     # A time in the past means "now", as the origin API did.
     return (float(value) if value > now else None), ""
+
+
+@lru_cache(maxsize=4096)
+def rfc3339(at: float) -> str:
+    """Unix seconds as RFC 3339 in UTC with milliseconds (`2026-11-28T18:46:45.813Z`): every
+    time an answer, a webhook or a page gives. Cached: a webhook's payload gives its event's
+    time twice, and formatting shows in a profile of webhooks out."""
+    moment = datetime.fromtimestamp(at, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def rfc3339_seconds(text: str) -> float | None:

@@ -5,10 +5,9 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from functools import lru_cache
 
 from postroom.domain.events import EventType
+from postroom.domain.rules import rfc3339
 
 TEST = "webhook.test"
 ENDPOINT_DISABLED = "webhook.endpoint.disabled"
@@ -97,17 +96,9 @@ def parse_retry_after(value: str | None, now: float) -> float:
     return max(0.0, when.timestamp() - now)
 
 
-@lru_cache(maxsize=4096)
-def iso(at: float) -> str:
-    """RFC 3339 in UTC with milliseconds, as the payloads carry times. Cached: a payload
-    carries its event's time twice, and strftime shows in a profile of webhooks out."""
-    moment = datetime.fromtimestamp(at, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
 def envelope(kind: str, at: float, data: dict[str, object]) -> dict[str, object]:
     """A webhook's body and a feed entry: `{"type", "timestamp", "data"}`."""
-    return {"type": kind, "timestamp": iso(at), "data": data}
+    return {"type": kind, "timestamp": rfc3339(at), "data": data}
 
 
 def payload(kind: str, at: float, data: dict[str, object]) -> str:

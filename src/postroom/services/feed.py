@@ -6,7 +6,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from postroom.domain.errors import CipherError
-from postroom.domain.webhooks import envelope, event_id, iso, payload
+from postroom.domain.rules import rfc3339 as iso
+from postroom.domain.webhooks import envelope, event_id, payload
 from postroom.ports.emails import EmailStore
 from postroom.ports.webhooks import FeedItem, WebhookStore
 from postroom.services.content import Content

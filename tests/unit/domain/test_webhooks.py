@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from postroom.domain.rules import rfc3339
 from postroom.domain.webhooks import (
     DISABLE_AFTER,
     EMAIL_TYPES,
@@ -15,7 +16,6 @@ from postroom.domain.webhooks import (
     MAX_RETRY_AFTER,
     SCHEDULE,
     TEST,
-    iso,
     judge,
     next_delay,
     parse_retry_after,
@@ -99,4 +99,4 @@ def test_the_payload_is_the_envelope_with_rfc3339_milliseconds() -> None:
         "timestamp": "2023-11-14T22:13:20.250Z",
         "data": {"id": "evt_1"},
     }
-    assert iso(0) == "1970-01-01T00:00:00.000Z"
+    assert rfc3339(0) == "1970-01-01T00:00:00.000Z"
