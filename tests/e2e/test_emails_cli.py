@@ -49,7 +49,7 @@ def test_emails_list_filters_as_the_api_does(api: Server) -> None:
     assert code == 0
     assert lines[0].split()[:2] == ["id", "status"]
     assert listed_ids(lines) == [later, first]
-    assert "invoice" in lines[2]
+    assert "invoice" not in "\n".join(lines)  # a tag may name someone: it is not shown
     assert "queued" in lines[2]
     assert listed_ids(cli(api, "emails", "list", "--tenant", tenant, "--limit", "1")[1]) == [later]
     by_state = cli(api, "emails", "list", "--tenant", tenant, "--state", "scheduled")[1]

@@ -1,5 +1,5 @@
 """GET /api/v1/email: the calling key's tenant's emails, newest first, a page at a time
-(docs/api.md). Each item is the email's state, times, tags and provider: never a subject or an
+(docs/api.md). Each item is the email's state, times and provider: never a subject, a tag or an
 address; an email's detail stays GET /api/v1/email/{id}."""
 
 from collections.abc import Callable, Mapping
@@ -52,7 +52,6 @@ def item(email: EmailSummary) -> dict[str, object]:
         "status": email.state,
         "createdAt": iso(email.created_at),
         "sendAt": iso(email.send_at),
-        "tags": list(email.tags),
         "provider": email.provider or None,
     }
 

@@ -18,7 +18,7 @@ _TIME = {
 
 EMAIL_ITEM = {
     "type": "object",
-    "required": ["id", "status", "createdAt", "sendAt", "tags", "provider"],
+    "required": ["id", "status", "createdAt", "sendAt", "provider"],
     "description": "An email as the list shows it: never its subject or an address (its "
     "detail is GET /api/v1/email/{id}).",
     "properties": {
@@ -36,12 +36,6 @@ EMAIL_ITEM = {
         },
         "createdAt": {**_TIME, "description": "when it was accepted"},
         "sendAt": {**_TIME, "description": "when it is (or was) due"},
-        "tags": {
-            "type": "array",
-            "items": {"type": "string"},
-            "description": "its tags (none for an email accepted before the upgrade that "
-            "added this list)",
-        },
         "provider": {
             "type": ["string", "null"],
             "description": "the provider of its last settled attempt; null before one",
@@ -124,6 +118,6 @@ def list_emails() -> dict[str, Any]:
         },
         scope=READ,
         description="The emails of the key's tenant (every key of the tenant), newest first. "
-        "Each item is the email's state, times, tags and provider; never its content.",
+        "Each item is the email's state, times and provider; never its content.",
         parameters=_PARAMETERS,
     )

@@ -70,10 +70,9 @@ def _when(timestamp: float) -> str:
 
 
 def _row(email: EmailSummary) -> str:
-    provider, tags = email.provider or "-", ",".join(email.tags) or "-"
     return (
         f"{email.id:36}  {email.state:10}  {_when(email.created_at):19}  "
-        f"{_when(email.send_at):19}  {provider:12}  {tags}"
+        f"{_when(email.send_at):19}  {email.provider or '-'}"
     )
 
 
@@ -89,10 +88,7 @@ def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
     query = EmailQuery(State(args.state) if args.state else None, args.tag or None, to=to)
 
     async def pages(views: EmailViews) -> None:
-        print(
-            f"{'id':36}  {'status':10}  {'created (UTC)':19}  {'send at (UTC)':19}  "
-            f"{'provider':12}  tags"
-        )
+        print(f"{'id':36}  {'status':10}  {'created (UTC)':19}  {'send at (UTC)':19}  provider")
         left, cursor = args.limit, ""
         while left > 0:
             found, after = await views.listing.page(args.tenant, query, cursor, min(left, MAX_PAGE))

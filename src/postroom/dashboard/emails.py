@@ -3,7 +3,7 @@ them (services/email_list.py), and one email's detail as GET /api/v1/email/{id} 
 (EmailStore.status and services/recipients.py Recipients.story).
 
 The search is a POST: a recipient address the operator types travels in its body, never in a
-URL, and no log line carries it. A listed email shows its id, state, times, tags and provider
+URL, and no log line carries it. A listed email shows its id, state, times and provider
 only; its detail adds each recipient's address (the one place the dashboard shows those, to an
 admin), never a subject, a body or a provider's error text.
 """
@@ -102,7 +102,6 @@ def summary_json(email: EmailSummary) -> dict[str, Any]:
         "status": email.state,
         "createdAt": rfc3339(email.created_at),
         "sendAt": rfc3339(email.send_at),
-        "tags": list(email.tags),
         "provider": email.provider or None,
     }
 

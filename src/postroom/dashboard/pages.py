@@ -154,7 +154,7 @@ def _emails() -> str:
         "class='short'></label> <button type='submit'>Find emails</button></form>"
         "<p id='email-result' class='note'></p>"
         "<table id='email-list'><thead><tr><th>Email id</th><th>Status</th><th>Created</th>"
-        "<th>Tags</th><th>Provider</th></tr></thead><tbody></tbody></table>"
+        "<th>Provider</th></tr></thead><tbody></tbody></table>"
         "<p><button type='button' id='email-more' hidden>More</button></p>"
         "<div id='email-detail' hidden><h3>Email <span id='detail-id' class='mono'></span> "
         "<span id='detail-status'></span> <button type='button' id='detail-close'>Close</button>"

@@ -24,7 +24,7 @@ class EmailFilter:
     """What a page of a tenant's emails is narrowed to; None: any."""
 
     state: State | None = None
-    tag: str | None = None  # emails carrying this tag
+    tag: str | None = None  # emails carrying this tag (its keyed hash, as NewEmail.tags)
     after: float | None = None  # created at or after this time
     before: float | None = None  # created before this time
     recipient_key: str | None = None  # a recipient's keyed address hash (to, cc or bcc)
@@ -38,7 +38,7 @@ class EmailSummary:
     state: State
     created_at: float
     send_at: float
-    tags: tuple[str, ...]
+    tags: tuple[str, ...]  # their keyed hashes (NewEmail.tags): for filtering, never shown
     provider: str  # the provider of its last settled attempt; "" before one
 
 

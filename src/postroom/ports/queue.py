@@ -46,8 +46,9 @@ class NewEmail:
     # The API key that submitted it; only that key may see or cancel it ("" without auth).
     owner: str = ""
     # Stored beside the sealed payload, in the same write, so the tenant's emails can be
-    # listed and filtered (EmailStore.page): the key's tenant, the email's tags, and the keyed
-    # hashes of its recipients' addresses (services/addresses.py), each once; never an address.
+    # listed and filtered (EmailStore.page): the key's tenant, and the keyed hashes of the
+    # email's tags and of its recipients' addresses (services/addresses.py), each once; never a
+    # tag or an address itself (either may name a person).
     tenant: str = DEFAULT_TENANT
     tags: tuple[str, ...] = ()
     recipient_keys: tuple[str, ...] = ()

@@ -30,6 +30,11 @@ class AddressKeys:
         # 40 % less (measured); every recipient of every email accepted pays it.
         return hmac.digest(self._key, normalise(address).encode(), "sha256").hex()
 
+    def tag_key(self, tag: str) -> str:
+        """The lookup key of a tag, exact: tags may name people ("customer-ann"), so the list
+        of emails filters on this and never stores the tag itself."""
+        return hmac.digest(self._key, b"tag\0" + tag.encode(), "sha256").hex()
+
     def seal(self, address: str) -> str:
         """The normalised address as stored: sealed when keys are configured."""
         return self._content.seal_text(normalise(address), _CONTEXT)

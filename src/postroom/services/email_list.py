@@ -43,7 +43,8 @@ class EmailList:
         cursor this list did not give."""
         limit = min(limit, MAX_PAGE)
         key = self._keys.key(query.to) if query.to is not None else None
-        filters = EmailFilter(query.state, query.tag, query.after, query.before, key)
+        tag = self._keys.tag_key(query.tag) if query.tag is not None else None
+        filters = EmailFilter(query.state, tag, query.after, query.before, key)
         found = await self._store.page(tenant, filters, decode_cursor(cursor), limit + 1)
         if len(found) <= limit:
             return found, None

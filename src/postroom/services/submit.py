@@ -241,10 +241,16 @@ class SubmitEmail:
             fingerprint=_fingerprint(plain, data.get("sendAt")) if idempotency_key else b"",
             owner=owner,
             tenant=tenant,
-            tags=email.tags,
+            tags=self._tag_keys(email),
             recipient_keys=self._recipient_keys(email),
         )
         return new, email
+
+    def _tag_keys(self, email: Email) -> tuple[str, ...]:
+        """The keyed hash of each tag: what the list of emails filters on."""
+        if self._addresses is None:
+            return ()
+        return tuple(self._addresses.tag_key(tag) for tag in email.tags)
 
     def _recipient_keys(self, email: Email) -> tuple[str, ...]:
         """The keyed hash of each recipient (to, cc, bcc), in order, each once."""

@@ -46,7 +46,7 @@ def test_a_bad_search_says_what_is_wrong() -> None:
 
 def test_a_listed_email_holds_no_address_or_subject() -> None:
     found = emails.summary_json(EmailSummary("e1", State.SENT, 0.0, 0.0, ("a",), "mailgun"))
-    assert set(found) == {"id", "status", "createdAt", "sendAt", "tags", "provider"}
+    assert set(found) == {"id", "status", "createdAt", "sendAt", "provider"}
 
 
 def test_a_detail_holds_the_recipients_and_attempts_but_no_reason() -> None:

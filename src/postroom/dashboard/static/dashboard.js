@@ -293,7 +293,6 @@ function emailRow(email) {
   id.appendChild(link);
   cell(row, email.status).className = "status " + email.status;
   cell(row, email.createdAt);
-  cell(row, email.tags.join(", "));
   cell(row, email.provider || "");
   return row;
 }
