@@ -14,7 +14,7 @@ from importlib import resources
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from postroom.dashboard import emails, pages, redrive, views
@@ -25,8 +25,8 @@ from postroom.domain.keys import ADMIN, allows
 from postroom.logs import get_logger, log_event
 from postroom.ports.keys import ApiKey
 from postroom.services.pauses import PauseError
-from postroom.services.suppressions import NewSuppression
-from postroom.web.access import Access, Authenticate, Caller, same_origin
+from postroom.services.suppressions import NewSuppression, SuppressionList
+from postroom.web.access import Access, Authenticate, Caller, caller_or_refusal, same_origin
 from postroom.web.login import Login
 from postroom.web.responses import SAFE, error
 from postroom.web.sessions import Sessions, same_token
@@ -87,23 +87,7 @@ class Dashboard:
         self.login = Login(access, "/dashboard", pages.login_page, _PAGE, log, "dashboard")
 
     async def _caller(self, request: Request) -> Caller | Response:
-        """The caller, or the answer for one who may not: 401 JSON on /dashboard/api, else a
-        redirect to the login page."""
-        try:
-            caller = await self.access.caller(request)
-        except StorageUnavailableError:
-            return _unavailable()
-        if caller is not None:
-            return caller
-        log_event(log, "dashboard.refused", status=401)
-        if request.url.path.startswith("/dashboard/api/"):
-            return error(
-                401,
-                "Unauthorized",
-                "Log in at /dashboard/login or send an admin key as Authorization: Bearer KEY.",
-                {"WWW-Authenticate": "Bearer"},
-            )
-        return RedirectResponse("/dashboard/login", 303, headers=SAFE)
+        return await caller_or_refusal(self.access, request, "/dashboard", "an admin key")
 
     async def _posted(self, request: Request) -> tuple[Caller, dict[str, Any]] | Response:
         """The caller of a POST from our own page, and its JSON object body."""
@@ -212,44 +196,44 @@ class Dashboard:
         return JSONResponse({"redriven": done}, 200, SAFE)
 
     async def search(self, request: Request) -> Response:
-        found = await self._suppression_request(request)
-        if isinstance(found, Response):
-            return found
-        tenant, address = found
-        assert self.parts.suppressions is not None
-        try:
-            entries = await self.parts.suppressions.show(tenant, address)
-        except StorageUnavailableError:
-            return _unavailable()
-        now = self.parts.now()
-        body = {"entries": [views.suppression_json(e, now) for e in entries]}
-        return JSONResponse(body, 200, SAFE)
+        async def show(lists: SuppressionList, tenant: str, address: str) -> dict[str, Any]:
+            entries = await lists.show(tenant, address)
+            now = self.parts.now()
+            return {"entries": [views.suppression_json(e, now) for e in entries]}
+
+        return await self._on_suppression(request, show)
 
     async def suppress(self, request: Request) -> Response:
-        found = await self._suppression_request(request)
-        if isinstance(found, Response):
-            return found
-        tenant, address = found
-        assert self.parts.suppressions is not None
-        try:
-            added = await self.parts.suppressions.add(tenant, [NewSuppression(address)])
-        except StorageUnavailableError:
-            return _unavailable()
-        log_event(log, "dashboard.suppressed", logging.INFO, added=added)
-        return JSONResponse({"added": added}, 200, SAFE)
+        async def add(lists: SuppressionList, tenant: str, address: str) -> dict[str, Any]:
+            added = await lists.add(tenant, [NewSuppression(address)])
+            log_event(log, "dashboard.suppressed", logging.INFO, added=added)
+            return {"added": added}
+
+        return await self._on_suppression(request, add)
 
     async def unsuppress(self, request: Request) -> Response:
+        async def remove(lists: SuppressionList, tenant: str, address: str) -> dict[str, Any]:
+            removed = await lists.remove(tenant, address)
+            log_event(log, "dashboard.unsuppressed", logging.INFO, removed=removed)
+            return {"removed": removed}
+
+        return await self._on_suppression(request, remove)
+
+    async def _on_suppression(
+        self,
+        request: Request,
+        act: Callable[[SuppressionList, str, str], Awaitable[dict[str, Any]]],
+    ) -> Response:
+        """`act` on the caller's tenant's list for the address its POST names: its answer."""
         found = await self._suppression_request(request)
         if isinstance(found, Response):
             return found
-        tenant, address = found
         assert self.parts.suppressions is not None
         try:
-            removed = await self.parts.suppressions.remove(tenant, address)
+            body = await act(self.parts.suppressions, *found)
         except StorageUnavailableError:
             return _unavailable()
-        log_event(log, "dashboard.unsuppressed", logging.INFO, removed=removed)
-        return JSONResponse({"removed": removed}, 200, SAFE)
+        return JSONResponse(body, 200, SAFE)
 
     async def _suppression_request(self, request: Request) -> tuple[str, str] | Response:
         """The caller's tenant and the bare address its POST names."""

@@ -14,12 +14,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from postroom.domain.errors import StorageUnavailableError
 from postroom.inbox import pages
 from postroom.inbox.access import inbox_access
 from postroom.inbox.messages import Caught, OutboxFolder, Summary
 from postroom.logs import get_logger, log_event
-from postroom.web.access import Access, Authenticate, Caller, same_origin
+from postroom.web.access import Access, Authenticate, Caller, caller_or_refusal, same_origin
 from postroom.web.login import Login, posted_here
 from postroom.web.responses import SAFE as _SAFE
 from postroom.web.responses import error as _error
@@ -69,23 +68,7 @@ class Inbox:
         self._login = Login(access, "/inbox", pages.login_page, _PAGE, log, "inbox")
 
     async def _caller(self, request: Request) -> Caller | Response:
-        """The caller, or the answer for one who may not: 401 JSON on /inbox/api, else a
-        redirect to the login page."""
-        try:
-            caller = await self.access.caller(request)
-        except StorageUnavailableError:
-            return _error(503, "Storage unavailable", "API keys cannot be read; retry later.")
-        if caller is not None:
-            return caller
-        log_event(log, "inbox.refused", status=401)
-        if request.url.path.startswith("/inbox/api/"):
-            return _error(
-                401,
-                "Unauthorized",
-                "Log in at /inbox/login or send a key as Authorization: Bearer KEY.",
-                {"WWW-Authenticate": "Bearer"},
-            )
-        return RedirectResponse("/inbox/login", 303, headers=_SAFE)
+        return await caller_or_refusal(self.access, request, "/inbox", "an admin key")
 
     async def list_page(self, request: Request) -> Response:
         caller = await self._caller(request)

@@ -9,10 +9,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
 
+from postroom.domain.errors import StorageUnavailableError
 from postroom.domain.keys import DEFAULT_TENANT
+from postroom.logs import get_logger, log_event
 from postroom.ports.keys import ApiKey
+from postroom.web.responses import SAFE, error
 from postroom.web.sessions import Sessions
+
+log = get_logger("web")
 
 Authenticate = Callable[[str | None], Awaitable[ApiKey | None]]
 May = Callable[[ApiKey], bool]
@@ -68,6 +74,25 @@ class Access:
         assert self._authenticate is not None
         key = await self._authenticate(header)
         return key if key is not None and self._may(key) else None
+
+
+async def caller_or_refusal(
+    access: Access, request: Request, base: str, which: str
+) -> Caller | Response:
+    """The caller of one of the pages under `base` ("/inbox"), or the answer for one who may
+    not: 503 when keys cannot be read; 401 JSON under `base`/api/, else a redirect to the
+    login page. `which` names the keys that may ("an admin key")."""
+    try:
+        caller = await access.caller(request)
+    except StorageUnavailableError:
+        return error(503, "Storage unavailable", "API keys cannot be read; retry later.")
+    if caller is not None:
+        return caller
+    log_event(log, f"{base.strip('/')}.refused", status=401)
+    if request.url.path.startswith(f"{base}/api/"):
+        hint = f"Log in at {base}/login or send {which} as Authorization: Bearer KEY."
+        return error(401, "Unauthorized", hint, {"WWW-Authenticate": "Bearer"})
+    return RedirectResponse(f"{base}/login", 303, headers=SAFE)
 
 
 def same_origin(request: Request) -> bool:
