@@ -26,6 +26,23 @@ async def test_sample_and_count(storage: Storage, clock: ManualClock) -> None:
     assert await storage.sealed.count_emails() == 3
 
 
+async def test_payloads_are_read_together_without_the_purged_or_unknown(
+    storage: Storage, clock: ManualClock
+) -> None:
+    """Payloads by id in one read; an unknown email and one whose content was purged are left
+    out, and asking for none reads nothing."""
+    for n in range(3):
+        await storage.queue.put(new(clock, n))
+    ids = [new(clock, n).id for n in range(3)]
+    leases = {lease.id: lease for lease in await storage.queue.lease(3, VISIBILITY)}
+    await storage.queue.ack(leases[ids[0]], Event(clock.now(), State.SENT, "mailgun", "mg-1"))
+    clock.advance(10)
+    assert await storage.sealed.purge_content(before=clock.now()) == 1
+    found = await storage.sealed.payloads([*ids, "0000-unknown"])
+    assert found == {ids[1]: b"payload-1", ids[2]: b"payload-2"}
+    assert await storage.sealed.payloads([]) == {}
+
+
 async def test_reseal_pages_through_payloads_and_reasons(
     storage: Storage, clock: ManualClock
 ) -> None:

@@ -1,6 +1,7 @@
 """The dispatcher (services/dispatch.py) over the memory store, a test clock and the real HTTP
 sender, against a local aiohttp receiver: what each answer decides, as the store then holds it."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -31,9 +32,14 @@ class Answers:
 
     statuses: list[tuple[int, dict[str, str]]] = field(default_factory=lambda: [(200, {})])
     seen: list[str] = field(default_factory=list)
+    held: asyncio.Event | None = None  # set: answers wait until it is
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)  # a request came
 
     async def handle(self, request: web.Request) -> web.Response:
         self.seen.append(request.headers["webhook-id"])
+        self.arrived.set()
+        if self.held is not None:
+            await self.held.wait()
         status, headers = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
         return web.Response(status=status, headers=headers, text="answer")
 
@@ -70,7 +76,7 @@ async def world() -> AsyncIterator[World]:
     content = Content(NoCipher())
     endpoints = Endpoints(storage.webhooks, content, clock, check_url)
     sender = HttpWebhookSender(allowed=parse_cidrs("127.0.0.0/8"), timeout=5)
-    payloads = Payloads(Addresses(storage.emails, content))
+    payloads = Payloads(Addresses(storage.sealed, content))
     dispatch = DispatchWebhooks(
         storage.webhooks, sender, payloads, endpoints, clock, rand=lambda: 0.5
     )
@@ -148,3 +154,33 @@ async def test_a_message_whose_event_was_purged_fails_saying_so(world: World) ->
     attempts = await world.store.attempts("default", endpoint.id, 10)
     assert [a.error for a in attempts] == [PURGED]
     assert world.answers.seen == []
+
+
+async def test_a_message_leased_ahead_too_long_is_left_to_lapse(world: World) -> None:
+    """With its one slot held by a slow answer, the message leased ahead waits; once its lease
+    has less left than an attempt may take, it is not started (another lease could send it
+    beside), and it goes out on a later lease, under its own webhook-id."""
+    await world.endpoints.create("default", world.url, (), "")
+    await world.event(0)
+    await world.event(1)
+    world.answers.held = asyncio.Event()
+    sender = HttpWebhookSender(allowed=parse_cidrs("127.0.0.0/8"), timeout=5)
+    payloads = Payloads(Addresses(world.storage.sealed, Content(NoCipher())))
+    dispatch = DispatchWebhooks(
+        world.store, sender, payloads, world.endpoints, world.clock, concurrency=1, timeout=5
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(dispatch.run(stop, asyncio.Event()))
+    await asyncio.wait_for(world.answers.arrived.wait(), 5)
+    world.clock.advance(9)  # the lease (5 + 10 s) has 6 s left: less than 5 + 2
+    world.answers.held.set()
+    await asyncio.sleep(0.5)  # the first answer frees the slot within milliseconds
+    stop.set()
+    await running
+    await sender.close()
+    assert len(world.answers.seen) == 1
+    assert (await world.store.counts())["delivered"] == 1
+    world.clock.advance(6)  # the lapsed lease has ended: the message is due again
+    assert await world.dispatch.deliver_once() == 1
+    assert world.answers.seen == ["evt_1", "evt_2"]
+    assert await world.store.counts() == {"pending": 0, "delivered": 2, "failed": 0}

@@ -3,6 +3,7 @@
 import asyncio
 import fcntl
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from postroom.ports.queue import Event, NewEmail
 from postroom.ports.storage import Storage
 from postroom.storage.sqlite import sqlite_storage, storage_of
 from postroom.storage.sqlite.connection import SqliteConnection
+from postroom.storage.sqlite.feed import _FEED_EVENTS
+from postroom.storage.sqlite.migrate import migrate
 from tests.conftest import ManualClock
 
 
@@ -159,3 +162,17 @@ async def test_missing_directory_is_unavailable(tmp_path: Path, clock: ManualClo
     with pytest.raises(StorageUnavailableError):
         await queue.queue.put(email(1))
     await queue.close()
+
+
+@pytest.mark.parametrize("where", ["seq > ?", "seq IN (SELECT value FROM json_each(?))"])
+def test_feed_writes_find_their_events_by_seq(tmp_path: Path, where: str) -> None:
+    """EXPLAIN QUERY PLAN of the feed's insert: the events are looked up by seq, not found by
+    walking an index on their state (through every matched event ever stored)."""
+    conn = sqlite3.connect(tmp_path / "plan.db", isolation_level=None)
+    migrate(conn)
+    sql = f"EXPLAIN QUERY PLAN {_FEED_EVENTS.format(where)}"
+    steps = [str(row[3]) for row in conn.execute(sql, (0.0, "[1]" if "json" in where else 0, "x"))]
+    conn.close()
+    events = [s for s in steps if "provider_events" in s]
+    assert events
+    assert all("USING INTEGER PRIMARY KEY" in s for s in events), events

@@ -217,6 +217,19 @@ async def test_non_canonical_literals_are_refused_even_when_allowed(
     assert receiver.connections == 0
 
 
+async def test_a_kept_verdict_on_a_literal_holds_for_every_attempt(
+    serve: Serve, senders: Senders
+) -> None:
+    """A URL parsed and judged once is refused (or sent to) the same way each time after."""
+    receiver = await serve(ok)
+    refusing, allowing = senders(), senders(allowed=LOOPBACK)
+    for _ in range(2):
+        refused = await refusing.post(receiver.url(), HEADERS, BODY)
+        assert (refused.status, refused.error) == (0, "refused: loopback address")
+        assert (await allowing.post(receiver.url(), HEADERS, BODY)).status == 204
+    assert len(receiver.seen) == 2
+
+
 @pytest.mark.parametrize(
     "url", ["http://169.254.169.254/latest/meta-data/", "https://[fd00:ec2::254]/"]
 )

@@ -18,6 +18,7 @@ from postroom.bootstrap.events import (
     parse_listed_address,
     report_outbox_events,
 )
+from postroom.bootstrap.heap import settle_heap
 from postroom.bootstrap.opening import (
     ConfigError,
     StorageStartError,
@@ -349,6 +350,7 @@ async def run_worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    settle_heap()
     background = [asyncio.create_task(purge_periodically(storage, settings, stop))]
     if events is not None:
         background.extend(event_tasks(events, stop))

@@ -41,7 +41,7 @@ def build_webhooks(
         return None
     clock = SystemClock()
     endpoints = Endpoints(storage.webhooks, content, clock, check_url, on_enqueued=wake.set)
-    payloads = Payloads(Addresses(storage.emails, content))
+    payloads = Payloads(Addresses(storage.sealed, content))
     # POSTROOM_WEBHOOK_ALLOW_CIDRS was checked at start (opening.check_settings).
     # One endpoint may take every request in flight: the dispatcher's concurrency is the cap.
     sender = HttpWebhookSender(

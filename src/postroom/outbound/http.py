@@ -5,7 +5,8 @@ The address is judged where the connection is made, not before: the connector re
 host through `GuardedResolver`, with its DNS cache off, so every new connection is checked
 against the addresses it will actually use, and a name that changes its answer between two
 attempts (DNS rebinding) is judged on the new answer. Hosts that are IP literals never reach a
-resolver in aiohttp (`TCPConnector._resolve_host`), so `post` judges them itself first.
+resolver in aiohttp (`TCPConnector._resolve_host`), so `post` judges them itself first (once
+per URL: what an address is cannot change, only what a name resolves to).
 """
 
 import socket
@@ -31,6 +32,7 @@ BODY_KEPT = 1024  # bytes of the answer kept, for the attempt log
 LIMIT = 100  # connections per scheme
 # One slow receiver may hold at most half the pool: the others' webhooks keep flowing.
 LIMIT_PER_HOST = 50
+TARGETS_KEPT = 1024  # endpoint URLs whose parse is kept
 
 
 class RefusedAddressError(OSError):
@@ -117,6 +119,7 @@ class HttpWebhookSender:
         self._resolver = resolver
         self._sessions: dict[str, aiohttp.ClientSession] = {}
         self._guards: list[GuardedResolver] = []
+        self._targets: dict[str, URL | _Reply] = {}
 
     async def post(self, url: str, headers: Mapping[str, str], body: bytes) -> Response:
         started = time.perf_counter()
@@ -136,21 +139,25 @@ class HttpWebhookSender:
             await guard.close()
 
     async def _attempt(self, url: str, headers: Mapping[str, str], body: bytes) -> _Reply:
-        try:
-            target = URL(url)
-        except ValueError:
-            return _Reply(0, error="invalid URL")
-        if target.scheme not in ("http", "https") or not target.raw_host:
-            return _Reply(0, error="invalid URL")
-        host = target.raw_host
-        if _is_literal(host):
-            reason = verdict(host, target.scheme == "http", self._allowed)
-            if reason:
-                return _Reply(0, error=f"refused: {reason}")
+        target = self._target(url)
+        if isinstance(target, _Reply):
+            return target
         session = self._session(target.scheme)
         sent = _with_defaults(headers)
         async with session.post(target, headers=sent, data=body, allow_redirects=False) as answer:
             return await self._read(answer)
+
+    def _target(self, url: str) -> URL | _Reply:
+        """The parsed URL, or the reply refusing it. Kept per URL: an endpoint's every message
+        parses it alike, and an IP literal's verdict cannot change (a name's is judged on each
+        new connection, by the resolver)."""
+        found = self._targets.get(url)
+        if found is None:
+            found = _parsed(url, self._allowed)
+            if len(self._targets) >= TARGETS_KEPT:
+                self._targets.clear()
+            self._targets[url] = found
+        return found
 
     async def _read(self, answer: aiohttp.ClientResponse) -> _Reply:
         status = answer.status
@@ -194,6 +201,21 @@ class HttpWebhookSender:
         )
 
 
+def _parsed(url: str, allowed: Sequence[Network]) -> URL | _Reply:
+    try:
+        target = URL(url)
+    except ValueError:
+        return _Reply(0, error="invalid URL")
+    if target.scheme not in ("http", "https") or not target.raw_host:
+        return _Reply(0, error="invalid URL")
+    host = target.raw_host
+    if _is_literal(host):
+        reason = verdict(host, target.scheme == "http", allowed)
+        if reason:
+            return _Reply(0, error=f"refused: {reason}")
+    return target
+
+
 def _is_literal(host: str) -> bool:
     # aiohttp's own test for "skip the resolver" (helpers.is_ip_address), so that every host
     # it would not resolve is judged here.
@@ -208,7 +230,9 @@ def _with_defaults(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 async def _read_capped(stream: aiohttp.StreamReader, limit: int, into: bytearray) -> None:
-    while len(into) < limit:
+    # Ends at the body's end without one more read to find it: a short answer is usually all
+    # there after the first.
+    while len(into) < limit and not stream.at_eof():
         chunk = await stream.read(limit - len(into))
         if not chunk:
             return

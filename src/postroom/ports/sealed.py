@@ -1,6 +1,7 @@
-"""Stored content as a whole: for checking the configured keys and re-encrypting under a new one."""
+"""Stored content as a whole: for checking the configured keys and re-encrypting under a new one,
+and read in bulk where many emails' content is needed at once (webhook payloads)."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 # Given stored bytes and the email id, the bytes to store instead, or None to leave them.
@@ -12,6 +13,11 @@ ResealText = Callable[[str, bytes], str | None]
 class SealedContent(Protocol):
     async def sample_payload(self) -> tuple[str, bytes] | None:
         """The newest stored email's id and payload, or None when there is none."""
+        ...
+
+    async def payloads(self, email_ids: Sequence[str]) -> dict[str, bytes]:
+        """The stored payloads of those emails, in one read, by id; an email unknown or whose
+        content was purged is left out."""
         ...
 
     async def reseal_page(

@@ -2,10 +2,11 @@
 secrets as the SQL engines keep them, and what a batch of outcomes changes."""
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from postroom.ports.webhooks import MessageState, Outcome, Secret
+from postroom.ports.webhooks import Endpoint, MessageState, Outcome, Secret
 
 
 def types_text(types: Sequence[str]) -> str:
@@ -29,6 +30,24 @@ def secrets_text(secrets: Sequence[Secret]) -> str:
 
 def secrets_of(text: str) -> tuple[Secret, ...]:
     return tuple(Secret(s["value"], s["expires_at"]) for s in json.loads(text))
+
+
+def once_per_endpoint(
+    endpoint_of: Callable[[Sequence[Any]], Endpoint],
+) -> Callable[[Sequence[Any]], Endpoint]:
+    """`endpoint_of` for the rows of one lease: every message's row repeats its endpoint's
+    columns, and parsing them (the secrets are JSON) for each would cost a lease more than its
+    query; the same columns give the one Endpoint parsed first."""
+    seen: dict[tuple[Any, ...], Endpoint] = {}
+
+    def parsed(columns: Sequence[Any]) -> Endpoint:
+        key = tuple(columns)
+        found = seen.get(key)
+        if found is None:
+            found = seen[key] = endpoint_of(columns)
+        return found
+
+    return parsed
 
 
 @dataclass(frozen=True, slots=True)

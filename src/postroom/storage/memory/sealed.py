@@ -1,5 +1,6 @@
 """The memory engine's stored content, for key rotation and retention."""
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from postroom.domain.states import State, is_final
@@ -16,6 +17,10 @@ class MemorySealedContent:
             return None
         newest = max(self._state.rows)
         return newest, self._state.rows[newest].payload
+
+    async def payloads(self, email_ids: Sequence[str]) -> dict[str, bytes]:
+        rows = self._state.rows
+        return {i: rows[i].payload for i in email_ids if i in rows and rows[i].payload}
 
     async def count_emails(self) -> int:
         return len(self._state.rows)

@@ -253,6 +253,11 @@ SELECT id, payload FROM postroom_emails
 WHERE octet_length(payload) > 0
 ORDER BY id DESC
 LIMIT 1
+-- name: payloads
+-- Several emails' payloads in one read; those purged ('') left out.
+SELECT id, payload FROM postroom_emails
+WHERE id = ANY(%(ids)s::text[]) AND octet_length(payload) > 0
+
 
 -- name: purge_content
 -- Content of emails that ended before the cutoff: the payload emptied, event reasons cleared

@@ -1,5 +1,6 @@
 """Stored content as a whole in PostgreSQL: payloads and event reasons."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from postroom.ports.sealed import Reseal, ResealText
@@ -18,6 +19,12 @@ class PostgresSealedContent:
     async def sample_payload(self) -> tuple[str, bytes] | None:
         found = await self._db.fetch("newest_payload", {})
         return (found[0][0], bytes(found[0][1])) if found else None
+
+    async def payloads(self, email_ids: Sequence[str]) -> dict[str, bytes]:
+        if not email_ids:
+            return {}
+        found = await self._db.fetch("payloads", {"ids": list(email_ids)})
+        return {email_id: bytes(payload) for email_id, payload in found}
 
     async def count_emails(self) -> int:
         return int((await self._db.fetch("count_emails", {}))[0][0])

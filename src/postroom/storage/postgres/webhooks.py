@@ -6,7 +6,7 @@ Leasing messages is `FOR UPDATE SKIP LOCKED`, like leasing emails. A settle is o
 or, when it disables an endpoint (whose feed item it appends), one transaction under the
 feed's lock (feed.py). The SQL is in queries.sql."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -29,6 +29,7 @@ from postroom.storage.webhook_rows import (
     disables,
     endpoint_changes,
     message_changes,
+    once_per_endpoint,
     secrets_of,
     secrets_text,
     types_of,
@@ -80,7 +81,9 @@ class PostgresWebhookStore:
 
     async def lease(self, limit: int, now: float, hold: float) -> list[Leased]:
         params = {"limit": limit, "now": now, "until": now + hold}
-        return [_leased(row) for row in await self._db.fetch("lease_webhooks", params)]
+        endpoint = once_per_endpoint(endpoint_of)
+        found = await self._db.fetch("lease_webhooks", params)
+        return [_leased(row, endpoint) for row in found]
 
     async def settle(self, outcomes: Sequence[Outcome]) -> None:
         if not outcomes:
@@ -154,14 +157,14 @@ def endpoint_of(row: Sequence[Any]) -> Endpoint:
     )
 
 
-def _leased(row: Row) -> Leased:
+def _leased(row: Row, endpoint: Callable[[Sequence[Any]], Endpoint]) -> Leased:
     """A row of lease_webhooks: the message (but its item), feed_seq, the endpoint, the item."""
     item = FeedItem(*row[22:]) if row[22] is not None else None
     message = Message(
         *(row[0], row[1], row[2], row[3], row[4], MessageState(row[5]), row[6], row[7]),
         *(row[8], row[9], item),
     )
-    return Leased(message, endpoint_of(row[11:22]))
+    return Leased(message, endpoint(row[11:22]))
 
 
 def _settle_params(outcomes: Sequence[Outcome]) -> dict[str, Any]:

@@ -23,11 +23,14 @@ ITEM_FIELDS = (
     " coalesce(e.reject_reason, ''), coalesce(e.description, ''), f.data"
 )
 ITEM_JOIN = "LEFT JOIN provider_events e ON e.seq = f.event_seq"
-# Only matched events reach the feed, and `unknown` changes nothing, so it is no item.
+# Only matched events reach the feed, and `unknown` changes nothing, so it is no item. The
+# events are found by seq (a rowid range or rowids) and only then tested for their state:
+# `+state` keeps SQLite from walking an index on state instead, through every matched event
+# ever stored, a write slower the more there are (measured: 170 µs a write at 6,000 events).
 _FEED_EVENTS = (
     "INSERT INTO feed_items (tenant, type, at, created_at, event_seq)"
     " SELECT tenant, 'email.' || type, at, ?, seq FROM provider_events"
-    " WHERE {} AND state = ? AND type <> 'unknown' ORDER BY seq"
+    " WHERE {} AND +state = ? AND type <> 'unknown' ORDER BY seq"
     " ON CONFLICT (event_seq) DO NOTHING"
 )
 # One message per new item and enabled endpoint of its tenant that takes its type.

@@ -1,6 +1,7 @@
 """Stored content as a whole: payloads and event reasons, for key rotation and retention."""
 
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from postroom.domain.states import FINAL, State
@@ -24,6 +25,9 @@ class SqliteSealedContent:
     async def sample_payload(self) -> tuple[str, bytes] | None:
         row = await self._db.read(_newest_payload)
         return (row[0], row[1]) if row else None
+
+    async def payloads(self, email_ids: Sequence[str]) -> dict[str, bytes]:
+        return await self._db.read(_payloads, list(email_ids)) if email_ids else {}
 
     async def count_emails(self) -> int:
         return await self._db.read(_count_emails)
@@ -55,6 +59,21 @@ def _purge(conn: sqlite3.Connection, before: float, expired: float) -> int:
         )
     conn.execute("DELETE FROM idempotency WHERE created_at < ?", (expired,))
     return len(ids)
+
+
+def _payloads(conn: sqlite3.Connection, email_ids: list[str]) -> dict[str, bytes]:
+    found: dict[str, bytes] = {}
+    for chunk in range(0, len(email_ids), 500):
+        part = email_ids[chunk : chunk + 500]
+        # Retention sets a purged payload to NULL.
+        found.update(
+            conn.execute(
+                f"SELECT id, payload FROM emails WHERE id IN ({', '.join('?' * len(part))})"
+                " AND payload IS NOT NULL",
+                part,
+            )
+        )
+    return found
 
 
 def _newest_payload(conn: sqlite3.Connection) -> tuple[Any, ...] | None:
