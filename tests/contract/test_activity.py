@@ -126,3 +126,22 @@ async def test_a_day_is_counted_in_hourly_buckets(
     assert found.counts["accepted"] == [2, 0, 0, 0, 0, 1] + [0] * 18
     assert found.counts["sent"] == [0] * 5 + [1] + [0] * 18
     assert found.counts["failed"] == [0] * 23 + [1]
+
+
+async def test_latency_percentiles_are_the_nearest_ranks_of_the_calls(
+    store: Storage, activity: ActivityLog, clock: ManualClock
+) -> None:
+    """Over 200 calls timed 1..200 ms (stored out of order) p50 is the 100th and p99 the 198th
+    value; calls before `since` are not among them."""
+    await store.queue.put(new(clock, 1))
+    (lease,) = await store.queue.lease(1, VISIBILITY)
+    old = Event(clock.now(), State.SENDING, "mailgun", "no", "down", "http_503", 9999.0)
+    assert await store.queue.retry(lease, clock.now(), Event(clock.now(), State.RETRYING), [old])
+    clock.advance(MINUTE)
+    since = clock.now()
+    took = [float(ms) for ms in range(200, 0, -1)]
+    calls = [Event(clock.now(), State.SENDING, "mailgun", "no", "down", "x", ms) for ms in took]
+    (lease,) = await store.queue.lease(1, VISIBILITY)
+    assert await store.queue.retry(lease, clock.now(), Event(clock.now(), State.RETRYING), calls)
+    (found,) = await activity.attempts(since)
+    assert (found.attempts, found.p50_ms, found.p99_ms) == (200, 100.0, 198.0)

@@ -75,3 +75,38 @@ async def test_stale_settle_records_no_attempt(storage: Storage, clock: ManualCl
     status = await storage.emails.status(second.id)
     assert status is not None
     assert all(e.outcome == "" for e in status.events)
+
+
+async def test_each_attempt_keeps_how_long_its_call_took(
+    storage: Storage, clock: ManualClock
+) -> None:
+    """The durations of the failed calls and of the call that sent travel with the settle
+    into the attempts table, where the store's percentiles read them."""
+    assert storage.activity is not None
+    since = clock.now()
+    await storage.queue.put(new(clock, 1))
+    (lease,) = await storage.queue.lease(1, VISIBILITY)
+    down = Event(clock.now(), State.SENDING, "mailgun", "no", "down", "http_503", 12.5)
+    sent = Event(clock.now(), State.SENT, "mailgun", "mg-1", "sent", "http_200", 30.25)
+    assert await storage.queue.ack(lease, sent, [down])
+    (calls,) = await storage.activity.attempts(since)
+    assert (calls.provider, calls.attempts, calls.succeeded) == ("mailgun", 2, 1)
+    assert (calls.p50_ms, calls.p99_ms) == (12.5, 30.25)
+
+
+async def test_an_attempt_without_a_duration_is_counted_but_not_timed(
+    storage: Storage, clock: ManualClock
+) -> None:
+    """A call whose duration is unknown counts as a call and is left out of the percentiles;
+    a provider with no timed call has none."""
+    assert storage.activity is not None
+    since = clock.now()
+    await storage.queue.put(new(clock, 1))
+    (lease,) = await storage.queue.lease(1, VISIBILITY)
+    untimed = attempt(clock, "sendgrid", "down", "http_503")
+    timed = Event(clock.now(), State.SENDING, "mailgun", "no", "down", "http_503", 40.0)
+    retrying = Event(clock.now(), State.RETRYING, "", "down")
+    assert await storage.queue.retry(lease, clock.now() + 30, retrying, [untimed, timed])
+    mailgun, sendgrid = await storage.activity.attempts(since)
+    assert (mailgun.attempts, mailgun.p50_ms, mailgun.p99_ms) == (1, 40.0, 40.0)
+    assert (sendgrid.attempts, sendgrid.p50_ms, sendgrid.p99_ms) == (1, None, None)

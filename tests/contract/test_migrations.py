@@ -218,3 +218,118 @@ async def test_postgres_emails_stored_before_0010_are_listed_as_the_default_tena
             assert await storage.emails.page("default", EmailFilter(tag="x"), None, 10) == []
         finally:
             await storage.close()
+
+
+async def test_sqlite_attempts_stored_before_0012_are_counted_but_not_timed(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """An attempt stored before 0012_attempt_durations has no duration after it: it counts
+    as a call, and the provider has no latency percentiles until a timed call comes."""
+    path = tmp_path / "durations.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert 12 not in migrate(conn, 11)
+    conn.execute(
+        "INSERT INTO attempts (email_id, at, provider, message_id, outcome, code)"
+        " VALUES (?, ?, 'mailgun', 'mg-1', 'sent', 'http_200')",
+        (EMAIL_ID, clock.now()),
+    )
+    conn.close()
+    storage = sqlite_storage(str(path), clock)
+    try:
+        assert storage.activity is not None
+        (found,) = await storage.activity.attempts(clock.now() - 1)
+        assert (found.attempts, found.succeeded, found.p50_ms, found.p99_ms) == (1, 1, None, None)
+    finally:
+        await storage.close()
+
+
+async def test_postgres_attempts_stored_before_0012_are_counted_but_not_timed(
+    clock: ManualClock,
+) -> None:
+    """The same on PostgreSQL: an attempt of a database at 0011 has a NULL duration."""
+    with fresh_database("postroom_durations") as name:
+        url = database_url(name)
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            await postgres_migrate.migrate(conn, upto="0011_provider_pauses")
+            await conn.execute(
+                "INSERT INTO postroom_emails (id, state, created_at, updated_at, send_at, owner,"
+                " payload) VALUES (%s, 'sent', 1.0, 1.0, 1.0, '', '\\x00'::bytea)",
+                (EMAIL_ID,),
+            )
+            await conn.execute(
+                "INSERT INTO postroom_attempts (email_id, at, provider, outcome)"
+                " VALUES (%s, %s, 'mailgun', 'sent')",
+                (EMAIL_ID, clock.now()),
+            )
+        storage = open_storage(database_url(name, "migrate=off"), clock)
+        try:
+            assert storage.migrations is not None
+            assert storage.activity is not None
+            assert "0012_attempt_durations" in await storage.migrations.migrate()
+            (found,) = await storage.activity.attempts(clock.now() - 1)
+            assert (found.attempts, found.p50_ms, found.p99_ms) == (1, None, None)
+        finally:
+            await storage.close()
+
+
+# The indexes of 0012 each of the dashboard's time-range reads goes through.
+SQLITE_RANGES = {
+    "emails": "emails_created",
+    "events": "events_settled",
+    "provider_events": "provider_events_matched",
+    "attempts": "attempts_at",
+}
+
+
+def test_sqlite_dashboard_reads_search_their_time_indexes(tmp_path: Path) -> None:
+    """EXPLAIN QUERY PLAN of the activity counts, the attempt counts and the percentiles:
+    every table is searched through its 0012 index, none is scanned."""
+    from postroom.storage.sqlite import activity
+
+    conn = sqlite3.connect(tmp_path / "plan.db", isolation_level=None)
+    migrate(conn)
+    queries = [
+        (activity._COUNTS, {"since": 0.0, "width": 60.0, "until": 3600.0}),
+        (activity._ATTEMPTS, {"succeeded": "sent", "since": 0.0}),
+        (activity._PERCENTILES, {"median": 50, "high": 99, "since": 0.0}),
+    ]
+    steps = [
+        str(row[3])
+        for sql, params in queries
+        for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+    ]
+    conn.close()
+    tables = [step.split()[1] for step in steps if step.startswith(("SCAN", "SEARCH"))]
+    assert {t for t in tables if not t.startswith("(")} == set(SQLITE_RANGES)
+    for table, index in SQLITE_RANGES.items():
+        assert any(s.startswith(f"SEARCH {table} USING") and f"INDEX {index} " in s for s in steps)
+    assert not [s for s in steps if s.startswith("SCAN") and not s.startswith("SCAN (")]
+
+
+async def test_postgres_dashboard_reads_can_use_their_time_indexes(
+    postgres_database: str,
+) -> None:
+    """EXPLAIN of the activity counts and the attempt counts, sequential scans discouraged
+    (the test's tables are too small to prefer an index otherwise): each table is read through
+    its 0012 index."""
+    from postroom.storage.postgres import activity
+
+    counts = {"since": 0.0, "width": 60.0, "until": 3600.0}
+    calls = {"since": 0.0, "succeeded": "sent", "median": 0.5, "high": 0.99}
+    url = database_url(postgres_database)
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute("SET enable_seqscan = off")
+        plan = []
+        for sql, params in [(activity._COUNTS, counts), (activity._ATTEMPTS, calls)]:
+            cursor = await conn.execute(b"EXPLAIN " + sql, params)
+            plan += [str(line) for (line,) in await cursor.fetchall()]
+    text = "\n".join(plan)
+    for index in (
+        "postroom_emails_created",
+        "postroom_events_settled",
+        "postroom_provider_events_matched",
+        "postroom_attempts_at",
+    ):
+        # "Index Scan using NAME on TABLE", "Bitmap Index Scan on NAME"
+        assert f"using {index} " in text or f"Scan on {index}" in text, text
+    assert "Seq Scan" not in text

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from tests.support.browser import browser, page
 from tests.support.http import Reply, post_email, request
 from tests.support.keys import create_key
 from tests.support.processes import FakeProvider, wait_for
-from tests.support.server import Server, server
+from tests.support.server import Server, run_cli, server
 
 __all__ = ["browser", "page"]  # fixtures, used by name
 
@@ -105,6 +106,14 @@ def log_in(page: Any, serve: Server, key: str) -> None:
     page.wait_for_selector("body[data-loaded=true]")
 
 
+def inside_one_minute() -> None:
+    """Return with at least 15 s of the current minute left, so what is sent now and the
+    page's next poll (every 2 s) fall in the same minute."""
+    left = 60 - time.time() % 60
+    if left < 15:
+        time.sleep(left + 0.1)
+
+
 def tile(page: Any, name: str) -> int:
     return int(page.locator(f"#tile-{name} .value").inner_text())
 
@@ -125,7 +134,7 @@ def test_without_a_session_or_an_admin_key_nothing_is_shown(board: Server, admin
     answered = api(board, "overview", Authorization=f"Bearer {admin}")
     assert answered.status == 200
     assert answered.headers["cache-control"] == "no-store"
-    assert set(answered.json()) == {"queue", "activity", "circuits"}
+    assert set(answered.json()) == {"queue", "activity", "day", "circuits"}
     foreign = request(
         "POST",
         f"{board.url}/dashboard/api/dead/redrive",
@@ -149,8 +158,9 @@ def test_logging_in_shows_tiles_that_move_without_a_reload(
     board: Server, admin: str, page: Any
 ) -> None:
     """After logging in with an admin key, emails sent while the page is open raise the
-    accepted and sent counts of the last hour, with no reload; the session cookie is HttpOnly
-    and the key is in no URL."""
+    accepted and sent counts of the last hour and of the last day, with no reload, and the
+    provider's row shows its latency; the session cookie is HttpOnly and the key is in no
+    URL."""
     from playwright.sync_api import expect
 
     log_in(page, board, admin)
@@ -161,12 +171,25 @@ def test_logging_in_shows_tiles_that_move_without_a_reload(
     ]
     page.evaluate("window.stillTheSamePage = true")
     accepted, sent = tile(page, "accepted"), tile(page, "sent")
+    day_accepted, day_sent = tile(page, "day-accepted"), tile(page, "day-sent")
+    inside_one_minute()
     wait_status(board, admin, send(board, admin, 3), "sent")
+    # This minute's tiles count at least these three (others' sends this minute may add).
+    for kind in ("accepted", "sent"):
+        page.wait_for_function(
+            f"() => Number(document.querySelector('#tile-minute-{kind} .value').textContent) >= 3",
+            timeout=10_000,
+        )
     expect(page.locator("#tile-accepted .value")).to_have_text(str(accepted + 3), timeout=10_000)
     expect(page.locator("#tile-sent .value")).to_have_text(str(sent + 3), timeout=10_000)
+    expect(page.locator("#tile-day-accepted .value")).to_have_text(str(day_accepted + 3))
+    expect(page.locator("#tile-day-sent .value")).to_have_text(str(day_sent + 3))
     provider = page.locator("#providers tbody tr")
     expect(provider).to_contain_text("mailgun")
     expect(provider).to_contain_text("100.0 %")  # three attempts, all accepted
+    # The fake provider answers within a few milliseconds: at least 1, well under a second.
+    for percentile in ("p50", "p99"):
+        expect(provider.locator(f"td.{percentile}")).to_have_text(re.compile(r"^\d{1,3} ms$"))
     expect(page.locator("#throughput polyline")).to_have_count(3)
     assert page.evaluate("window.stillTheSamePage") is True
     page.get_by_role("button", name="Find emails").click()
@@ -331,6 +354,55 @@ def test_an_email_sent_is_found_and_its_detail_opened(board: Server, admin: str,
     shot(page, "dashboard-email.png", "#emails")
 
 
+def other_tenants_email(serve: Server) -> str:
+    """The id of an email sent with a key of another tenant."""
+    made = run_cli(
+        *("keys", "create", "--name", "elsewhere", "--tenant", "other", "--scope", "send"),
+        env=serve.env,
+        cwd=serve.workdir,
+    )
+    assert made.returncode == 0, made.stderr
+    (key,) = [word for word in made.stdout.split() if word.startswith("pr_")]
+    accepted = post_email(serve.url, email(), Authorization=f"Bearer {key}")
+    assert accepted.status == 202, accepted.body
+    return str(accepted.json()["id"])
+
+
+def test_an_email_is_opened_by_its_id(board: Server, admin: str, page: Any) -> None:
+    """An id pasted in the box (capitals, spaces around) opens that email's detail; an id of
+    no email, or of another tenant's email, says there is none; what is no id at all (an
+    address pasted by mistake) is refused in the page, without a request."""
+    from playwright.sync_api import expect
+
+    (email_id,) = send(board, admin)
+    wait_status(board, admin, [email_id], "sent")
+    foreign = other_tenants_email(board)
+    log_in(page, board, admin)
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/emails/" in r.url else None)
+    result = page.locator("#lookup-result")
+    page.locator("#lookup-id").fill(f"  {email_id.upper()} ")
+    page.get_by_role("button", name="Open").click()
+    expect(page.locator("#email-detail")).to_be_visible()
+    expect(page.locator("#detail-id")).to_have_text(email_id)
+    expect(page.locator("#detail-recipients tbody tr")).to_contain_text(CANARY_ADDRESS)
+    expect(result).to_have_text("")
+    for unknown in ("0190aaaa-0000-7000-8000-000000000000", foreign):
+        page.locator("#lookup-id").fill(unknown)
+        page.get_by_role("button", name="Open").click()
+        expect(result).to_have_text("No email with this id.")
+        expect(page.locator("#email-detail")).to_be_hidden()
+    page.locator("#lookup-id").fill(CANARY_ADDRESS)
+    page.get_by_role("button", name="Open").click()
+    expect(result).to_contain_text("That is not an email id")
+    assert not [url for url in asked if "@" in url or "canary" in url]
+    assert len(asked) == 3
+    bearer = {"Authorization": f"Bearer {admin}"}
+    malformed = api(board, "emails/not-an-id", **bearer)
+    assert (malformed.status, malformed.json()["status"]) == (400, "BAD_REQUEST")
+    assert api(board, f"emails/{foreign}", **bearer).status == 404
+
+
 def test_webhook_endpoints_are_listed_and_tested(board: Server, admin: str, page: Any) -> None:
     """An endpoint of the key's tenant is listed without its query string; Test queues a
     test event."""
@@ -353,11 +425,21 @@ def test_webhook_endpoints_are_listed_and_tested(board: Server, admin: str, page
 
 def test_the_dashboard_shows_and_logs_no_address_or_content(board: Server, admin: str) -> None:
     """After canary emails were sent, sent again and dead-lettered, neither the page, nor any
-    of its JSON, nor the server's log holds their address or subject."""
-    wait_status(board, admin, send(board, admin), "sent")
+    of its JSON (the day's counts, an id looked up that names no email or is none, the
+    providers' list of the public API), nor the server's log holds their address or subject;
+    an email's detail holds its address but never its subject."""
+    (sent,) = send(board, admin)
+    wait_status(board, admin, [sent], "sent")
     bearer = {"Authorization": f"Bearer {admin}"}
     bodies = [request("GET", f"{board.url}/dashboard", headers=bearer).body]
     bodies += [api(board, name, **bearer).body for name in API]
+    bodies += [api(board, "throughput?range=day", **bearer).body]
+    for missing in ("0190aaaa-0000-7000-8000-000000000000", "not-an-id"):
+        bodies.append(api(board, f"emails/{missing}", **bearer).body)
+    bodies.append(request("GET", f"{board.url}/api/v1/providers", headers=bearer).body)
+    detail = api(board, f"emails/{sent}", **bearer).body.decode()
+    assert CANARY_ADDRESS in detail
+    assert CANARY_SUBJECT not in detail
     searched = request(
         "POST", f"{board.url}/dashboard/api/emails/search", {"to": CANARY_ADDRESS}, bearer
     )

@@ -69,8 +69,9 @@ def test_answers_are_in_status_order_and_auth_is_explained(page: str) -> None:
     assert "Authorization: Bearer KEY" in page
     assert "auth: open (no API key)" in page
     # POST, GET, DELETE email, the list of emails, the batch, /metrics, the four suppression,
-    # the seven template, the nine webhook endpoint operations and the events feed
-    assert page.count("auth: API key (Bearer)") == 27
+    # the seven template, the nine webhook endpoint operations, the events feed and the three
+    # provider operations
+    assert page.count("auth: API key (Bearer)") == 30
 
 
 def test_page_loads_nothing_from_elsewhere(page: str) -> None:

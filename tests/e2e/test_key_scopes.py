@@ -45,6 +45,9 @@ EXPECTED = {
     "deleteTemplate": "templates",
     "publishTemplate": "templates",
     "renderTemplate": "templates",
+    "listProviders": "admin",
+    "pauseProvider": "admin",
+    "resumeProvider": "admin",
 }
 # A key made without --scope, like every key made before scopes, sends and reads.
 DEFAULT_ALLOWS = {("default", "send"), ("default", "read")}

@@ -17,6 +17,7 @@ from postroom.api import (
     endpoints,
     feed,
     openapi,
+    providers,
     suppressions,
     templates,
     webhooks,
@@ -34,6 +35,7 @@ from postroom.domain.errors import StorageFullError, StorageUnavailableError
 from postroom.domain.keys import READ
 from postroom.inbox import inbox_routes
 from postroom.logs import get_logger
+from postroom.web.sessions import Sessions
 
 log = get_logger("api")
 
@@ -62,6 +64,9 @@ def create_app(container: Container) -> IntakeRoute:
         Route("/api/v1/webhooks/{id}/attempts", endpoints.attempts, methods=["GET"]),
         Route("/api/v1/webhooks/{id}/replay", endpoints.replay, methods=["POST"]),
         Route("/api/v1/events", feed.events, methods=["GET"]),
+        Route("/api/v1/providers", providers.listing, methods=["GET"]),
+        Route("/api/v1/providers/{name}/pause", providers.pause, methods=["POST"]),
+        Route("/api/v1/providers/{name}/resume", providers.resume, methods=["POST"]),
         Route("/webhooks/{kind}", webhooks.receive, methods=["POST"]),
         Route("/webhooks/{kind}/{name}", webhooks.receive, methods=["POST"]),
         Route("/", home, methods=["GET"]),
@@ -72,9 +77,11 @@ def create_app(container: Container) -> IntakeRoute:
         Route("/metrics", metrics_page, methods=["GET"]),
     ]
     if container.inbox_path is not None:  # the dev inbox (docs/inbox.md): outbox only
-        routes += inbox_routes(Path(container.inbox_path), container.authenticate)
+        inbox_sessions = Sessions(container.sessions, "inbox", container.now)
+        routes += inbox_routes(Path(container.inbox_path), container.authenticate, inbox_sessions)
     if container.dashboard is not None:  # the operator dashboard (docs/dashboard.md)
-        routes += dashboard_routes(container.dashboard, container.authenticate)
+        board_sessions = Sessions(container.sessions, "dashboard", container.now)
+        routes += dashboard_routes(container.dashboard, container.authenticate, board_sessions)
     app = Starlette(
         routes=routes,
         lifespan=_lifespan(container),

@@ -13,6 +13,7 @@ from postroom.ports.events import Recorded
 from postroom.ports.inbound import Inbound, Received
 from postroom.ports.keys import ApiKey
 from postroom.ports.metrics import Metrics, NullMetrics
+from postroom.ports.sessions import SessionStore
 from postroom.services.email_list import EmailList
 from postroom.services.feed import Feed
 from postroom.services.recipients import Recipients
@@ -37,6 +38,8 @@ class Container:
     render_metrics: Callable[[], Awaitable[bytes]] | None = None
     # The caller's key from an Authorization header; None runs without authentication.
     authenticate: Callable[[str | None], Awaitable[ApiKey | None]] | None = None
+    # Where the inbox's and the dashboard's logins are kept; None: no login can be taken.
+    sessions: SessionStore | None = None
     # Seconds a client may take to send a request body (slow-client protection).
     body_timeout: float = 30.0
     # Takes one email from a key's sending budget; None sets no limits.

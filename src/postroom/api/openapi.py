@@ -20,6 +20,7 @@ from postroom.api.openapi_parts import error as _error
 from postroom.api.openapi_parts import json_content as _json
 from postroom.api.openapi_parts import operation as _operation
 from postroom.api.openapi_parts import page_parameters
+from postroom.api.openapi_providers import PROVIDER_SCHEMAS, provider_paths
 from postroom.api.openapi_templates import submit_batch, template_paths
 from postroom.api.openapi_webhooks import WEBHOOK_SCHEMAS, webhook_paths
 from postroom.api.schemas import (
@@ -569,6 +570,7 @@ def _paths() -> dict[str, Any]:
         },
         **template_paths(),
         **webhook_paths(),
+        **provider_paths(),
         "/healthz": {
             "get": _operation(
                 "getHealth",
@@ -637,7 +639,8 @@ def document() -> dict[str, Any]:
                     "and each route names the one it needs in its `security`: `send` (submit, "
                     "batch, cancel), `read` (an email's status, the list of emails, the events "
                     "feed, metrics), "
-                    "`webhooks`, `suppressions`, `templates`; `admin` implies every scope. A key "
+                    "`webhooks`, `suppressions`, `templates`; `admin` implies every scope (and "
+                    "alone lists, pauses and resumes providers). A key "
                     "made without `--scope` has `send` and `read`. A key without the scope is "
                     "answered 403; an expired key, like a revoked one, 401",
                 }
@@ -658,7 +661,7 @@ def document() -> dict[str, Any]:
                     "description": "the request's id (yours when it was well-formed)",
                 }
             },
-            "schemas": {**_SCHEMAS, **WEBHOOK_SCHEMAS},
+            "schemas": {**_SCHEMAS, **WEBHOOK_SCHEMAS, **PROVIDER_SCHEMAS},
         },
     }
 

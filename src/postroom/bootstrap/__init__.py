@@ -254,6 +254,7 @@ def _attach_auth(container: Container, settings: Settings, storage: Storage) -> 
         return
     authenticator = Authenticator(storage.keys, SystemClock())
     container.authenticate = authenticator.authenticate
+    container.sessions = storage.sessions
     if settings.rate_limit or settings.daily_quota:
         limits = SendingLimits(
             settings.rate_limit, settings.daily_quota, SystemClock(), storage.emails.count_since
@@ -315,6 +316,8 @@ async def purge_periodically(storage: Storage, settings: Settings, stop: asyncio
             if storage.webhooks is not None:
                 await storage.webhooks.purge_webhooks(cutoff)
         with contextlib.suppress(TimeoutError):
+            if storage.sessions is not None:  # expired logins, whatever the retention
+                await storage.sessions.purge_sessions(SystemClock().now())
             await asyncio.wait_for(stop.wait(), PURGE_EVERY)
 
 
@@ -347,10 +350,10 @@ async def run_worker(settings: Settings) -> None:
     events = build_events(settings, storage, Content(open_cipher(settings)), metrics)
     runtime = build_worker(settings, storage, metrics, events)
     stop = asyncio.Event()
+    settle_heap()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    settle_heap()
     background = [asyncio.create_task(purge_periodically(storage, settings, stop))]
     if events is not None:
         background.extend(event_tasks(events, stop))

@@ -29,6 +29,7 @@ PAGE = 25
 MAX_TAG_CHARS = 128
 MAX_CURSOR_CHARS = 200
 STATES = [str(s) for s in State]
+EXAMPLE_ID = "019a2237-5c1e-7b3a-9d2f-6a1b2c3d4e5f"
 
 Search = tuple[EmailQuery, str, int]
 
@@ -83,11 +84,15 @@ async def search(parts: DashboardParts, tenant: str, body: dict[str, Any]) -> Re
 
 async def detail(parts: DashboardParts, tenant: str, email_id: str) -> Response:
     """The email's state, its history with each provider attempt, and each recipient's state
-    and events; 404 for an email of another tenant, as for a missing one."""
+    and events; 404 for an email of another tenant, as for a missing one; 400 for what is not
+    shaped like an id (the answer never repeats it: it may be an address pasted in)."""
     if parts.email_status is None or parts.email_tenant is None:
         return _no_email()
+    email_id = email_id.strip().lower()  # as pasted: ids are issued in lower case
+    if not is_id(email_id):
+        return error(400, "Bad request", f"That is not an email id (like {EXAMPLE_ID}).")
     try:
-        found = await parts.email_status(email_id) if is_id(email_id) else None
+        found = await parts.email_status(email_id)
         if found is None or await parts.email_tenant(found) != tenant:
             return _no_email()
         story = await parts.recipients.story(found) if parts.recipients is not None else None

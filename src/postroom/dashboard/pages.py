@@ -63,17 +63,32 @@ def _header(csrf: str, logged_in: bool) -> str:
     )
 
 
+def _minute() -> str:
+    """The six counts of the current minute so far: whether mail is flowing right now."""
+    return "".join(_tile("minute-" + key, label) for key, label in _HOUR)
+
+
+def _counts(prefix: str) -> str:
+    """The six counts and the two rates of one span; `prefix` "" for the hour, "day-"."""
+    counts = "".join(_tile(prefix + key, label) for key, label in _HOUR)
+    rates = _tile(prefix + "bounceRate", "Bounce rate")
+    return counts + rates + _tile(prefix + "complaintRate", "Complaint rate")
+
+
 def dashboard_page(csrf: str, logged_in: bool) -> str:
     queue = "".join(_tile(key, label) for key, label in _TILES)
-    hour = "".join(_tile(key, label) for key, label in _HOUR)
-    rates = _tile("bounceRate", "Bounce rate") + _tile("complaintRate", "Complaint rate")
     body = (
         _header(csrf, logged_in)
         + "<main>"
         + "<section id='queue'><h2>Queue</h2>"
         + f"<div class='tiles'>{queue}</div></section>"
+        + "<section id='minute'><h2>This minute</h2>"
+        + f"<div class='tiles'>{_minute()}</div></section>"
         + "<section id='hour'><h2>Last hour</h2>"
-        + f"<div class='tiles'>{hour}{rates}</div>"
+        + f"<div class='tiles'>{_counts('')}</div>"
+        + "<h2 id='day-title'>Last day <span class='note'>(this hour and the 23 before "
+        + "it)</span></h2>"
+        + f"<div class='tiles' id='day'>{_counts('day-')}</div>"
         + "<p class='note'>Warning above 5 % bounces or 0.1 % complaints of the recipients "
         + "a provider reported on.</p>"
         + "<figure id='chart'><p class='switch'>"
@@ -89,7 +104,9 @@ def dashboard_page(csrf: str, logged_in: bool) -> str:
         + "</section>"
         + "<section id='providers'><h2>Providers</h2><p class='note' id='circuit-source'></p>"
         + "<table><thead><tr><th>Provider</th><th>Circuit</th><th>Failures</th>"
-        + "<th>Until</th><th>Attempts (hour)</th><th>Succeeded</th><th>Paused</th><th></th>"
+        + "<th>Until</th><th>Attempts (hour)</th><th>Succeeded</th>"
+        + "<th title='How long a call took, half of them at most (p50), 99 of 100 (p99)'>"
+        + "Latency p50</th><th>p99</th><th>Paused</th><th></th>"
         + "</tr></thead><tbody></tbody></table>"
         + "<p id='pause-result' class='note'></p></section>"
         + "<section id='dead'><h2>Dead letters <span id='dead-total'></span></h2>"
@@ -152,6 +169,10 @@ def _emails() -> str:
         "<label>From <input type='datetime-local' name='after' id='email-after' class='short'>"
         "</label> <label>to <input type='datetime-local' name='before' id='email-before' "
         "class='short'></label> <button type='submit'>Find emails</button></form>"
+        "<form id='lookup-form'><label>Email id <input type='text' id='lookup-id' "
+        "autocomplete='off' spellcheck='false' class='mono' "
+        "placeholder='019a2237-5c1e-7b3a-9d2f-6a1b2c3d4e5f'></label> "
+        "<button type='submit'>Open</button> <span id='lookup-result' class='note'></span></form>"
         "<p id='email-result' class='note'></p>"
         "<table id='email-list'><thead><tr><th>Email id</th><th>Status</th><th>Created</th>"
         "<th>Provider</th></tr></thead><tbody></tbody></table>"

@@ -23,6 +23,7 @@ from postroom.domain.address import AddressError
 from postroom.domain.errors import StorageUnavailableError
 from postroom.domain.keys import ADMIN, allows
 from postroom.logs import get_logger, log_event
+from postroom.ports.activity import Activity, ProviderAttempts
 from postroom.ports.keys import ApiKey
 from postroom.services.pauses import PauseError
 from postroom.services.suppressions import NewSuppression, SuppressionList
@@ -55,9 +56,11 @@ def may_use_dashboard(key: ApiKey) -> bool:
     return allows(key.scopes, ADMIN)
 
 
-def dashboard_routes(parts: DashboardParts, authenticate: Authenticate | None) -> list[Route]:
+def dashboard_routes(
+    parts: DashboardParts, authenticate: Authenticate | None, sessions: Sessions
+) -> list[Route]:
     """The /dashboard routes; `authenticate` None: no login needed (POSTROOM_INSECURE_NO_AUTH)."""
-    board = Dashboard(parts, Access(authenticate, Sessions(), may_use_dashboard, COOKIE))
+    board = Dashboard(parts, Access(authenticate, sessions, may_use_dashboard, COOKIE))
     return [
         Route("/dashboard", board.page, methods=["GET"]),
         Route("/dashboard/login", board.login.login, methods=["GET", "POST"]),
@@ -121,21 +124,31 @@ class Dashboard:
         parts = self.parts
         try:
             stats = await parts.stats()
-            activity, attempts = None, []
-            if parts.activity is not None:
-                since = views.hour_start(parts.now())
-                activity = await parts.activity.activity(since, views.BUCKETS, views.BUCKET_SECONDS)
-                attempts = await parts.activity.attempts(since)
+            hour, day, attempts = await self._activity()
             circuits = await parts.circuits()
             paused = await parts.paused() if parts.paused is not None else None
         except StorageUnavailableError:
             return _unavailable()
         body = {
             "queue": views.queue_json(stats),
-            "activity": views.activity_json(activity),
+            "activity": views.activity_json(hour),
+            "day": views.activity_json(day),
             "circuits": views.circuits_json(circuits, attempts, paused, parts.providers),
         }
         return JSONResponse(body, 200, SAFE)
+
+    async def _activity(self) -> tuple[Activity | None, Activity | None, list[ProviderAttempts]]:
+        """The last hour's counts per minute, the last day's per hour (the day tiles and the
+        day chart), and the hour's provider calls; None and [] when the store counts none."""
+        counted = self.parts.activity
+        if counted is None:
+            return None, None, []
+        now = self.parts.now()
+        since = views.hour_start(now)
+        hour = await counted.activity(since, views.BUCKETS, views.BUCKET_SECONDS)
+        buckets, width = views.RANGES["day"]
+        day = await counted.activity(views.range_start(now, buckets, width), buckets, width)
+        return hour, day, await counted.attempts(since)
 
     async def throughput(self, request: Request) -> Response:
         """?range=hour (per minute) or day (per hour): the chart's series, the current bucket

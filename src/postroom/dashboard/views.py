@@ -99,10 +99,11 @@ def circuits_json(
     paused: dict[str, float] | None = None,
     configured: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Each provider's circuit, with its calls of the last hour and the share that succeeded
-    (None without calls), and whether an operator paused it (`paused` None: the store keeps no
-    pauses, so none can be). A configured provider without a circuit here, or one called or
-    paused but not configured, has state None; only configured ones can be paused."""
+    """Each provider's circuit, with its calls of the last hour, the share that succeeded
+    (None without calls) and their latency percentiles, and whether an operator paused it
+    (`paused` None: the store keeps no pauses, so none can be). A configured provider without
+    a circuit here, or one called or paused but not configured, has state None; only
+    configured ones can be paused."""
     called = {a.provider: a for a in attempts}
     pauses = paused or {}
     rows = [
@@ -133,9 +134,21 @@ def _unknown(name: str, attempts: ProviderAttempts | None) -> dict[str, Any]:
 
 
 def _calls(attempts: ProviderAttempts | None) -> dict[str, Any]:
+    """The hour's calls, the share accepted and how long they took (p50, p99 in whole
+    milliseconds; None without a timed call)."""
     if attempts is None or not attempts.attempts:
-        return {"attempts": 0, "successRate": None}
-    return {"attempts": attempts.attempts, "successRate": attempts.succeeded / attempts.attempts}
+        return {"attempts": 0, "successRate": None, "p50Ms": None, "p99Ms": None}
+    return {
+        "attempts": attempts.attempts,
+        "successRate": attempts.succeeded / attempts.attempts,
+        "p50Ms": _millis(attempts.p50_ms),
+        "p99Ms": _millis(attempts.p99_ms),
+    }
+
+
+def _millis(value: float | None) -> int | None:
+    # Whole milliseconds, at least 1: a call that took 0.3 ms did not take no time.
+    return None if value is None else max(1, round(value))
 
 
 def dead_json(letter: DeadLetter) -> dict[str, Any]:

@@ -28,3 +28,13 @@ def scrub(text: str, private: tuple[str, ...] = ()) -> str:
 def summary(provider: str, outcome: str, code: str) -> str:
     """`mailgun: down http_503`: how a failed attempt is named in a retrying or failed event."""
     return f"{provider}: {outcome} {code}".rstrip()
+
+
+def nearest_rank(ordered: list[float], share: float) -> float | None:
+    """The `share` (0.5 for p50) percentile of `ordered` (ascending) by nearest rank: the
+    smallest value with at least that share of the values at or below it, so always one of
+    them (what PostgreSQL's percentile_disc gives); None for no values."""
+    if not ordered:
+        return None
+    rank = max(1, -(-round(share * 100) * len(ordered) // 100))  # ceil, in whole percents
+    return ordered[rank - 1]

@@ -18,6 +18,6 @@ def may_use_inbox(key: ApiKey) -> bool:
     return allows(key.scopes, ADMIN)
 
 
-def inbox_access(authenticate: Authenticate | None) -> Access:
+def inbox_access(authenticate: Authenticate | None, sessions: Sessions) -> Access:
     """The inbox's callers: its own cookie and sessions, the keys `may_use_inbox` accepts."""
-    return Access(authenticate, Sessions(), may_use_inbox, COOKIE)
+    return Access(authenticate, sessions, may_use_inbox, COOKIE)

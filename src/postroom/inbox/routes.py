@@ -22,6 +22,7 @@ from postroom.web.access import Access, Authenticate, Caller, caller_or_refusal,
 from postroom.web.login import Login, posted_here
 from postroom.web.responses import SAFE as _SAFE
 from postroom.web.responses import error as _error
+from postroom.web.sessions import Sessions
 
 log = get_logger("inbox")
 
@@ -43,9 +44,11 @@ _PAGE = {
 _STATIC = {"inbox.js": "text/javascript; charset=utf-8", "inbox.css": "text/css; charset=utf-8"}
 
 
-def inbox_routes(folder: Path, authenticate: Authenticate | None) -> list[Route]:
+def inbox_routes(
+    folder: Path, authenticate: Authenticate | None, sessions: Sessions
+) -> list[Route]:
     """The /inbox routes over the outbox folder; `authenticate` None: no login needed."""
-    inbox = Inbox(OutboxFolder(folder), inbox_access(authenticate))
+    inbox = Inbox(OutboxFolder(folder), inbox_access(authenticate, sessions))
     return [
         Route("/inbox", inbox.list_page, methods=["GET"]),
         Route("/inbox/login", inbox.login, methods=["GET", "POST"]),

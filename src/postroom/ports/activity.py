@@ -42,11 +42,21 @@ def bucketed(
 SUCCEEDED = "sent"
 
 
+# The latency percentiles the dashboard shows, as shares of the calls.
+MEDIAN = 0.5
+HIGH = 0.99
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderAttempts:
     provider: str
     attempts: int  # provider calls made since the time asked for
     succeeded: int  # of which the provider accepted the email (outcome SUCCEEDED)
+    # How long the calls took (failed ones too), in milliseconds, by nearest rank
+    # (domain/attempts.py nearest_rank) over the calls whose duration was measured; None when
+    # none was (calls recorded before durations were).
+    p50_ms: float | None = None
+    p99_ms: float | None = None
 
 
 class ActivityLog(Protocol):
@@ -57,6 +67,7 @@ class ActivityLog(Protocol):
         ...
 
     async def attempts(self, since: float) -> list[ProviderAttempts]:
-        """Per provider that was called at or after `since`, its calls and how many succeeded
-        (the attempts table), in provider name order. Raises StorageUnavailableError."""
+        """Per provider that was called at or after `since`, its calls, how many succeeded
+        and the MEDIAN and HIGH percentiles of their durations (the attempts table), in
+        provider name order. Raises StorageUnavailableError."""
         ...

@@ -21,6 +21,9 @@ class Event:
     # throttled, down, unsupported) and the provider's status code ("http_503", "smtp_550").
     outcome: str = ""
     code: str = ""
+    # Provider attempts only: how long the provider call took, in milliseconds (the attempts
+    # table's duration_ms; the dashboard's latency percentiles). None: not measured.
+    duration_ms: float | None = None
 
     @property
     def is_attempt(self) -> bool:

@@ -21,6 +21,7 @@ from postroom.ports.pauses import ProviderPauses
 from postroom.ports.queue import Queue
 from postroom.ports.requeue import Requeue
 from postroom.ports.sealed import SealedContent
+from postroom.ports.sessions import SessionStore
 from postroom.ports.suppressions import SuppressionStore
 from postroom.ports.templates import TemplateStore
 from postroom.ports.webhooks import WebhookStore
@@ -64,6 +65,9 @@ class Storage:
     # Providers an operator paused (ports/pauses.py), shared by every process on the store:
     # every store; beside SQS, the store's.
     pauses: ProviderPauses | None = None
+    # The inbox's and the dashboard's browser sessions (ports/sessions.py), beside the keys they
+    # were made from: every store; beside SQS, the store's.
+    sessions: SessionStore | None = None
 
     async def ping(self) -> None:
         """The store answers, and the queue apart from it when there is one."""

@@ -57,18 +57,17 @@ class Access:
             key = await self._allowed(header)
             return Caller("", tenant=key.tenant) if key is not None else None
         session_id = request.cookies.get(self.cookie)
-        session = self.sessions.get(session_id)
+        session = await self.sessions.get(session_id)
         if session is None:
             return None
-        key = await self._allowed(f"Bearer {session.key}")
-        if key is None:
-            self.sessions.close(session_id)  # revoked, or no longer allowed
+        if not self._may(session.key):
+            await self.sessions.close(session_id)  # the key no longer may
             return None
-        return Caller(session.csrf, session_id, key.tenant)
+        return Caller(session.csrf, session_id, session.key.tenant)
 
-    async def key_may(self, header: str) -> bool:
-        """The header carries a valid key that may use these pages."""
-        return await self._allowed(header) is not None
+    async def key_may(self, header: str) -> ApiKey | None:
+        """The valid key the header carries, if it may use these pages; else None."""
+        return await self._allowed(header)
 
     async def _allowed(self, header: str) -> ApiKey | None:
         assert self._authenticate is not None

@@ -1,9 +1,9 @@
 """Logging in with a key and out again, for any set of pages (the inbox, the dashboard).
 
-The key is posted in a form (never in a URL), checked, and kept on the server beside a new
-session; the browser gets only the session's id, in an HttpOnly, SameSite=Strict cookie scoped
-to the pages' path. Both forms must come from one of our pages (`same_origin`); logging out
-also needs the session's token.
+The key is posted in a form (never in a URL) and checked; the store keeps a new session that
+names the key by id (web/sessions.py), and the browser gets only the session's token, in an
+HttpOnly, SameSite=Strict cookie scoped to the pages' path (Secure over HTTPS). Both forms must
+come from one of our pages (`same_origin`); logging out also needs the session's form token.
 """
 
 import logging
@@ -42,17 +42,21 @@ class Login:
         form = await read_form(request)
         if form is None or not same_origin(request):
             return error(403, "Forbidden", "Log in from the login page.")
-        key = form.get("key", "").strip()
+        pasted = form.get("key", "").strip()
         try:
-            allowed = bool(key) and await self.access.key_may(f"Bearer {key}")
+            key = await self.access.key_may(f"Bearer {pasted}") if pasted else None
+            session_id = await sessions.open(key) if key is not None else None
         except StorageUnavailableError:
-            return error(503, "Storage unavailable", "API keys cannot be read; retry later.")
-        if not allowed:
+            return error(503, "Storage unavailable", "Keys or sessions cannot be read; retry.")
+        if session_id is None:
             log_event(self.log, f"{self.name}.login", logging.INFO, outcome="refused")
             page = self.page(sessions.anonymous_csrf, True)
             return HTMLResponse(page, 401, self.page_headers)
-        session_id, _ = sessions.open(key)
         log_event(self.log, f"{self.name}.login", logging.INFO, outcome="accepted")
+        return self._logged_in(request, session_id)
+
+    def _logged_in(self, request: Request, session_id: str) -> Response:
+        """To the pages, with the session's token in a cookie only they are sent."""
         response = RedirectResponse(self.home, 303, headers=SAFE)
         response.set_cookie(
             self.access.cookie,
@@ -69,7 +73,10 @@ class Login:
         """For a caller the pages already let in."""
         if not await posted_here(request, caller):
             return error(403, "Forbidden", "Log out from one of the pages.")
-        self.access.sessions.close(caller.session_id)
+        try:
+            await self.access.sessions.close(caller.session_id)
+        except StorageUnavailableError:
+            return error(503, "Storage unavailable", "The session cannot be ended; retry later.")
         response = RedirectResponse(f"{self.home}/login", 303, headers=SAFE)
         response.delete_cookie(self.access.cookie, path=self.home, httponly=True, samesite="strict")
         return response

@@ -103,3 +103,29 @@ async def test_failover_counted_only_with_a_next_provider(
     assert content.open_text(retrying.reason, EMAIL_ID) == (
         "mailgun: down http_503; smtp: down connection"
     )
+
+
+async def test_each_attempt_records_how_long_its_call_took(
+    simulator: RunningSimulator, tmp_path: Path
+) -> None:
+    """The provider answering after 60 ms: the failed call to the first provider and the
+    sending call to the second are each stored with their duration, and the sending one's is
+    at least the provider's delay."""
+    simulator.simulator.behaviour.update({"latency_ms": 60})
+    url = f"mailgun://key@mg.example.com?base_url={simulator.url}"
+    down = SmtpProvider("127.0.0.1", 1, tls="none", timeout=2)  # nothing listens on port 1
+    mailgun = MailgunProvider.from_url(url)
+    content = Content(AesGcmCipher([("k1", os.urandom(32))]))
+    try:
+        queue = await deliver_once(tmp_path / "d.db", [down, mailgun], content, PrometheusMetrics())
+    finally:
+        for provider in (down, mailgun):
+            await provider.close()
+    await queue.close()
+    stored = sqlite3.connect(tmp_path / "d.db").execute(
+        "SELECT provider, outcome, duration_ms FROM attempts ORDER BY rowid"
+    )
+    (smtp, failed, smtp_ms), (sent_by, sent, sent_ms) = stored.fetchall()
+    assert (smtp, failed, sent_by, sent) == ("smtp", "down", "mailgun", "sent")
+    assert 0 < smtp_ms < 2000
+    assert 60 <= sent_ms < 5000

@@ -117,3 +117,19 @@ def test_the_day_ends_with_the_current_hour() -> None:
     found = views.chart_json("day", Activity(start, width, counts))
     assert set(found["series"]) == {"accepted", "sent", "failed"}
     assert (found["range"], found["bucketSeconds"]) == ("day", 3600.0)
+
+
+def test_providers_carry_their_latency_in_whole_milliseconds() -> None:
+    """p50 and p99 are rounded to whole milliseconds, never below 1; a provider whose calls
+    were not timed, or that made none, has none."""
+    circuits = Circuits("worker", [ProviderState("mailgun", "closed", 0, 0.0)])
+    called = [
+        ProviderAttempts("mailgun", 4, 3, 0.3, 250.6),
+        ProviderAttempts("ses", 2, 2),
+    ]
+    rows = views.circuits_json(circuits, called, None, ["mailgun", "sendgrid"])["providers"]
+    assert [(p["name"], p["p50Ms"], p["p99Ms"]) for p in rows] == [
+        ("mailgun", 1, 251),
+        ("sendgrid", None, None),
+        ("ses", None, None),
+    ]

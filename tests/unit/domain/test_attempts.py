@@ -1,6 +1,6 @@
 """Attempt reasons keep what helps an operator and drop what identifies a person."""
 
-from postroom.domain.attempts import MAX_REASON_CHARS, scrub, summary
+from postroom.domain.attempts import MAX_REASON_CHARS, nearest_rank, scrub, summary
 from postroom.domain.circuit import Failure
 from postroom.domain.router import Action, Attempt, Decision, after_failure
 
@@ -35,3 +35,14 @@ def test_failures_accumulate_into_the_retry_reason() -> None:
     assert last == Decision(
         Action.FAIL, provider=1, reason="mailgun: down http_503; smtp: permanent smtp_550"
     )
+
+
+def test_percentiles_are_nearest_ranks() -> None:
+    """The smallest value with at least the share at or below it: always one of the values;
+    p99 of fewer than 100 calls is the slowest; none of no calls."""
+    values = [float(v) for v in range(1, 11)]
+    assert (nearest_rank(values, 0.5), nearest_rank(values, 0.99)) == (5.0, 10.0)
+    assert nearest_rank([7.0], 0.5) == nearest_rank([7.0], 0.99) == 7.0
+    hundred = [float(v) for v in range(1, 101)]
+    assert (nearest_rank(hundred, 0.5), nearest_rank(hundred, 0.99)) == (50.0, 99.0)
+    assert nearest_rank([], 0.5) is None

@@ -57,7 +57,14 @@ function percent(rate, digits) {
   return rate === null ? "–" : (rate * 100).toFixed(digits) + " %";
 }
 
-// What the chart spans: "hour" (per minute, from the overview) or "day" (per hour).
+function millis(value) {
+  return value === null || value === undefined ? "–" : value + " ms";
+}
+
+// An id as this service issues them (domain/ids.py): anything else is never put in a URL.
+const EMAIL_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+// What the chart spans: "hour" (per minute) or "day" (per hour), both from the overview.
 let chartRange = "hour";
 const SPANS = {
   hour: { caption: "per minute, the last hour", unit: "a minute" },
@@ -98,16 +105,28 @@ function chooseRange(range) {
   refresh();
 }
 
-function showOverview(data, range) {
-  for (const [key, value] of Object.entries(data.queue)) setTile(key, String(value));
-  const activity = data.activity;
-  if (activity) {
-    for (const [kind, total] of Object.entries(activity.totals)) setTile(kind, String(total));
-    const rates = activity.rates;
-    setTile("bounceRate", percent(rates.bounce, 1), rates.bounceWarning);
-    setTile("complaintRate", percent(rates.complaint, 2), rates.complaintWarning);
-    if (chartRange === "hour" && range === "hour") drawChart(activity.series);
+// One span's count and rate tiles: prefix "" for the hour, "day-" for the day.
+function showCounts(activity, prefix) {
+  for (const [kind, total] of Object.entries(activity.totals)) setTile(prefix + kind, String(total));
+  const rates = activity.rates;
+  setTile(prefix + "bounceRate", percent(rates.bounce, 1), rates.bounceWarning);
+  setTile(prefix + "complaintRate", percent(rates.complaint, 2), rates.complaintWarning);
+}
+
+// The current minute's counts: the last bucket of the hour's per-minute series.
+function showMinute(activity) {
+  for (const [kind, counts] of Object.entries(activity.series)) {
+    setTile("minute-" + kind, String(counts[counts.length - 1]));
   }
+}
+
+function showOverview(data) {
+  for (const [key, value] of Object.entries(data.queue)) setTile(key, String(value));
+  if (data.activity) showMinute(data.activity);
+  if (data.activity) showCounts(data.activity, "");
+  if (data.day) showCounts(data.day, "day-");
+  const charted = chartRange === "day" ? data.day : data.activity;
+  if (charted) drawChart(charted.series);
   const sources = {
     worker: "Circuits of the worker in this process.",
     shared: "Circuits shared by every worker (from the database).",
@@ -131,6 +150,8 @@ function showOverview(data, range) {
     cell(row, provider.until || "");
     cell(row, provider.attempts);
     cell(row, provider.successRate === null ? "–" : percent(provider.successRate, 1));
+    cell(row, millis(provider.p50Ms)).className = "latency p50";
+    cell(row, millis(provider.p99Ms)).className = "latency p99";
     cell(row, provider.paused ? "since " + provider.pausedAt : "").className = "paused";
     const actions = cell(row, "");
     row.dataset.provider = provider.name;
@@ -297,7 +318,9 @@ function emailRow(email) {
   return row;
 }
 
-async function showEmail(id) {
+async function showEmail(id, resultAt) {
+  const result = $(resultAt || "#email-result");
+  result.textContent = "";
   try {
     const email = await getJson("/dashboard/api/emails/" + encodeURIComponent(id));
     if (!email.id) throw new Error((email.message && email.message.long) || "not found");
@@ -331,22 +354,30 @@ async function showEmail(id) {
     $("#email-detail").hidden = false;
     $("#email-detail").scrollIntoView();
   } catch (e) {
-    $("#email-result").textContent = e.message;
+    // Not the detail of an email shown before, under a line saying there is none.
+    $("#email-detail").hidden = true;
+    result.textContent = e.message;
   }
+}
+
+// The box: an id typed or pasted (any letter case, spaces around) opens that email's detail.
+function lookUp() {
+  const id = $("#lookup-id").value.trim().toLowerCase();
+  if (!EMAIL_ID.test(id)) {
+    $("#lookup-result").textContent = "That is not an email id (like " + $("#lookup-id").placeholder + ").";
+    return;
+  }
+  showEmail(id, "#lookup-result");
 }
 
 async function refresh() {
   try {
-    const range = chartRange;
-    const [overview, dead, webhooks, day] = await Promise.all([
+    const [overview, dead, webhooks] = await Promise.all([
       getJson("/dashboard/api/overview"),
       getJson("/dashboard/api/dead"),
       getJson("/dashboard/api/webhooks"),
-      range === "day" ? getJson("/dashboard/api/throughput?range=day") : null,
     ]);
-    showOverview(overview, range);
-    // A switch while this poll was out: the next one draws the range now chosen.
-    if (range === chartRange && day && day.series) drawChart(day.series);
+    showOverview(overview);
     showDead(dead);
     showWebhooks(webhooks);
     $("#updated").textContent = "updated " + new Date().toLocaleTimeString();
@@ -404,6 +435,10 @@ function start() {
     searchEmails(false);
   });
   $("#email-more").addEventListener("click", () => searchEmails(true));
+  $("#lookup-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    lookUp();
+  });
   $("#detail-close").addEventListener("click", () => {
     $("#email-detail").hidden = true;
   });

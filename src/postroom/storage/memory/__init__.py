@@ -13,6 +13,7 @@ from postroom.storage.memory.lifecycle import MemoryLifecycle
 from postroom.storage.memory.pauses import MemoryProviderPauses
 from postroom.storage.memory.queue import MemoryQueue
 from postroom.storage.memory.sealed import MemorySealedContent
+from postroom.storage.memory.sessions import MemorySessionStore
 from postroom.storage.memory.state import MemoryState
 from postroom.storage.memory.suppressions import MemorySuppressionStore
 from postroom.storage.memory.templates import MemoryTemplateStore
@@ -40,4 +41,5 @@ def memory_storage(clock: Clock) -> Storage:
         webhooks=MemoryWebhookStore(state),
         activity=MemoryActivityLog(state),
         pauses=MemoryProviderPauses(),
+        sessions=MemorySessionStore(state),
     )

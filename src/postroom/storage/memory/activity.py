@@ -1,13 +1,18 @@
-"""The memory engine's counts per time bucket, from each row's events and the provider events."""
+"""The memory engine's counts per time bucket, from each row's events and the provider events,
+and each provider's calls with their latency, from the rows' attempt events."""
 
+from postroom.domain.attempts import nearest_rank
 from postroom.domain.states import State
 from postroom.ports.activity import (
     ACCEPTED,
+    HIGH,
+    MEDIAN,
     SUCCEEDED,
     Activity,
     ProviderAttempts,
     bucketed,
 )
+from postroom.ports.queue import Event
 from postroom.storage.memory.state import MemoryState
 
 _SETTLED = {State.SENT: State.SENT.value, State.FAILED: State.FAILED.value}
@@ -34,11 +39,16 @@ class MemoryActivityLog:
         return bucketed(since, buckets, bucket_seconds, found)
 
     async def attempts(self, since: float) -> list[ProviderAttempts]:
-        calls: dict[str, list[int]] = {}
+        calls: dict[str, list[Event]] = {}
         for row in self._state.rows.values():
             for event in row.events:
                 if event.is_attempt and event.at >= since:
-                    counted = calls.setdefault(event.provider, [0, 0])
-                    counted[0] += 1
-                    counted[1] += event.outcome == SUCCEEDED
-        return [ProviderAttempts(p, n, ok) for p, (n, ok) in sorted(calls.items())]
+                    calls.setdefault(event.provider, []).append(event)
+        return [_counted(provider, made) for provider, made in sorted(calls.items())]
+
+
+def _counted(provider: str, calls: list[Event]) -> ProviderAttempts:
+    succeeded = sum(call.outcome == SUCCEEDED for call in calls)
+    took = sorted(c.duration_ms for c in calls if c.duration_ms is not None)
+    p50, p99 = nearest_rank(took, MEDIAN), nearest_rank(took, HIGH)
+    return ProviderAttempts(provider, len(calls), succeeded, p50, p99)

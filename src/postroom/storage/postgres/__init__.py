@@ -20,6 +20,7 @@ from postroom.storage.postgres.pauses import PostgresProviderPauses
 from postroom.storage.postgres.queue import PostgresQueue
 from postroom.storage.postgres.schema import PostgresMigrations
 from postroom.storage.postgres.sealed import PostgresSealedContent
+from postroom.storage.postgres.sessions import PostgresSessionStore
 from postroom.storage.postgres.suppressions import PostgresSuppressionStore
 from postroom.storage.postgres.templates import PostgresTemplateStore
 from postroom.storage.postgres.webhooks import PostgresWebhookStore
@@ -49,4 +50,5 @@ def storage_of(connection: PostgresConnection) -> Storage:
         webhooks=PostgresWebhookStore(connection),
         activity=PostgresActivityLog(connection),
         pauses=PostgresProviderPauses(connection),
+        sessions=PostgresSessionStore(connection),
     )

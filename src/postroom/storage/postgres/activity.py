@@ -1,11 +1,20 @@
 """The dashboard's counts per time bucket: new emails from postroom_emails, sent and failed
-from postroom_events, provider events from postroom_provider_events.
+from postroom_events, provider events from postroom_provider_events; and each provider's calls
+from postroom_attempts.
 
-The query is kept here rather than in queries.sql: it is this port's only one. None of the
-three tables is indexed on these times, so an hour's counts scan them (docs/dashboard.md).
+The queries are kept here rather than in queries.sql: they are this port's only ones. Each
+time range reads an index of migrations/0012_attempt_durations.sql, so a poll reads the rows
+of its range only, not the whole tables.
 """
 
-from postroom.ports.activity import SUCCEEDED, Activity, ProviderAttempts, bucketed
+from postroom.ports.activity import (
+    HIGH,
+    MEDIAN,
+    SUCCEEDED,
+    Activity,
+    ProviderAttempts,
+    bucketed,
+)
 from postroom.storage.postgres.connection import PostgresConnection
 from postroom.storage.postgres.options import storage_errors
 from postroom.storage.sql import STATE_SQL
@@ -30,8 +39,12 @@ GROUP BY 1, 2
 """.format_map(STATE_SQL).encode()
 
 
+# percentile_disc is the nearest rank (domain/attempts.py nearest_rank); an aggregate skips
+# NULLs, so attempts stored before durations were are left out of the percentiles alone.
 _ATTEMPTS = b"""
-SELECT provider, count(*)::int, (count(*) FILTER (WHERE outcome = %(succeeded)s))::int
+SELECT provider, count(*)::int, (count(*) FILTER (WHERE outcome = %(succeeded)s))::int,
+       percentile_disc(%(median)s) WITHIN GROUP (ORDER BY duration_ms),
+       percentile_disc(%(high)s) WITHIN GROUP (ORDER BY duration_ms)
 FROM postroom_attempts WHERE at >= %(since)s GROUP BY provider ORDER BY provider
 """
 
@@ -50,9 +63,9 @@ class PostgresActivityLog:
         return bucketed(since, buckets, bucket_seconds, [(r[0], r[1], r[2]) for r in found])
 
     async def attempts(self, since: float) -> list[ProviderAttempts]:
-        params = {"since": since, "succeeded": SUCCEEDED}
+        params = {"since": since, "succeeded": SUCCEEDED, "median": MEDIAN, "high": HIGH}
         with storage_errors():
             async with (await self._db.pool()).connection() as conn:
                 cursor = await conn.execute(_ATTEMPTS, params)
                 found = await cursor.fetchall()
-        return [ProviderAttempts(str(r[0]), int(r[1]), int(r[2])) for r in found]
+        return [ProviderAttempts(str(p), int(n), int(ok), p50, p99) for p, n, ok, p50, p99 in found]

@@ -113,15 +113,17 @@ WITH v AS (
     SELECT * FROM unnest(
         %(ids)s::text[], %(tokens)s::text[], %(states)s::text[], %(available)s::float8[],
         %(dead)s::bool[], %(providers)s::text[], %(ats)s::float8[], %(reasons)s::text[],
-        %(outcomes)s::text[], %(codes)s::text[], %(message_ids)s::text[]
+        %(outcomes)s::text[], %(codes)s::text[], %(message_ids)s::text[],
+        %(durations)s::float8[]
     ) WITH ORDINALITY AS v (
-        id, token, state, available_at, dead, provider, at, reason, outcome, code, message_id, n
+        id, token, state, available_at, dead, provider, at, reason, outcome, code, message_id,
+        duration_ms, n
     )
 ), attempts AS (
     SELECT * FROM unnest(
         %(a_n)s::int8[], %(a_ats)s::float8[], %(a_providers)s::text[], %(a_reasons)s::text[],
-        %(a_outcomes)s::text[], %(a_codes)s::text[]
-    ) WITH ORDINALITY AS a (n, at, provider, reason, outcome, code, k)
+        %(a_outcomes)s::text[], %(a_codes)s::text[], %(a_durations)s::float8[]
+    ) WITH ORDINALITY AS a (n, at, provider, reason, outcome, code, duration_ms, k)
 ), held AS MATERIALIZED (
     -- Locked in id order: two batches that share emails (a lapsed lease and its successor
     -- settling at once) then wait for each other instead of deadlocking.
@@ -134,7 +136,8 @@ WITH v AS (
         provider = v.provider, updated_at = v.at, lease_token = NULL
     FROM v
     WHERE e.id = v.id AND e.lease_token = v.token AND e.id IN (SELECT id FROM held)
-    RETURNING v.n, e.id, v.at, v.state, v.provider, v.reason, v.outcome, v.code, v.message_id
+    RETURNING v.n, e.id, v.at, v.state, v.provider, v.reason, v.outcome, v.code, v.message_id,
+        v.duration_ms
 ), events AS (
     INSERT INTO postroom_events (email_id, at, state, provider, reason, outcome, code)
     SELECT id, at, state, provider, reason, outcome, code FROM (
@@ -144,11 +147,13 @@ WITH v AS (
         SELECT n, NULL, id, at, state, provider, reason, outcome, code FROM settled
     ) x ORDER BY n, k NULLS LAST
 ), calls AS (
-    INSERT INTO postroom_attempts (email_id, at, provider, message_id, outcome, code)
-    SELECT s.id, a.at, a.provider, '', a.outcome, a.code
+    INSERT INTO postroom_attempts
+        (email_id, at, provider, message_id, outcome, code, duration_ms)
+    SELECT s.id, a.at, a.provider, '', a.outcome, a.code, a.duration_ms
     FROM attempts a JOIN settled s ON s.n = a.n WHERE a.outcome <> ''
     UNION ALL
-    SELECT id, at, provider, message_id, outcome, code FROM settled WHERE outcome <> ''
+    SELECT id, at, provider, message_id, outcome, code, duration_ms FROM settled
+    WHERE outcome <> ''
 )
 SELECT n FROM settled
 
@@ -248,16 +253,16 @@ SELECT array_agg(id), pg_notify('postroom_new', '') FROM redriven HAVING count(*
 -- read-only) is reported, since intake cannot store anything there.
 SELECT current_setting('transaction_read_only'), to_regclass('postroom_emails') IS NOT NULL
 
--- name: newest_payload
-SELECT id, payload FROM postroom_emails
-WHERE octet_length(payload) > 0
-ORDER BY id DESC
-LIMIT 1
 -- name: payloads
 -- Several emails' payloads in one read; those purged ('') left out.
 SELECT id, payload FROM postroom_emails
 WHERE id = ANY(%(ids)s::text[]) AND octet_length(payload) > 0
 
+-- name: newest_payload
+SELECT id, payload FROM postroom_emails
+WHERE octet_length(payload) > 0
+ORDER BY id DESC
+LIMIT 1
 
 -- name: purge_content
 -- Content of emails that ended before the cutoff: the payload emptied, event reasons cleared

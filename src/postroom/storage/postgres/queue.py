@@ -25,10 +25,12 @@ _NEW_COLUMNS = (
 )
 _SETTLE_COLUMNS = (
     *("ids", "tokens", "states", "available", "dead", "providers", "ats", "reasons"),
-    *("outcomes", "codes", "message_ids"),
+    *("outcomes", "codes", "message_ids", "durations"),
 )
 # A settle's provider attempts, one array per column; `a_n` is the position of its lease's row.
-_ATTEMPT_COLUMNS = ("a_n", "a_ats", "a_providers", "a_reasons", "a_outcomes", "a_codes")
+_ATTEMPT_COLUMNS = (
+    *("a_n", "a_ats", "a_providers", "a_reasons", "a_outcomes", "a_codes", "a_durations"),
+)
 
 
 class PostgresQueue:
@@ -146,12 +148,13 @@ class PostgresQueue:
         self._db.check_open()
         held = (lease.id, lease.token, State(event.state).value, available_at, dead)
         said = (event.provider, event.at, event.reason, event.outcome, event.code)
-        return bool(await self._settles.submit((*held, *said, event.message_id, tuple(attempts))))
+        row = (*held, *said, event.message_id, event.duration_ms, tuple(attempts))
+        return bool(await self._settles.submit(row))
 
     async def _settle_batch(self, rows: list[Row]) -> list[bool]:
         params = columns(_SETTLE_COLUMNS, [row[:-1] for row in rows])
         attempts = [
-            (n, a.at, a.provider, a.reason, a.outcome, a.code)
+            (n, a.at, a.provider, a.reason, a.outcome, a.code, a.duration_ms)
             for n, row in enumerate(rows, 1)
             for a in row[-1]
         ]

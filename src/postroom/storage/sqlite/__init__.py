@@ -18,6 +18,7 @@ from postroom.storage.sqlite.lifecycle import SqliteLifecycle
 from postroom.storage.sqlite.pauses import SqliteProviderPauses
 from postroom.storage.sqlite.queue import SqliteQueue
 from postroom.storage.sqlite.sealed import SqliteSealedContent
+from postroom.storage.sqlite.sessions import SqliteSessionStore
 from postroom.storage.sqlite.suppressions import SqliteSuppressionStore
 from postroom.storage.sqlite.templates import SqliteTemplateStore
 from postroom.storage.sqlite.webhooks import SqliteWebhookStore
@@ -49,4 +50,5 @@ def storage_of(connection: SqliteConnection) -> Storage:
         webhooks=SqliteWebhookStore(connection),
         activity=SqliteActivityLog(connection),
         pauses=SqliteProviderPauses(connection),
+        sessions=SqliteSessionStore(connection),
     )

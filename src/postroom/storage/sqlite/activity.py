@@ -1,15 +1,23 @@
 """The dashboard's counts per time bucket: new emails from the emails table (an email's first
 state is its row, not an event), sent and failed from events, provider events from
-provider_events.
+provider_events; and each provider's calls from attempts.
 
-None of the three is indexed on these times (emails_owner starts with the owner): an hour's
-counts scan them (docs/dashboard.md; an index is a migration of its own, not added yet).
+Each time range reads an index of migrations/0012_attempt_durations.sql (emails_created,
+events_settled, provider_events_matched, attempts_at), so a poll reads the rows of its range
+only, not the whole tables.
 """
 
 import sqlite3
 from typing import Any
 
-from postroom.ports.activity import SUCCEEDED, Activity, ProviderAttempts, bucketed
+from postroom.ports.activity import (
+    HIGH,
+    MEDIAN,
+    SUCCEEDED,
+    Activity,
+    ProviderAttempts,
+    bucketed,
+)
 from postroom.storage.sql import STATE_SQL
 from postroom.storage.sqlite.connection import SqliteConnection
 
@@ -33,10 +41,27 @@ GROUP BY 1, 2
 """.format_map(STATE_SQL)
 
 
+# `+provider`: grouped by an expression, not the column, so that the planner (without
+# statistics) reads the range through attempts_at instead of scanning the whole table in
+# attempts_message's provider order to save a sort of a few groups.
 _ATTEMPTS = (
-    "SELECT provider, count(*), sum(outcome = ?) FROM attempts"
-    " WHERE at >= ? GROUP BY provider ORDER BY provider"
+    "SELECT provider, count(*), sum(outcome = :succeeded) FROM attempts"
+    " WHERE at >= :since GROUP BY +provider ORDER BY provider"
 )
+# The calls' durations at the MEDIAN and HIGH nearest ranks, ceil(share * n) in whole percents
+# by integer division (domain/attempts.py nearest_rank): SQLite has no percentile function, so
+# a window ranks them and only the (at most) two rows of each provider leave the database;
+# `+provider` as above.
+_PERCENTILES = """
+SELECT provider, rank = (n * :median + 99) / 100, rank = (n * :high + 99) / 100, duration_ms
+FROM (
+    SELECT provider, duration_ms,
+           row_number() OVER (PARTITION BY +provider ORDER BY duration_ms) AS rank,
+           count(*) OVER (PARTITION BY +provider) AS n
+    FROM attempts WHERE at >= :since AND duration_ms IS NOT NULL
+)
+WHERE rank IN ((n * :median + 99) / 100, (n * :high + 99) / 100)
+"""
 
 
 class SqliteActivityLog:
@@ -50,12 +75,22 @@ class SqliteActivityLog:
         return bucketed(since, buckets, bucket_seconds, found)
 
     async def attempts(self, since: float) -> list[ProviderAttempts]:
-        rows = await self._db.read(_attempts, since)
-        return [ProviderAttempts(str(p), int(n), int(ok)) for p, n, ok in rows]
+        return await self._db.read(_attempts, since)
 
 
-def _attempts(conn: sqlite3.Connection, since: float) -> list[tuple[Any, ...]]:
-    return conn.execute(_ATTEMPTS, (SUCCEEDED, since)).fetchall()
+def _attempts(conn: sqlite3.Connection, since: float) -> list[ProviderAttempts]:
+    counted = conn.execute(_ATTEMPTS, {"succeeded": SUCCEEDED, "since": since}).fetchall()
+    shares = {"median": round(MEDIAN * 100), "high": round(HIGH * 100), "since": since}
+    p50: dict[str, float] = {}
+    p99: dict[str, float] = {}
+    for provider, is_median, is_high, duration in conn.execute(_PERCENTILES, shares):
+        if is_median:
+            p50[provider] = float(duration)
+        if is_high:
+            p99[provider] = float(duration)
+    return [
+        ProviderAttempts(str(p), int(n), int(ok), p50.get(p), p99.get(p)) for p, n, ok in counted
+    ]
 
 
 def _counts(conn: sqlite3.Connection, params: dict[str, Any]) -> list[tuple[str, int, int]]:

@@ -26,7 +26,9 @@ EVENTS = BulkInsert("events", ("email_id", "at", "state", "provider", "reason"))
 SETTLE_EVENTS = BulkInsert(
     "events", ("email_id", "at", "state", "provider", "reason", "outcome", "code")
 )
-ATTEMPTS = BulkInsert("attempts", ("email_id", "at", "provider", "message_id", "outcome", "code"))
+ATTEMPTS = BulkInsert(
+    "attempts", ("email_id", "at", "provider", "message_id", "outcome", "code", "duration_ms")
+)
 _CHUNK = 4000  # rows of at most 7 values: under SQLite's 32766 bound variables
 
 
@@ -97,7 +99,10 @@ def event_row(email_id: str, event: Event) -> Row:
 
 
 def attempt_row(email_id: str, event: Event) -> Row:
-    return (email_id, event.at, event.provider, event.message_id, event.outcome, event.code)
+    return (
+        *(email_id, event.at, event.provider, event.message_id),
+        *(event.outcome, event.code, event.duration_ms),
+    )
 
 
 def new_email_row(email: NewEmail, state: State, now: float) -> Row:
