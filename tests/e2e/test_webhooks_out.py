@@ -346,3 +346,26 @@ def test_after_a_rotation_both_secrets_verify(serve: Server, receiver: Receiver)
     assert got.verified  # with the old secret, during its grace
     Webhook(new).verify(got.body, got.headers)  # raises unless the new one signed it too
     assert len(got.headers["webhook-signature"].split(" ")) == 2
+
+
+def test_a_cancel_tells_each_recipient_once_however_often_it_is_retried(
+    serve: Server,
+) -> None:
+    """The recipients' `cancelled` events are written after the cancel, so a caller that lost
+    the answer (or got a 503) retries the DELETE: each retry answers 200 and the feed still
+    holds one `email.cancelled` per recipient."""
+    client = Client(serve.url, "unused")
+    later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+    email = {
+        "from": "shop@example.com",
+        "to": ["a@example.org", "b@example.org"],
+        "subject": SUBJECT,
+        "body": BODY,
+        "sendAt": later,
+    }
+    email_id = client.send(email).id
+    for _ in range(3):
+        assert client.cancel(email_id) == {"id": email_id, "status": "cancelled"}
+    told = client.events(types=["email.cancelled"])["data"]
+    assert sorted(e["data"]["recipient"] for e in told) == ["a@example.org", "b@example.org"]  # type: ignore[index]
+    assert {e["data"]["email_id"] for e in told} == {email_id}  # type: ignore[index]

@@ -1,6 +1,5 @@
 """/api/v1/email/{id}: status and cancel. Submission is in intake.py."""
 
-import contextlib
 from collections.abc import Callable
 
 from starlette.requests import Request
@@ -145,9 +144,14 @@ async def cancel(request: Request) -> Response:
         )
     log_event(log, "email.cancelled", id=email_id)
     if container.on_cancelled is not None:
-        # Cancelled already: a storage outage now costs the feed its events, not the cancel.
-        with contextlib.suppress(StorageUnavailableError):
+        # The email is cancelled; its recipients' `cancelled` events are a second write. If
+        # that fails the caller hears 503 and retries: a cancel of a cancelled email answers
+        # 200 and records the events again, stored once (their dedup keys). A crash between
+        # the two writes leaves the caller without an answer, which it retries the same way.
+        try:
             await container.on_cancelled(email_id)
+        except StorageUnavailableError:
+            return storage_unavailable()
     return json_response({"id": email_id, "status": State.CANCELLED})
 
 
