@@ -1,6 +1,6 @@
 """Batch intake: emails accepted per second through POST /api/v1/email/batch, as a ratio to
 single POST /api/v1/email intake measured on the same server in the same run
-(docs/benchmarks.md, "Batches").
+(docs/benchmarks.md, "Templates and batches").
 
 One `postroom api` process on SQLite with an API key and per-key limits on (high enough not to
 refuse), loaded by wrk: first single emails (bench/request.json), then batches of that same email

@@ -2,11 +2,13 @@
 
 import base64
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 from tests.e2e.test_api import conforms
 from tests.support.http import request
-from tests.support.server import Server
+from tests.support.keys import create_key
+from tests.support.server import Server, server
 
 BATCH = "/api/v1/email/batch"
 EMAIL = {"from": "Shop <shop@example.com>", "subject": "Hi", "body": "Hello"}
@@ -94,3 +96,22 @@ def test_suppressed_recipients_are_named_per_item(api: Server) -> None:
     assert "suppressed" not in results[0]
     assert results[1]["suppressed"] == ["to[1]"]
     assert results[1]["code"] == 202
+
+
+def test_items_past_the_keys_daily_quota_are_refused_in_order(tmp_path: Path) -> None:
+    """With 3 emails left in the key's day, a batch of 5 stores the first 3; the last 2 are
+    429 and stored nowhere, and the next batch gets none."""
+    env = {"POSTROOM_INSECURE_NO_AUTH": "false", "POSTROOM_DAILY_QUOTA": "3"}
+    api = server(tmp_path, env, command="api")
+    key = create_key(api, "batch-quota")
+    api.start()
+    try:
+        auth = {"Authorization": f"Bearer {key}"}
+        results = post_batch(api, [email(n) for n in range(5)], **auth).json()["data"]
+        assert [r["code"] for r in results] == [202, 202, 202, 429, 429]
+        assert results[3]["errors"] == {"email": "over this API key's sending limit; retry later"}
+        assert stored(api, [r["id"] for r in results[:3]]) == 3
+        again = post_batch(api, [email(9)], **auth).json()["data"]
+        assert [r["code"] for r in again] == [429]
+    finally:
+        api.stop()

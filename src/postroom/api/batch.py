@@ -6,6 +6,7 @@ items never stop valid ones. A batch over MAX_BATCH items, or over the body limi
 whole (413). With an Idempotency-Key, item i is idempotent under "KEY:i".
 """
 
+from collections.abc import Collection
 from typing import Any
 
 from starlette.requests import Request
@@ -84,8 +85,10 @@ def _items(data: Any) -> list[Any] | Response:
     return items
 
 
-async def _over_limit(container: Container, owner: str, count: int) -> set[int]:
+async def _over_limit(container: Container, owner: str, count: int) -> Collection[int]:
     """The items past the key's sending budget: each item takes one email from it."""
+    if container.limit_many is not None:  # one take for the whole batch
+        return range(await container.limit_many(owner, count), count)
     if container.limit is None:
         return set()
     limited = set()

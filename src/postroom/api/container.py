@@ -1,7 +1,7 @@
 """What the API needs from the composition root, and nothing more."""
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +44,8 @@ class Container:
     body_timeout: float = 30.0
     # Takes one email from a key's sending budget; None sets no limits.
     limit: Callable[[str], Awaitable[Verdict]] | None = None
+    # Takes up to n emails at once (a batch), answering how many it gave; set beside `limit`.
+    limit_many: Callable[[str, int], Awaitable[int]] | None = None
     # Opens event reasons sealed at rest; identity when no keys are configured.
     open_text: Callable[[str, str], str] = lambda text, email_id: text
     # Provider webhook endpoints by (kind, name), and where what they verified is recorded.
@@ -56,7 +58,7 @@ class Container:
     # A batch: (items, idempotency key, owner, tenant, indexes to leave out); None: no batches.
     submit_many: (
         Callable[
-            [list[Any], str | None, str, str, set[int]],
+            [list[Any], str | None, str, str, Collection[int]],
             Awaitable[list[Submitted | InvalidEmailError | IdempotencyConflictError | None]],
         ]
         | None

@@ -260,6 +260,7 @@ def _attach_auth(container: Container, settings: Settings, storage: Storage) -> 
             settings.rate_limit, settings.daily_quota, SystemClock(), storage.emails.count_since
         )
         container.limit = limits.check
+        container.limit_many = limits.check_many
     container.on_shutdown.append(authenticator.flush)
 
 
@@ -315,9 +316,9 @@ async def purge_periodically(storage: Storage, settings: Settings, stop: asyncio
                 await storage.events.purge_events(cutoff)
             if storage.webhooks is not None:
                 await storage.webhooks.purge_webhooks(cutoff)
-        with contextlib.suppress(TimeoutError):
             if storage.sessions is not None:  # expired logins, whatever the retention
                 await storage.sessions.purge_sessions(SystemClock().now())
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), PURGE_EVERY)
 
 
@@ -349,8 +350,8 @@ async def run_worker(settings: Settings) -> None:
     metrics = PrometheusMetrics()
     events = build_events(settings, storage, Content(open_cipher(settings)), metrics)
     runtime = build_worker(settings, storage, metrics, events)
-    stop = asyncio.Event()
     settle_heap()
+    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)

@@ -42,6 +42,20 @@ class KeyBudget:
         self.sent_today += 1
         return self._allowed(now)
 
+    def take_many(self, count: int, now: float) -> int:
+        """Take up to `count` emails at once: how many were taken, as many as `count` takes
+        in a row at `now` would have allowed."""
+        self._roll_day(now)
+        taken = count
+        if self.daily:
+            taken = min(taken, max(0, self.daily - self.sent_today))
+        if self.rate:
+            self._refill(now)
+            taken = min(taken, max(0, int(self.tokens)))  # each take needs a whole token
+            self.tokens -= taken
+        self.sent_today += taken
+        return taken
+
     def seed(self, sent_today: int, now: float) -> None:
         """Start from what storage says this key sent today (another process, a restart)."""
         self._roll_day(now)

@@ -37,6 +37,16 @@ class SendingLimits:
 
     async def check(self, key_id: str) -> Verdict:
         """Take one email from the key's budget, or say how long to wait."""
+        budget = await self._budget(key_id)
+        return budget.take(self._clock.now())
+
+    async def check_many(self, key_id: str, count: int) -> int:
+        """Take up to `count` emails from the key's budget at once (a batch): how many it
+        gave, which go to the first that many emails."""
+        budget = await self._budget(key_id)
+        return budget.take_many(count, self._clock.now())
+
+    async def _budget(self, key_id: str) -> KeyBudget:
         budget = self._budgets.get(key_id)
         if budget is None:
             budget = self._budgets[key_id] = KeyBudget(self._rate, self._burst, self._daily)
@@ -45,7 +55,7 @@ class SendingLimits:
             and self._monotonic() - self._seeded_at.get(key_id, float("-inf")) > RESEED_SECONDS
         ):
             await self._seed(key_id, budget)
-        return budget.take(self._clock.now())
+        return budget
 
     async def _seed(self, key_id: str, budget: KeyBudget) -> None:
         now = self._clock.now()

@@ -57,10 +57,15 @@ class SuppressionList:
         return {i for i, key in enumerate(keys) if key in hit}
 
     async def blocked_many(
-        self, tenant: str, emails: Sequence[tuple[Sequence[str], Collection[str]]]
+        self,
+        tenant: str,
+        emails: Sequence[tuple[Sequence[str], Collection[str]]],
+        keys: Sequence[Sequence[str]] | None = None,
     ) -> list[set[int]]:
-        """`blocked` for each (addresses, tags) of a batch, in order, from one lookup."""
-        keys = [[self._keys.key(a) for a in addresses] for addresses, _ in emails]
+        """`blocked` for each (addresses, tags) of a batch, in order, from one lookup. `keys`,
+        when given, are each one's addresses' keys, made already."""
+        if keys is None:
+            keys = [[self._keys.key(a) for a in addresses] for addresses, _ in emails]
         found = await self._store.find(tenant, {k for some in keys for k in some})
         if not found:
             return [set() for _ in emails]

@@ -30,3 +30,22 @@ def test_seed_counts_what_others_sent() -> None:
     budget = KeyBudget(rate=0, burst=1, daily=10)
     budget.seed(10, NOON)
     assert not budget.take(NOON).allowed
+
+
+def test_taking_many_at_once_gives_what_takes_in_a_row_would() -> None:
+    """A batch's one take gives as many emails as that many single takes at the same time."""
+    for rate, burst, daily, sent in [(2, 4, 0, 0), (0, 1, 10, 7), (5, 10, 6, 0), (2, 4, 100, 99)]:
+        one_by_one, at_once = KeyBudget(rate, burst, daily), KeyBudget(rate, burst, daily)
+        one_by_one.seed(sent, NOON)
+        at_once.seed(sent, NOON)
+        expected = sum(one_by_one.take(NOON).allowed for _ in range(8))
+        assert at_once.take_many(8, NOON) == expected
+        assert at_once.take(NOON).allowed == one_by_one.take(NOON).allowed
+
+
+def test_a_refused_take_many_takes_nothing() -> None:
+    """Once the budget is spent a batch gets none, and the day's count does not grow."""
+    budget = KeyBudget(rate=0, burst=1, daily=3)
+    assert budget.take_many(5, NOON) == 3
+    assert budget.take_many(5, NOON) == 0
+    assert budget.sent_today == 3

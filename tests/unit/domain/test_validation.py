@@ -1,5 +1,6 @@
 """From a decoded request to an Email: what is accepted, and every reason a field is not."""
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import strategies as st
 from postroom.addresses.validator import parse_with_email_validator
 from postroom.domain.errors import InvalidEmailError
 from postroom.domain.message import Address, Limits
-from postroom.domain.quick import quick_submission
+from postroom.domain.quick import Seen, quick_submission
 from postroom.domain.rules import Submission
 from postroom.domain.validation import FIELDS, validate_fully, validate_submission, warnings
 
@@ -276,6 +277,26 @@ def test_quick_pass_agrees_with_the_full_validator(data: dict[str, Any]) -> None
         validate_fully(data, now=NOW, limits=LIMITS, full_parser=parse_with_email_validator)
         == quick
     )
+
+
+@settings(max_examples=200)
+@given(st.lists(_requests, min_size=1, max_size=4))
+def test_a_batch_memo_of_addresses_changes_no_result(batch: list[dict[str, Any]]) -> None:
+    """The emails of a batch read with one memo of addresses come out as each does alone."""
+    seen: Seen = {}
+    for data in batch:
+        assert quick_submission(data, NOW, LIMITS, seen) == quick_submission(data, NOW, LIMITS)
+
+
+def test_the_quick_pass_sets_the_intake_fields_it_is_given() -> None:
+    """Tenant and template are set on the Email as it is built, as replace() would set them."""
+    data = minimal(cc=["b@example.org"], tags=["t"])
+    plain = quick_submission(data, NOW, LIMITS)
+    given = quick_submission(data, NOW, LIMITS, intake=("acme", "tpl-1", 3))
+    assert plain is not None
+    assert given is not None
+    expected = replace(plain.email, tenant="acme", template_id="tpl-1", template_version=3)
+    assert given.email == expected
 
 
 _json_values = st.recursive(

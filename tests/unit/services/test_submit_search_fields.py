@@ -81,3 +81,22 @@ async def test_the_suppression_lookup_still_names_the_blocked_recipients() -> No
     distinct = {**EMAIL, "bcc": []}
     assert (await submit(distinct, None, "k1", "acme")).suppressed == ("cc[0]",)
     assert (await submit(EMAIL, None, "k1", "acme")).suppressed == ("cc[0]",)
+
+
+async def test_a_batch_names_blocked_recipients_with_the_keys_it_made() -> None:
+    """In a batch, each address is keyed once however many items repeat it, and the lookup is
+    answered with those keys: each item names its own blocked recipients."""
+    storage, submit = world()
+    assert storage.suppressions is not None
+    suppressions = SuppressionList(storage.suppressions, KEYS, ManualClock())
+    await suppressions.add("acme", [NewSuppression("bob@example.org")])
+    items = [EMAIL, {**EMAIL, "cc": [], "bcc": ["Bob@Example.org"]}, {**EMAIL, "cc": []}]
+    outcomes = await submit.many(items, None, "k1", "acme")
+    assert [o.suppressed for o in outcomes if isinstance(o, Submitted)] == [
+        ("cc[0]",),
+        ("bcc[0]",),
+        (),
+    ]
+    first, second, _ = (o.result.id for o in outcomes if isinstance(o, Submitted))
+    bob = await found(storage, "acme", recipient_key=KEYS.key("bob@example.org"))
+    assert sorted(bob) == sorted([first, second])
