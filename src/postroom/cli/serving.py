@@ -1,6 +1,5 @@
 """Running the API: uvicorn in this process, or N processes sharing one listening socket."""
 
-import gc
 import logging
 import multiprocessing
 import os
@@ -17,6 +16,7 @@ import uvicorn
 from postroom import __version__, logs
 from postroom.api.connections import ConnectionLimits, file_limit_needed, protocol_class
 from postroom.bootstrap import build_app
+from postroom.bootstrap.heap import settle_heap
 from postroom.settings import Settings
 
 
@@ -138,7 +138,7 @@ def serve(settings: Settings, with_worker: bool) -> None:
     tune_interpreter()
     raise_file_limit(settings)
     config = _config(settings, with_worker)
-    freeze_start_up()
+    settle_heap()
     uvicorn.Server(config).run()
 
 
@@ -147,18 +147,6 @@ def tune_interpreter() -> None:
     # event loop to hand it back, which by default happens only every 5 ms while the loop is
     # busy. A shorter switch interval lets a commit finish in about a millisecond instead.
     sys.setswitchinterval(0.001)
-
-
-def freeze_start_up() -> None:
-    """Once the app is built: what exists now (modules, the app, its services) lives as long
-    as the process, so the garbage collector stops walking it."""
-    # A batch request keeps thousands of objects alive across collections, which makes full
-    # collections frequent, and each walked this whole heap too: about 4 µs of CPU per batched
-    # email and 3 per single one (bench/batch.py, docs/benchmarks.md). The young threshold is
-    # left at its default, unlike a worker's (bootstrap/heap.py): raised to 7,000 here it saved
-    # single intake 16 µs an email and a batched email only 2 to 4 (same place).
-    gc.collect()  # start-up's garbage first: frozen, it would never be collected
-    gc.freeze()
 
 
 def _exit_quietly_after_stop() -> None:
@@ -201,5 +189,5 @@ def _child(settings: Settings, sock: socket.socket) -> None:
     tune_interpreter()
     raise_file_limit(settings)
     config = _config(settings, with_worker=False)
-    freeze_start_up()
+    settle_heap()
     uvicorn.Server(config).run(sockets=[sock])
