@@ -6,6 +6,7 @@ from dataclasses import replace
 import pytest
 
 from postroom.domain.events import Bounce, EventType
+from postroom.domain.states import State
 from postroom.ports.events import (
     EventRecord,
     EventStore,
@@ -15,7 +16,9 @@ from postroom.ports.events import (
     Resolution,
     Resolved,
 )
+from postroom.ports.queue import Event, NewEmail
 from postroom.ports.storage import Storage
+from postroom.ports.webhooks import Endpoint
 from tests.conftest import ManualClock
 
 HOLD = 30.0
@@ -276,3 +279,39 @@ async def test_every_bundle_carries_the_event_store(storage: Storage, clock: Man
     assert storage.events is not None
     assert (await storage.events.record([event(clock, 0)])).new == 1
     assert keys(await storage.events.pending(10, clock.now(), HOLD)) == ["dedup-0"]
+
+
+async def test_an_ack_records_its_emails_own_events_in_its_write(
+    store: Storage, clock: ManualClock
+) -> None:
+    """Where the store is the queue too, an ack stores its email's own events, matched and
+    fed, with it, and counts the webhook messages they made; an ack whose lease is no longer
+    held is refused and stores them all the same, once (the provider took the email either
+    way)."""
+    acks, hooks = store.recording_acks, store.webhooks
+    if acks is None or hooks is None:
+        pytest.skip("this engine records own events apart from the ack")
+    email_id = "01900003-0000-7000-8000-000000000000"
+    await store.queue.put(NewEmail(email_id, b"payload", clock.now()))
+    (lease,) = await store.queue.lease(1, HOLD)
+    now = clock.now()
+    await hooks.create_endpoint(
+        Endpoint("ep_1", "acme", "https://x.example", (), "", True, (), now, now)
+    )
+    sent = Event(now, State.SENT, "mailgun", "mg-1", "sent", "http_200")
+    told = [event(clock, 1, kind=EventType.SENT, email_id=email_id, tenant="acme")]
+    assert await acks.ack_recording(lease, sent, (), told) == (True, 1)
+    status = await store.emails.status(email_id)
+    assert status is not None
+    assert status.state is State.SENT
+    assert keys(await events_of(store, email_id)) == ["dedup-1"]
+    assert await acks.ack_recording(lease, sent, (), told) == (False, 0)
+    again = [*told, event(clock, 2, kind=EventType.SENT, email_id=email_id, tenant="acme")]
+    assert await acks.ack_recording(lease, sent, (), again) == (False, 1)
+    assert keys(await events_of(store, email_id)) == ["dedup-1", "dedup-2"]
+    assert [item.email_id for item in await hooks.feed("acme", 0, (), 10)] == [email_id] * 2
+
+
+async def events_of(store: Storage, email_id: str) -> list[EventRecord]:
+    assert store.events is not None
+    return await store.events.for_email(email_id)

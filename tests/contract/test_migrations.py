@@ -220,6 +220,69 @@ async def test_postgres_emails_stored_before_0010_are_listed_as_the_default_tena
             await storage.close()
 
 
+# A recipient key as intake made it before 0014: 64 hex characters.
+HEX_KEY = "0123456789abcdef" * 4
+
+
+async def test_sqlite_recipient_keys_stored_before_0014_still_find_their_emails(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """0014 turns each stored hex recipient key into its first 16 bytes: an email stored
+    before it is still found by `to=`, for its tenant only, and purged with its keys."""
+    path = tmp_path / "keys.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert 14 not in migrate(conn, 13)
+    conn.execute(
+        "INSERT INTO emails (id, state, created_at, updated_at, send_at, owner, payload, tenant)"
+        " VALUES (?, 'sent', 1.0, 1.0, 1.0, 'k1', x'00', 'acme')",
+        (EMAIL_ID,),
+    )
+    conn.execute("INSERT INTO email_recipients VALUES (?, ?, 'acme', 1.0)", (EMAIL_ID, HEX_KEY))
+    conn.close()
+    storage = sqlite_storage(str(path), clock)
+    try:
+        by_key = EmailFilter(recipient_key=HEX_KEY)
+        assert [e.id for e in await storage.emails.page("acme", by_key, None, 10)] == [EMAIL_ID]
+        assert await storage.emails.page("other", by_key, None, 10) == []
+        assert await storage.sealed.purge_content(before=2.0) == 1
+        assert await storage.emails.page("acme", by_key, None, 10) == []
+    finally:
+        await storage.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT count(*) FROM email_recipients").fetchone() == (0,)
+    conn.close()
+
+
+async def test_postgres_recipient_keys_stored_before_0014_still_find_their_emails(
+    clock: ManualClock,
+) -> None:
+    """The same on PostgreSQL: 0014 turns the hex keys into bytea of their first 16 bytes."""
+    with fresh_database("postroom_keys") as name:
+        url = database_url(name)
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            await postgres_migrate.migrate(conn, upto="0013_sessions")
+            await conn.execute(
+                "INSERT INTO postroom_emails (id, state, created_at, updated_at, send_at, owner,"
+                " payload, tenant)"
+                " VALUES (%s, 'sent', 1.0, 1.0, 1.0, 'k1', '\\x00'::bytea, 'acme')",
+                (EMAIL_ID,),
+            )
+            await conn.execute(
+                "INSERT INTO postroom_email_recipients VALUES (%s, %s, 'acme', 1.0)",
+                (EMAIL_ID, HEX_KEY),
+            )
+        storage = open_storage(url, clock)
+        try:
+            by_key = EmailFilter(recipient_key=HEX_KEY)
+            found = await storage.emails.page("acme", by_key, None, 10)
+            assert [e.id for e in found] == [EMAIL_ID]
+            assert await storage.emails.page("other", by_key, None, 10) == []
+            assert await storage.sealed.purge_content(before=2.0) == 1
+            assert await storage.emails.page("acme", by_key, None, 10) == []
+        finally:
+            await storage.close()
+
+
 async def test_sqlite_attempts_stored_before_0012_are_counted_but_not_timed(
     tmp_path: Path, clock: ManualClock
 ) -> None:
@@ -333,3 +396,58 @@ async def test_postgres_dashboard_reads_can_use_their_time_indexes(
         # "Index Scan using NAME on TABLE", "Bitmap Index Scan on NAME"
         assert f"using {index} " in text or f"Scan on {index}" in text, text
     assert "Seq Scan" not in text
+
+
+def test_sqlite_soft_bounces_search_the_partial_bounce_index(tmp_path: Path) -> None:
+    """The soft-bounce count reads a range of the bounces-only index of migration 0015."""
+    from postroom.storage.sqlite import events
+
+    conn = sqlite3.connect(tmp_path / "plan.db", isolation_level=None)
+    migrate(conn)
+    plan = conn.execute(
+        f"EXPLAIN QUERY PLAN {events._SOFT_BOUNCES}", ("acme", "rk", 0.0, "matched", "soft")
+    ).fetchall()
+    conn.close()
+    assert [str(row[3]) for row in plan] == [
+        "SEARCH provider_events USING INDEX provider_events_recipient"
+        " (tenant=? AND recipient_key=? AND at>?)"
+    ]
+
+
+def test_sqlite_pending_events_are_handed_out_from_the_partial_pending_index(
+    tmp_path: Path,
+) -> None:
+    """The processor's hand-out reads a range of the pending-only index of migration 0015,
+    in its order (no sort)."""
+    from postroom.storage.sqlite import events
+
+    conn = sqlite3.connect(tmp_path / "plan.db", isolation_level=None)
+    migrate(conn)
+    plan = conn.execute(f"EXPLAIN QUERY PLAN SELECT seq {events._DUE}", (0.0, 10)).fetchall()
+    conn.close()
+    assert [str(row[3]) for row in plan] == [
+        "SEARCH provider_events USING INDEX provider_events_pending (not_before<?)"
+    ]
+
+
+async def test_postgres_event_reads_can_use_their_partial_indexes(
+    postgres_database: str,
+) -> None:
+    """EXPLAIN of the processor's hand-out and the soft-bounce count, sequential scans
+    discouraged: each reads its partial index of migration 0015 whatever its parameters."""
+    from postroom.storage.postgres.queries import QUERIES
+
+    reads = {
+        "pending_events": ({"limit": 10, "now": 0.0, "until": 30.0}, "pending"),
+        "soft_bounces": (
+            {"tenant": "acme", "recipient_key": "rk", "since": 0.0, "bounce": "soft"},
+            "recipient",
+        ),
+    }
+    url = database_url(postgres_database)
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute("SET enable_seqscan = off")
+        for name, (params, index) in reads.items():
+            cursor = await conn.execute(b"EXPLAIN " + QUERIES[name], params)
+            text = "\n".join(str(line) for (line,) in await cursor.fetchall())
+            assert f"postroom_provider_events_{index} " in text, text

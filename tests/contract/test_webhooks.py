@@ -234,6 +234,22 @@ async def test_own_events_recorded_matched_reach_the_feed(
     assert webhook_ids(await hooks.lease(10, clock.now(), HOLD)) == expected
 
 
+async def test_recorded_counts_the_webhook_messages_its_events_made(
+    events: EventStore, hooks: WebhookStore, clock: ManualClock
+) -> None:
+    """`messages` counts one per fed event and endpoint that takes it: none without an
+    endpoint, none for pending events, none when the event was stored already."""
+    sent = event(clock, 0, kind=EventType.SENT, email_id=EMAIL, tenant="acme")
+    assert (await events.record([sent])).messages == 0
+    await hooks.create_endpoint(endpoint(clock, 1))
+    await hooks.create_endpoint(endpoint(clock, 2, types=("email.bounced",)))
+    await hooks.create_endpoint(endpoint(clock, 3, types=("email.delivered",)))
+    delivered = event(clock, 1, email_id=EMAIL, tenant="acme")
+    recorded = await events.record([delivered, event(clock, 2)])
+    assert (recorded.new, recorded.messages) == (2, 2)
+    assert (await events.record([delivered])).messages == 0
+
+
 async def test_an_event_is_fed_once_however_often_it_is_resolved_or_recorded(
     events: EventStore, hooks: WebhookStore, clock: ManualClock
 ) -> None:

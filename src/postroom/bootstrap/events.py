@@ -89,7 +89,12 @@ def build_events(
     # (straight to the feed), a provider's reach it once processed (process_events).
     feed_written = asyncio.Event()
     record = RecordEvents(
-        storage.events, keys, clock, on_recorded=wake.set, on_fed=feed_written.set
+        storage.events,
+        keys,
+        clock,
+        on_recorded=wake.set,
+        on_fed=feed_written.set,
+        acks=storage.recording_acks,
     )
     suppressions = SuppressionList(storage.suppressions, keys, clock)
     process = ProcessEvents(

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from postroom.domain.events import EventType
+from postroom.ports.queue import Event, Lease
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,9 @@ class Recorded:
     outcome: RecordOutcome
     new: int = 0  # events stored by this call
     duplicates: int = 0  # events skipped because their (provider, dedup_key) was there
+    # Webhook messages this call created (matched events, for the endpoints that take them):
+    # a dispatcher has something new to lease only when this is not 0.
+    messages: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,4 +112,19 @@ class EventStore(Protocol):
     async def purge_events(self, before: float) -> int:
         """Drop events received before `before` and replay tokens older than it (retention);
         how many events were dropped."""
+        ...
+
+
+class RecordingAcks(Protocol):
+    """Postroom's own events stored in the write that acks the email they tell of: an ability
+    of a store that is also the queue (SQLite). Elsewhere (PostgreSQL, memory, or SQS beside a
+    store) the events are recorded first and the ack follows, two durable writes."""
+
+    async def ack_recording(
+        self, lease: Lease, event: Event, attempts: Sequence[Event], records: Sequence[EventRecord]
+    ) -> tuple[bool, int]:
+        """Queue.ack and EventStore.record of `records` (matched: Postroom's own) in one durable
+        write, both or neither (StorageUnavailableError). The records are stored, once per
+        (provider, dedup_key), whether or not the lease is still held: the provider took the
+        email either way; the ack only while it is. (acked, webhook messages the write made)."""
         ...

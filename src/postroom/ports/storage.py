@@ -11,7 +11,7 @@ from postroom.ports.activity import ActivityLog
 from postroom.ports.claims import Claims
 from postroom.ports.dead import DeadLetters
 from postroom.ports.emails import EmailStore
-from postroom.ports.events import EventStore
+from postroom.ports.events import EventStore, RecordingAcks
 from postroom.ports.health import HealthStore
 from postroom.ports.keys import KeyStore
 from postroom.ports.lifecycle import Lifecycle
@@ -68,6 +68,9 @@ class Storage:
     # The inbox's and the dashboard's browser sessions (ports/sessions.py), beside the keys they
     # were made from: every store; beside SQS, the store's.
     sessions: SessionStore | None = None
+    # An ack and its email's own events in one write: a store that is the queue too (SQLite);
+    # None beside SQS, whose queue is apart from the store.
+    recording_acks: RecordingAcks | None = None
 
     async def ping(self) -> None:
         """The store answers, and the queue apart from it when there is one."""

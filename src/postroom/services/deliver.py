@@ -293,10 +293,14 @@ class DeliverEmail:
         )
 
         async def settle() -> bool:
-            # Told first: it is true from the provider's answer on, and a crash before the ack
-            # sends the email again, whose `sent` is then stored once.
-            await self._tell(run, EventType.SENT)
-            return await self._queue.ack(lease, event, run.events)
+            # Told no later than the ack (in its write, or before it): it is true from the
+            # provider's answer on, and a crash before the ack sends the email again, whose
+            # `sent` is then stored once.
+            if self._events is None or not run.indices:
+                return await self._queue.ack(lease, event, run.events)
+            return await self._events.ack_sent(
+                self._queue, lease, event, run.events, run.tenant, run.indices
+            )
 
         if await self._settle(lease, settle):
             self._metrics.settled("sent", receipt.provider)

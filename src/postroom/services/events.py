@@ -27,9 +27,17 @@ from postroom.domain.suppression import (
 from postroom.logs import get_logger, log_event
 from postroom.ports.clock import Clock
 from postroom.ports.emails import EmailStore
-from postroom.ports.events import EventRecord, EventStore, Recorded, Resolution, Resolved
+from postroom.ports.events import (
+    EventRecord,
+    EventStore,
+    Recorded,
+    RecordingAcks,
+    Resolution,
+    Resolved,
+)
 from postroom.ports.inbound import Received
 from postroom.ports.metrics import Metrics, NullMetrics
+from postroom.ports.queue import Event, Lease, Queue
 from postroom.services.addresses import AddressKeys
 from postroom.services.content import Content
 from postroom.services.suppressions import NewSuppression, SuppressionList
@@ -53,15 +61,19 @@ class RecordEvents:
         clock: Clock,
         on_recorded: Callable[[], None] | None = None,
         on_fed: Callable[[], None] | None = None,
+        acks: RecordingAcks | None = None,
     ) -> None:
         self._store = store
         self._keys = keys
         self._clock = clock
         # Told after new provider events are stored (a processor in this process wakes at
-        # once), and after Postroom's own, which go straight to the feed (so does the
-        # dispatcher of webhooks).
+        # once), and after Postroom's own, which go straight to the feed, made webhook
+        # messages (the dispatcher of webhooks leases at once; woken by a write that made none,
+        # it would lease for nothing: a write of its own, every 20 ms at full speed).
         self._on_recorded = on_recorded
         self._on_fed = on_fed
+        # The store's acks that record an email's own events in their write (SQLite's).
+        self._acks = acks
         # Postroom's own events from concurrent deliveries, waiting for the write in progress.
         self._own: list[EventRecord] = []
         self._own_waiting: list[asyncio.Future[None]] = []
@@ -97,8 +109,35 @@ class RecordEvents:
         """Record Postroom's own per-recipient events (`sent`, `suppressed`, ...), stored
         matched; durably before returning, StorageUnavailableError else. Every delivery
         records one, so the events of deliveries ending together go in one write."""
+        await self._write_with_others(self._own_records(email_id, tenant, indices, kind, reason))
+
+    async def ack_sent(
+        self,
+        queue: Queue,
+        lease: Lease,
+        event: Event,
+        attempts: Sequence[Event],
+        tenant: str,
+        indices: Sequence[int],
+    ) -> bool:
+        """Record the email's `sent` for each recipient it went to, then ack its lease: one
+        durable write where the store is the queue too (RecordingAcks), else the events first.
+        Either way the `sent` is stored no later than the ack, so a crash before the ack sends
+        the email again and its `sent` is then stored once. Queue.ack's answer."""
+        records = self._own_records(lease.id, tenant, indices, EventType.SENT, "")
+        if self._acks is None:
+            await self._write_with_others(records)
+            return await queue.ack(lease, event, attempts)
+        acked, messages = await self._acks.ack_recording(lease, event, attempts, records)
+        if messages and self._on_fed is not None:
+            self._on_fed()
+        return acked
+
+    def _own_records(
+        self, email_id: str, tenant: str, indices: Sequence[int], kind: EventType, reason: str
+    ) -> list[EventRecord]:
         now = self._clock.now()
-        records = [
+        return [
             EventRecord(
                 provider="",
                 dedup_key=f"{email_id}:{index}:{kind}",
@@ -112,6 +151,9 @@ class RecordEvents:
             )
             for index in indices
         ]
+
+    async def _write_with_others(self, records: list[EventRecord]) -> None:
+        """Store `records` durably, in one write with those of the callers waiting meanwhile."""
         done = asyncio.get_running_loop().create_future()
         self._own.extend(records)
         self._own_waiting.append(done)
@@ -132,7 +174,7 @@ class RecordEvents:
                     for done in waiting:
                         done.set_exception(error)
                     continue
-                if recorded.new and self._on_fed is not None:
+                if recorded.messages and self._on_fed is not None:
                     self._on_fed()
                 for done in waiting:
                     done.set_result(None)

@@ -12,6 +12,7 @@ from postroom.domain.suppression import Reason
 from postroom.ports.inbound import Received
 from postroom.ports.queue import Event
 from postroom.ports.storage import Storage
+from postroom.ports.webhooks import Endpoint
 from postroom.services.addresses import AddressKeys
 from postroom.services.content import Content, NoCipher
 from postroom.services.events import MATCH_PATIENCE, ProcessEvents, RecordEvents
@@ -171,3 +172,23 @@ async def test_the_event_arriving_before_the_settle_is_matched_later(world: Worl
     world.clock.advance(10)
     await world.process()
     assert await world.states(email_id) == (["delivered"], "delivered")
+
+
+async def test_own_events_wake_the_dispatcher_only_when_they_made_messages(
+    world: World, clock: ManualClock
+) -> None:
+    """Postroom's own events tell `on_fed` only once a webhook endpoint took a message."""
+    assert world.storage.events is not None
+    assert world.storage.webhooks is not None
+    woken: list[None] = []
+    record = RecordEvents(
+        world.storage.events, world.keys, clock, on_fed=lambda: woken.append(None)
+    )
+    email_id = await world.sent(ANN)
+    await record.own(email_id, "acme", [0], EventType.SENT, "")
+    assert woken == []
+    now = clock.now()
+    endpoint = Endpoint("ep_1", "acme", "https://hooks.example.com/1", (), "", True, (), now, now)
+    await world.storage.webhooks.create_endpoint(endpoint)
+    await record.own(email_id, "acme", [0], EventType.FAILED, "")
+    assert woken == [None]

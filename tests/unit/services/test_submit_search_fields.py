@@ -5,6 +5,7 @@ the suppression lookup is answered the same with the keys it is handed."""
 from typing import Any
 
 from postroom.addresses.validator import parse_with_email_validator
+from postroom.domain.ids import is_id
 from postroom.ports.emails import EmailFilter
 from postroom.ports.storage import Storage
 from postroom.services.addresses import AddressKeys
@@ -59,6 +60,28 @@ async def test_one_email_is_found_by_tenant_tag_and_each_recipient() -> None:
     assert await found(storage, "acme", recipient_key=KEYS.key("ANN@example.org")) == [email_id]
     assert await found(storage, "acme", recipient_key=KEYS.key("bob@example.org")) == [email_id]
     assert await found(storage, "default") == []
+
+
+async def test_a_prepared_email_has_each_field_where_its_name_says() -> None:
+    """Intake builds NewEmail positionally: every field holds what its name says, scheduled
+    and idempotent included, whatever order the fields are declared in."""
+    _, submit = world()
+    later = {**EMAIL, "sendAt": 100.0}
+    new, _ = await submit.prepare(later, "idem-1", "k1", "acme", 10.0)
+    assert (new.not_before, new.scheduled, new.owner, new.tenant) == (100.0, True, "k1", "acme")
+    assert is_id(new.id)
+    assert type(new.payload) is bytes
+    assert len(str(new.idempotency_key)) == len(new.fingerprint) * 2 == 64
+    assert new.tags == (KEYS.tag_key("invoice"), KEYS.tag_key("eu"))
+    assert new.recipient_keys == (KEYS.key("ann@example.org"), KEYS.key("bob@example.org"))
+    now, _ = await submit.prepare(EMAIL, None, "k2", "other", 10.0)
+    assert (now.not_before, now.scheduled, now.idempotency_key, now.fingerprint) == (
+        10.0,
+        False,
+        None,
+        b"",
+    )
+    assert (now.owner, now.tenant) == ("k2", "other")
 
 
 async def test_a_batch_keys_each_of_its_emails() -> None:

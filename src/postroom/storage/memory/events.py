@@ -34,7 +34,7 @@ class MemoryEventStore:
                 same = earlier[0] == replay.digest
                 return Recorded(RecordOutcome.DUPLICATE if same else RecordOutcome.CONFLICT)
             state.replays[replay.token] = (replay.digest, state.clock.now())
-        new = 0
+        new = messages = 0
         for event in events:
             dedup = (event.provider, event.dedup_key)
             if dedup in state.event_keys:
@@ -46,9 +46,9 @@ class MemoryEventStore:
             kind = MATCHED if event.email_id else PENDING
             state.events[stored.seq] = StoredEvent(stored, kind, event.received_at)
             if kind == MATCHED:
-                feed_event(state, stored)
+                messages += feed_event(state, stored)
             new += 1
-        return Recorded(RecordOutcome.RECORDED, new, len(events) - new)
+        return Recorded(RecordOutcome.RECORDED, new, len(events) - new, messages)
 
     async def pending(self, limit: int, now: float, hold: float) -> list[EventRecord]:
         due = [e for e in self._state.events.values() if e.state == PENDING and e.not_before <= now]

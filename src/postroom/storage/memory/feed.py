@@ -11,13 +11,16 @@ from postroom.storage.memory.state import MemoryState, StoredItem, StoredMessage
 from postroom.storage.webhook_rows import takes
 
 
-def feed_event(state: MemoryState, record: EventRecord) -> None:
-    """The item of a matched event, once per event; `unknown` changes nothing, so none."""
+def feed_event(state: MemoryState, record: EventRecord) -> int:
+    """The item of a matched event, once per event (`unknown` changes nothing, so none); how
+    many webhook messages it was fanned out to."""
     if record.type is EventType.UNKNOWN or record.seq in state.fed_events:
-        return
+        return 0
     now = state.clock.now()
     item = FeedItem(0, record.tenant, event_type(record.type), record.at, now)
+    before = state.last_message_id
     state.fed_events[record.seq] = append(state, item, record.seq)
+    return state.last_message_id - before
 
 
 def append(state: MemoryState, item: FeedItem, event_seq: int | None = None, skip: str = "") -> int:

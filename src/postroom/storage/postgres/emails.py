@@ -58,7 +58,7 @@ class PostgresEmailStore:
     ) -> list[EmailSummary]:
         params = {
             "tenant": tenant,
-            "key": filters.recipient_key,
+            "key": _recipient_key(filters.recipient_key),
             "state": filters.state.value if filters.state is not None else None,
             "tag": filters.tag,
             "since": filters.after,
@@ -72,3 +72,14 @@ class PostgresEmailStore:
             EmailSummary(i, State(state), created, send_at, tuple(tags), provider)
             for i, state, created, send_at, tags, provider in await self._db.fetch(query, params)
         ]
+
+
+def _recipient_key(key: str | None) -> bytes | None:
+    """The key as postroom_email_recipients stores it (migration 0014): the first 128 bits of
+    the hex HMAC; a text that is no such hash gives a value no stored key has (empty)."""
+    if key is None:
+        return None
+    try:
+        return bytes.fromhex(key[:32])
+    except ValueError:
+        return b""

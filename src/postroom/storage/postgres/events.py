@@ -55,24 +55,25 @@ class PostgresEventStore:
         fed = any(_feeds(event) for event in events)
         # Not claimed yet not found: the token was purged in between; try once more.
         for _ in range(3):
-            claimed, new = await self._record(params, fed)
+            claimed, new, messages = await self._record(params, fed)
             if replay is None or claimed:
-                return Recorded(RecordOutcome.RECORDED, new, len(events) - new)
+                return Recorded(RecordOutcome.RECORDED, new, len(events) - new, messages)
             for (digest,) in await self._db.fetch("replay_digest", params):
                 same = digest == replay.digest
                 return Recorded(RecordOutcome.DUPLICATE if same else RecordOutcome.CONFLICT)
         raise StorageUnavailableError("postgresql: replay token contended; try again")
 
-    async def _record(self, params: dict[str, Any], fed: bool) -> tuple[int, int]:
-        """(token claimed, events stored); the matched ones fed in the same transaction."""
+    async def _record(self, params: dict[str, Any], fed: bool) -> tuple[int, int, int]:
+        """(token claimed, events stored, webhook messages made); the matched ones fed in the
+        same transaction."""
         if not fed:
             ((claimed, new, _),) = await self._db.fetch("record_events", params)
-            return claimed, new
+            return claimed, new, 0
 
-        async def work(conn: AsyncConnection[Row]) -> tuple[int, int]:
+        async def work(conn: AsyncConnection[Row]) -> tuple[int, int, int]:
             ((claimed, new, matched),) = await rows(conn, "record_events", params)
-            await feed_events(conn, matched or [], params["now"])
-            return claimed, new
+            messages = await feed_events(conn, matched or [], params["now"])
+            return claimed, new, messages
 
         return await in_feed_order(self._db, work)
 
@@ -106,7 +107,6 @@ class PostgresEventStore:
             "tenant": tenant,
             "recipient_key": recipient_key,
             "since": since,
-            "type": EventType.BOUNCED.value,
             "bounce": Bounce.SOFT.value,
         }
         return int((await self._db.fetch("soft_bounces", params))[0][0])

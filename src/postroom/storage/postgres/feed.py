@@ -38,8 +38,10 @@ async def in_feed_order(db: PostgresConnection, work: Work[T]) -> T:
             return await work(conn)
 
 
-async def feed_events(conn: AsyncConnection[Row], seqs: list[int], now: float) -> None:
+async def feed_events(conn: AsyncConnection[Row], seqs: list[int], now: float) -> int:
     """Items for those of these events that are matched (one per event however often it is
-    asked), with their messages; inside in_feed_order."""
-    if seqs:
-        await rows(conn, "feed_events", {"seqs": seqs, "now": now})
+    asked), with their messages; inside in_feed_order. How many messages it made."""
+    if not seqs:
+        return 0
+    ((messages,),) = await rows(conn, "feed_events", {"seqs": seqs, "now": now})
+    return int(messages)

@@ -29,7 +29,8 @@ WITH v AS (
     RETURNING id
 ), recipients AS (
     INSERT INTO postroom_email_recipients (email_id, key, tenant, created_at)
-    SELECT v.id, k, v.tenant, v.created_at
+    -- Each hex key stored as its first 128 bits (migration 0014).
+    SELECT v.id, decode(substr(k, 1, 32), 'hex'), v.tenant, v.created_at
     FROM v JOIN new ON new.id = v.id, unnest(string_to_array(v.keys, ',')) AS k
 )
 SELECT array_agg(id), pg_notify('postroom_new', '') FROM new HAVING count(*) > 0
@@ -55,7 +56,7 @@ WITH claim AS (
     RETURNING id
 ), recipients AS (
     INSERT INTO postroom_email_recipients (email_id, key, tenant, created_at)
-    SELECT new.id, k, %(tenant)s, %(now)s
+    SELECT new.id, decode(substr(k, 1, 32), 'hex'), %(tenant)s, %(now)s
     FROM new, unnest(string_to_array(%(keys)s::text, ',')) AS k
 )
 SELECT id, pg_notify('postroom_new', '') FROM new
@@ -207,7 +208,7 @@ LIMIT %(limit)s
 -- postroom_email_recipients_key index.
 SELECT e.id, e.state, e.created_at, e.send_at, e.tags, e.provider
 FROM postroom_email_recipients r JOIN postroom_emails e ON e.id = r.email_id
-WHERE r.tenant = %(tenant)s AND r.key = %(key)s
+WHERE r.tenant = %(tenant)s AND r.key = %(key)s::bytea
     AND (%(state)s::text IS NULL OR e.state = %(state)s::text)
     AND (%(tag)s::text IS NULL OR e.tags ? %(tag)s::text)
     AND (%(since)s::float8 IS NULL OR r.created_at >= %(since)s::float8)
@@ -482,10 +483,11 @@ WHERE email_id = %(email_id)s
 ORDER BY at, seq
 
 -- name: soft_bounces
--- One range of the (tenant, recipient_key, at) index.
+-- One range of the (tenant, recipient_key, at) index of bounces (migration 0015): the type is
+-- a literal, as the index's condition is, so that every plan of this query may use it.
 SELECT count(*) FROM postroom_provider_events
 WHERE tenant = %(tenant)s AND recipient_key = %(recipient_key)s AND at >= %(since)s
-    AND state = 'matched' AND type = %(type)s AND bounce = %(bounce)s
+    AND state = 'matched' AND type = 'bounced' AND bounce = %(bounce)s
 
 -- name: event_counts
 SELECT state, count(*) FROM postroom_provider_events GROUP BY state
@@ -607,7 +609,8 @@ RETURNING 1
 -- Feed items for the matched ones of these events, in event order, and one message per item
 -- and enabled endpoint of its tenant that takes its type (types '' or holding ',type,'). An
 -- event fed already is skipped (its event_seq is unique), so asking twice adds nothing. Run
--- under the feed's lock (feed.py), so the items' seqs commit in order.
+-- under the feed's lock (feed.py), so the items' seqs commit in order. Answers how many
+-- messages it made (a dispatcher has something to lease only then).
 WITH items AS (
     INSERT INTO postroom_feed_items (tenant, type, at, created_at, event_seq)
     SELECT tenant, 'email.' || type, at, %(now)s, seq
@@ -624,8 +627,9 @@ WITH items AS (
     JOIN postroom_webhook_endpoints w ON w.tenant = i.tenant AND w.enabled
         AND (w.types = '' OR strpos(w.types, ',' || i.type || ',') > 0)
     ORDER BY i.seq, w.created_at, w.id
+    RETURNING 1
 )
-SELECT count(*) FROM items
+SELECT count(*) FROM messages
 
 -- name: disable_endpoint
 -- Only an enabled endpoint is disabled, so two outcomes racing to it add one item: the feed

@@ -35,6 +35,7 @@ def sqlite_storage(path: str, clock: Clock, *, max_size_mb: int = 0) -> Storage:
 
 
 def storage_of(connection: SqliteConnection) -> Storage:
+    events = SqliteEventStore(connection)
     return Storage(
         queue=SqliteQueue(connection),
         emails=SqliteEmailStore(connection),
@@ -44,11 +45,12 @@ def storage_of(connection: SqliteConnection) -> Storage:
         lifecycle=SqliteLifecycle(connection),
         claims=SqliteClaims(connection),
         file=os.path.abspath(connection.path),
-        events=SqliteEventStore(connection),
+        events=events,
         suppressions=SqliteSuppressionStore(connection),
         templates=SqliteTemplateStore(connection),
         webhooks=SqliteWebhookStore(connection),
         activity=SqliteActivityLog(connection),
         pauses=SqliteProviderPauses(connection),
         sessions=SqliteSessionStore(connection),
+        recording_acks=events,
     )

@@ -10,6 +10,7 @@ from postroom.domain.states import State
 from postroom.ports.queue import Event, NewEmail
 from postroom.storage.sql import json_tags
 from postroom.storage.sqlite.commit import Bulk, BulkInsert, Row, flatten, values_sql
+from postroom.storage.sqlite.feed import feed_recorded, last_seq
 
 # A new email is one row; its first event (queued or scheduled at created_at) is read from it.
 # Its recipients' keyed address hashes are rows of email_recipients, written beside it.
@@ -21,6 +22,18 @@ _EMAIL_ROWS = BulkInsert("emails", EMAIL_COLUMNS)
 _RECIPIENTS = BulkInsert("email_recipients", ("email_id", "key", "tenant", "created_at"))
 _EMAILS_PER_INSERT = 3000  # 10 values each, under SQLite's 32766 bound variables
 _RECIPIENTS_PER_INSERT = 8000  # 4 values each
+
+
+def recipient_key(key: str) -> bytes:
+    """A recipient's keyed address hash as email_recipients stores it (migration 0014): the
+    first 128 bits of the hex HMAC, as 16 bytes. A text that is no such hash gives a value no
+    stored key has (empty), so it finds nothing."""
+    try:
+        return bytes.fromhex(key[:32])
+    except ValueError:
+        return b""
+
+
 EVENTS = BulkInsert("events", ("email_id", "at", "state", "provider", "reason"))
 # Settling events: provider attempts carry an outcome class and a status code.
 SETTLE_EVENTS = BulkInsert(
@@ -30,6 +43,32 @@ ATTEMPTS = BulkInsert(
     "attempts", ("email_id", "at", "provider", "message_id", "outcome", "code", "duration_ms")
 )
 _CHUNK = 4000  # rows of at most 7 values: under SQLite's 32766 bound variables
+# Provider events (and Postroom's own): an EventRecord's fields but seq, then state and
+# not_before (storage/sqlite/events.py `_row`).
+PROVIDER_EVENTS = BulkInsert(
+    "provider_events",
+    (
+        *("provider", "dedup_key", "type", "at", "received_at", "recipient_key"),
+        *("provider_message_id", "correlation_id", "reject_reason", "bounce", "description"),
+        *("email_id", "recipient_index", "tenant", "state", "not_before"),
+    ),
+)
+_EVENTS_CHUNK = 1000  # 16 values a row, under SQLite's 32766
+
+
+def record_events(
+    conn: sqlite3.Connection, rows: Sequence[Row], fed: bool, now: float
+) -> tuple[int, int]:
+    """Insert event rows, skipping those whose (provider, dedup_key) is stored, and when `fed`
+    (some are matched) their feed items and webhook messages: (events stored, messages made)."""
+    # Read only when the feed needs it: the batch's new events are those above it.
+    after = last_seq(conn, "provider_events") if fed else 0
+    new = 0
+    for start in range(0, len(rows), _EVENTS_CHUNK):
+        chunk = rows[start : start + _EVENTS_CHUNK]
+        sql = f"{PROVIDER_EVENTS.sql(len(chunk))} ON CONFLICT (provider, dedup_key) DO NOTHING"
+        new += conn.execute(sql, flatten(chunk)).rowcount
+    return new, feed_recorded(conn, after, now) if fed and new else 0
 
 
 def settle_row(
@@ -39,20 +78,26 @@ def settle_row(
     attempts: Sequence[Event],
     available_at: float | None,
     dead: int,
+    told: tuple[Row, ...] = (),
 ) -> Row:
-    """A settle as SettleLeases takes it: the UPDATE's 8 columns, then the events' extras."""
+    """A settle as SettleLeases takes it: the UPDATE's 8 columns, then the events' extras,
+    then the rows of Postroom's own events recorded with it (PROVIDER_EVENTS rows)."""
     return (
         *(lease_id, token, event.state, available_at, dead),
         *(event.provider, event.at, event.reason),
         tuple(attempts),
         event,
+        told,
     )
 
 
 class SettleLeases:
     """Ack, retry and dead-letter for a whole batch: one UPDATE that only touches rows whose
     lease token still matches, then INSERTs of events for those rows (the lease's provider
-    attempts first, then the settling event) and of their provider attempts."""
+    attempts first, then the settling event) and of their provider attempts. Postroom's own
+    events a settle carries (its email's `sent`) go first, in one INSERT for the batch, stored
+    whether or not the lease still matches (the provider took the email either way); a settle
+    that carries some answers (settled, webhook messages the batch's own events made)."""
 
     single_statement = False
     intake = False
@@ -60,6 +105,9 @@ class SettleLeases:
     _COLUMNS = 8  # id, token, state, available_at, dead, provider, at, reason; then attempts
 
     def run(self, conn: sqlite3.Connection, rows: Sequence[Row]) -> list[Any]:
+        told = [event for row in rows for event in row[10]]
+        # The first settle's time (its event's, read when it was made) dates the feed items.
+        messages = record_events(conn, told, True, rows[0][6])[1] if told else 0
         updated = {
             row[0]
             for row in conn.execute(
@@ -83,7 +131,7 @@ class SettleLeases:
         for bulk, values in ((SETTLE_EVENTS, events), (ATTEMPTS, attempts)):
             for start in range(0, len(values), _CHUNK):
                 bulk.run(conn, values[start : start + _CHUNK])
-        return [row[0] in updated for row in rows]
+        return [(row[0] in updated, messages) if row[10] else row[0] in updated for row in rows]
 
 
 def event_row(email_id: str, event: Event) -> Row:
@@ -119,7 +167,9 @@ def insert_emails(conn: sqlite3.Connection, rows: Sequence[Row]) -> None:
     width = len(EMAIL_COLUMNS)
     for start in range(0, len(rows), _EMAILS_PER_INSERT):
         _EMAIL_ROWS.run(conn, [row[:width] for row in rows[start : start + _EMAILS_PER_INSERT]])
-    recipients = [(row[0], key, row[8], row[2]) for row in rows for key in row[width]]
+    recipients = [
+        (row[0], recipient_key(key), row[8], row[2]) for row in rows for key in row[width]
+    ]
     for start in range(0, len(recipients), _RECIPIENTS_PER_INSERT):
         _RECIPIENTS.run(conn, recipients[start : start + _RECIPIENTS_PER_INSERT])
 

@@ -8,7 +8,7 @@ from postroom.domain.states import WAITING, State
 from postroom.ports.emails import CancelOutcome, EmailFilter, EmailStatus, EmailSummary, Position
 from postroom.ports.queue import Event
 from postroom.storage.sql import in_list
-from postroom.storage.sqlite.bulks import add_event
+from postroom.storage.sqlite.bulks import add_event, recipient_key
 from postroom.storage.sqlite.connection import SqliteConnection
 
 _CANCEL = (
@@ -115,7 +115,10 @@ def _page(
             "r",
             "r.email_id",
         )
-        where, params = ["r.tenant = ?", "r.key = ?"], [tenant, filters.recipient_key]
+        where, params = (
+            ["r.tenant = ?", "r.key = ?"],
+            [tenant, recipient_key(filters.recipient_key)],
+        )
     else:
         source, at, id_column = "emails e", "e", "e.id"
         where, params = ["e.tenant = ?"], [tenant]

@@ -20,42 +20,38 @@ from postroom.ports.events import (
     Resolution,
     Resolved,
 )
-from postroom.storage.sqlite.commit import BulkInsert, Row, flatten, values_sql
+from postroom.ports.queue import Event, Lease
+from postroom.storage.sqlite.bulks import PROVIDER_EVENTS, record_events, settle_row
+from postroom.storage.sqlite.commit import Row, flatten, values_sql
 from postroom.storage.sqlite.connection import SqliteConnection
-from postroom.storage.sqlite.feed import (
-    drop_items_of_events,
-    feed_recorded,
-    feed_resolved,
-    last_seq,
-)
+from postroom.storage.sqlite.feed import drop_items_of_events, feed_resolved
 
 MATCHED = Resolution.MATCHED.value
 UNMATCHED = Resolution.UNMATCHED.value
 
-_INSERT = BulkInsert(
-    "provider_events",
-    (
-        *("provider", "dedup_key", "type", "at", "received_at", "recipient_key"),
-        *("provider_message_id", "correlation_id", "reject_reason", "bounce", "description"),
-        *("email_id", "recipient_index", "tenant", "state", "not_before"),
-    ),
-)
 # An EventRecord's fields, in its order.
-_FIELDS = ", ".join((*_INSERT.columns[:11], "seq", *_INSERT.columns[11:14]))
-# Due pending events in hand-out order: a range of the (state, not_before) index, which ends
-# with the rowid (seq), so no sorting.
-_DUE = "FROM provider_events WHERE state = ? AND not_before <= ? ORDER BY not_before, seq LIMIT ?"
+_COLUMNS = PROVIDER_EVENTS.columns
+_FIELDS = ", ".join((*_COLUMNS[:11], "seq", *_COLUMNS[11:14]))
+# Due pending events in hand-out order: a range of the pending events' (not_before) index
+# (migration 0015), which ends with the rowid (seq), so no sorting. The state is written as
+# the index's condition is, or SQLite would not know the index holds every row asked for.
+_DUE = (
+    f"FROM provider_events WHERE state = '{PENDING}' AND not_before <= ?"
+    " ORDER BY not_before, seq LIMIT ?"
+)
 _RESOLVE = (
     "UPDATE provider_events SET state = v.column2, email_id = v.column3,"
     " recipient_index = v.column4, tenant = v.column5,"
     " not_before = coalesce(v.column6, not_before)"
     " FROM (VALUES {}) AS v WHERE provider_events.seq = v.column1 AND provider_events.state = ?"
 )
+# A range of the partial provider_events_recipient index (migration 0015): `type = 'bounced'`
+# as its condition is written, or SQLite would not know the index holds every row asked for.
 _SOFT_BOUNCES = (
     "SELECT count(*) FROM provider_events WHERE tenant = ? AND recipient_key = ? AND at >= ?"
-    " AND state = ? AND type = ? AND bounce = ?"
+    " AND state = ? AND type = 'bounced' AND bounce = ?"
 )
-# Rows per statement: 16 values each for events, 6 for resolutions, under SQLite's 32766.
+# Rows per statement: 6 values each for resolutions, under SQLite's 32766.
 _CHUNK = 1000
 
 
@@ -91,16 +87,18 @@ class SqliteEventStore:
                 "INSERT INTO replay_tokens (token, digest, created_at) VALUES (?, ?, ?)",
                 (replay.token, replay.digest, self._clock.now()),
             )
-        # Read only when the feed needs it: the batch's new events are those above it.
-        after = last_seq(conn, "provider_events") if fed else 0
-        new = 0
-        for start in range(0, len(rows), _CHUNK):
-            chunk = rows[start : start + _CHUNK]
-            sql = f"{_INSERT.sql(len(chunk))} ON CONFLICT (provider, dedup_key) DO NOTHING"
-            new += conn.execute(sql, flatten(chunk)).rowcount
-        if fed and new:
-            feed_recorded(conn, after, self._clock.now())
-        return Recorded(RecordOutcome.RECORDED, new, len(rows) - new)
+        new, messages = record_events(conn, rows, fed, self._clock.now())
+        return Recorded(RecordOutcome.RECORDED, new, len(rows) - new, messages)
+
+    async def ack_recording(
+        self, lease: Lease, event: Event, attempts: Sequence[Event], records: Sequence[EventRecord]
+    ) -> tuple[bool, int]:
+        # One row of the settle bulk: the batch's own events in one INSERT, fed, before its
+        # UPDATE, all in the group commit's transaction (a failure fails them together).
+        told = tuple(_row(record) for record in records)
+        row = settle_row(lease.id, lease.token, event, attempts, None, 0, told)
+        answer = await self._db.bulk("settle", row)
+        return (bool(answer[0]), int(answer[1])) if told else (bool(answer), 0)
 
     async def pending(self, limit: int, now: float, hold: float) -> list[EventRecord]:
         return await self._db.write(lambda conn: _lease(conn, limit, now, hold))
@@ -153,11 +151,11 @@ def _record_of(row: tuple[Any, ...]) -> EventRecord:
 
 def _lease(conn: sqlite3.Connection, limit: int, now: float, hold: float) -> list[EventRecord]:
     # Read, then pushed back: the same rows, since the writer holds the write lock throughout.
-    rows = conn.execute(f"SELECT {_FIELDS} {_DUE}", (PENDING, now, limit)).fetchall()
+    rows = conn.execute(f"SELECT {_FIELDS} {_DUE}", (now, limit)).fetchall()
     if rows:
         conn.execute(
             f"UPDATE provider_events SET not_before = ? WHERE seq IN (SELECT seq {_DUE})",
-            (now + hold, PENDING, now, limit),
+            (now + hold, now, limit),
         )
     return [_record_of(row) for row in rows]
 
@@ -189,7 +187,7 @@ def _for_email(conn: sqlite3.Connection, email_id: str) -> list[EventRecord]:
 
 
 def _soft_bounces(conn: sqlite3.Connection, tenant: str, recipient_key: str, since: float) -> int:
-    params = (tenant, recipient_key, since, MATCHED, EventType.BOUNCED.value, Bounce.SOFT.value)
+    params = (tenant, recipient_key, since, MATCHED, Bounce.SOFT.value)
     return int(conn.execute(_SOFT_BOUNCES, params).fetchone()[0])
 
 

@@ -54,9 +54,10 @@ def last_seq(conn: sqlite3.Connection, table: str) -> int:
     return int(conn.execute(f"SELECT coalesce(max(seq), 0) FROM {table}").fetchone()[0])
 
 
-def feed_recorded(conn: sqlite3.Connection, after_event: int, now: float) -> None:
-    """Items for the matched events this write recorded: those above `after_event`."""
-    _feed_where(conn, "seq > ?", (after_event,), now)
+def feed_recorded(conn: sqlite3.Connection, after_event: int, now: float) -> int:
+    """Items for the matched events this write recorded: those above `after_event`; how many
+    webhook messages they were fanned out to."""
+    return _feed_where(conn, "seq > ?", (after_event,), now)
 
 
 def feed_resolved(conn: sqlite3.Connection, seqs: list[int], now: float) -> None:
@@ -64,15 +65,16 @@ def feed_resolved(conn: sqlite3.Connection, seqs: list[int], now: float) -> None
     _feed_where(conn, "seq IN (SELECT value FROM json_each(?))", (_json_ints(seqs),), now)
 
 
-def _feed_where(conn: sqlite3.Connection, where: str, params: tuple[Any, ...], now: float) -> None:
+def _feed_where(conn: sqlite3.Connection, where: str, params: tuple[Any, ...], now: float) -> int:
     after = last_seq(conn, "feed_items")
     conn.execute(_FEED_EVENTS.format(where), (now, *params, MATCHED))
-    fan_out(conn, after, now)
+    return fan_out(conn, after, now)
 
 
-def fan_out(conn: sqlite3.Connection, after: int, now: float, skip: str = "") -> None:
-    """Messages for the items above `after` (every endpoint that takes them but `skip`)."""
-    conn.execute(_FAN_OUT, (PENDING, now, now, skip, after))
+def fan_out(conn: sqlite3.Connection, after: int, now: float, skip: str = "") -> int:
+    """Messages for the items above `after` (every endpoint that takes them but `skip`); how
+    many."""
+    return int(conn.execute(_FAN_OUT, (PENDING, now, now, skip, after)).rowcount)
 
 
 def append_disabled(

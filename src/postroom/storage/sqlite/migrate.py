@@ -41,11 +41,21 @@ def version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
+def _unhex(text: str) -> bytes:
+    return bytes.fromhex(text)
+
+
+def _functions(conn: sqlite3.Connection) -> None:
+    """The SQL functions migrations use that SQLite 3.40 lacks (unhex() came in 3.41)."""
+    conn.create_function("postroom_unhex", 1, _unhex, deterministic=True)
+
+
 def migrate(conn: sqlite3.Connection, upto: int = SCHEMA_VERSION) -> list[int]:
     """Apply the migrations the file lacks, up to `upto`; the numbers applied. `conn` must be
     in autocommit mode (isolation_level=None)."""
     if version(conn) >= upto:
         return []
+    _functions(conn)
     conn.execute("BEGIN IMMEDIATE")
     try:
         todo = [m for m in MIGRATIONS if version(conn) < m.number <= upto]

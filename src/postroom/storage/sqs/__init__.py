@@ -21,6 +21,14 @@ def open_storage(url: str, store: Storage, clock: Clock) -> Storage:
         raise ValueError("this store cannot serve a queue apart from it")
     messages = SqsMessages(parse_url(url), clock)
     queue = SqsQueue(messages, store.queue, store.claims, store.lifecycle, clock)
-    # No wake: workers wait on SQS's long polling, not on the store's notifications.
+    # No wake: workers wait on SQS's long polling, not on the store's notifications. No
+    # recording acks: the store's would settle its own row, never the SQS message.
     lifecycle = SqsLifecycle(messages)
-    return replace(store, queue=queue, requeue=queue, queue_lifecycle=lifecycle, wake=None)
+    return replace(
+        store,
+        queue=queue,
+        requeue=queue,
+        queue_lifecycle=lifecycle,
+        wake=None,
+        recording_acks=None,
+    )
