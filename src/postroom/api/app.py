@@ -77,10 +77,12 @@ def create_app(container: Container) -> IntakeRoute:
         Route("/metrics", metrics_page, methods=["GET"]),
     ]
     if container.inbox_path is not None:  # the dev inbox (docs/inbox.md): outbox only
-        inbox_sessions = Sessions(container.sessions, "inbox", container.now)
+        inbox_sessions = Sessions(container.sessions, "inbox", container.now, container.note_use)
         routes += inbox_routes(Path(container.inbox_path), container.authenticate, inbox_sessions)
     if container.dashboard is not None:  # the operator dashboard (docs/dashboard.md)
-        board_sessions = Sessions(container.sessions, "dashboard", container.now)
+        board_sessions = Sessions(
+            container.sessions, "dashboard", container.now, container.note_use
+        )
         routes += dashboard_routes(container.dashboard, container.authenticate, board_sessions)
     app = Starlette(
         routes=routes,

@@ -40,6 +40,8 @@ class Container:
     authenticate: Callable[[str | None], Awaitable[ApiKey | None]] | None = None
     # Where the inbox's and the dashboard's logins are kept; None: no login can be taken.
     sessions: SessionStore | None = None
+    # Records a key's use (its last-used time) for a request a page session let in.
+    note_use: Callable[[ApiKey], None] | None = None
     # Seconds a client may take to send a request body (slow-client protection).
     body_timeout: float = 30.0
     # Takes one email from a key's sending budget; None sets no limits.

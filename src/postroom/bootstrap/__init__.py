@@ -255,6 +255,7 @@ def _attach_auth(container: Container, settings: Settings, storage: Storage) -> 
     authenticator = Authenticator(storage.keys, SystemClock())
     container.authenticate = authenticator.authenticate
     container.sessions = storage.sessions
+    container.note_use = authenticator.note_use
     if settings.rate_limit or settings.daily_quota:
         limits = SendingLimits(
             settings.rate_limit, settings.daily_quota, SystemClock(), storage.emails.count_since

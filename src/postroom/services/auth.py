@@ -77,7 +77,7 @@ class Authenticator:
             key = (await self._current(MISS_RELOAD_SECONDS)).get(digest)
         if token is None or key is None or expired(key.expires_at, self._clock.now()):
             return None
-        self._note_use(key)
+        self.note_use(key)
         return key
 
     async def _current(self, max_age: float = REFRESH_SECONDS) -> dict[str, ApiKey]:
@@ -98,7 +98,9 @@ class Authenticator:
             # Keep serving with the keys we had; try again at the next refresh.
         self._loaded_at = self._monotonic()
 
-    def _note_use(self, key: ApiKey) -> None:
+    def note_use(self, key: ApiKey) -> None:
+        """Record that `key` was used now (its last-used time), in a write every TOUCH_SECONDS
+        at most: a request it authenticated, or a page session made from it."""
         self._used[key.id] = self._clock.now()
         if self._monotonic() - self._touched_at < TOUCH_SECONDS:
             return

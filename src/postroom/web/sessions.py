@@ -50,11 +50,18 @@ class Sessions:
     pages it was made for. `store` None keeps none (every login fails as storage would)."""
 
     def __init__(
-        self, store: SessionStore | None, pages: str, now: Callable[[], float] = time.time
+        self,
+        store: SessionStore | None,
+        pages: str,
+        now: Callable[[], float] = time.time,
+        on_use: Callable[[ApiKey], None] | None = None,
     ) -> None:
         self._store = store
         self._pages = pages
         self._now = now
+        # Told of the key behind each request a session lets in: its last-used time moves as
+        # it would for a request carrying the key itself.
+        self._on_use = on_use
         # The forms' token when nobody logs in (POSTROOM_INSECURE_NO_AUTH).
         self.anonymous_csrf = secrets.token_urlsafe(TOKEN_BYTES)
 
@@ -82,6 +89,8 @@ class Sessions:
         stored, key = found
         if stored.pages != self._pages or expired(key.expires_at, now):
             return None
+        if self._on_use is not None:
+            self._on_use(key)
         return Session(key, form_token(token))
 
     async def close(self, token: str | None) -> None:

@@ -7,6 +7,7 @@ from postroom.domain.errors import StorageUnavailableError
 from postroom.domain.keys import ADMIN
 from postroom.ports.keys import ApiKey
 from postroom.ports.storage import Storage
+from postroom.services.auth import Authenticator
 from postroom.storage.memory import memory_storage
 from postroom.web.sessions import (
     SESSION_SECONDS,
@@ -134,3 +135,19 @@ def test_tokens_compare_whole() -> None:
     assert not same_token("abd", "abc")
     assert not same_token(None, "abc")
     assert not same_token("", "abc")
+
+
+async def test_a_request_a_session_lets_in_moves_its_keys_last_use(
+    storage: Storage, clock: ManualClock
+) -> None:
+    """The key behind a page session is in use while the session is: `keys list` shows the
+    time of the last request the session let in, not only of the login."""
+    key = await admin_key(storage)
+    authenticator = Authenticator(storage.keys, clock)
+    sessions = Sessions(storage.sessions, "dashboard", clock.now, authenticator.note_use)
+    token = await sessions.open(key)
+    clock.advance(3600)
+    assert await sessions.get(token) is not None
+    await authenticator.flush()
+    (listed,) = await storage.keys.list_keys()
+    assert listed.last_used_at == clock.now()
