@@ -12,7 +12,6 @@ from postroom.storage.sqlite.bulks import (
     EVENTS,
     initial_state,
     insert_emails,
-    new_email_row,
     settle_row,
 )
 from postroom.storage.sqlite.connection import SqliteConnection
@@ -30,7 +29,7 @@ class SqliteQueue:
     async def put(self, email: NewEmail) -> PutResult:
         if email.idempotency_key is not None:
             return await self._db.write(lambda conn: self._put_once(conn, email), intake=True)
-        await self._db.bulk("new", _row(email, self._clock.now()))
+        await self._db.bulk("new", (self._clock.now(), email))
         return PutResult(PutOutcome.CREATED, email.id, initial_state(email.scheduled))
 
     async def put_many(self, emails: Sequence[NewEmail]) -> list[PutResult]:
@@ -45,10 +44,11 @@ class SqliteQueue:
             if email.idempotency_key is not None:
                 results[i] = self._put_once(conn, email)
         now = self._clock.now()
-        insert_emails(conn, [_row(emails[i], now) for i in plain])
+        insert_emails(conn, [(now, emails[i]) for i in plain])
+        created = PutOutcome.CREATED
         for i in plain:
-            state = initial_state(emails[i].scheduled)
-            results[i] = PutResult(PutOutcome.CREATED, emails[i].id, state)
+            email = emails[i]
+            results[i] = PutResult(created, email.id, initial_state(email.scheduled))
         return [r for r in results if r is not None]
 
     def _put_once(self, conn: sqlite3.Connection, email: NewEmail) -> PutResult:
@@ -56,7 +56,7 @@ class SqliteQueue:
         earlier = _earlier(conn, email, now)
         if earlier is not None:
             return earlier
-        insert_emails(conn, [_row(email, now)])
+        insert_emails(conn, [(now, email)])
         return PutResult(PutOutcome.CREATED, email.id, initial_state(email.scheduled))
 
     async def lease(self, limit: int, visibility: float) -> list[Lease]:
@@ -129,10 +129,6 @@ def lease_where(
     if rows:
         EVENTS.run(conn, [(row[0], now, State.SENDING.value, "", "") for row in rows])
     return [Lease(row[0], token, row[1], row[2], row[3], now + visibility) for row in rows]
-
-
-def _row(email: NewEmail, now: float) -> tuple[Any, ...]:
-    return new_email_row(email, initial_state(email.scheduled), now)
 
 
 def _earlier(conn: sqlite3.Connection, email: NewEmail, now: float) -> PutResult | None:
