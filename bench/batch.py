@@ -3,8 +3,8 @@ single POST /api/v1/email intake measured on the same server in the same run
 (docs/benchmarks.md, "Templates and batches").
 
 One `postroom api` process on SQLite with an API key and per-key limits on (high enough not to
-refuse), loaded by wrk: first single emails (bench/request.json), then batches of that same email
-repeated. Every email counted was answered after its batch was fsynced; the script checks the
+refuse), loaded by wrk: single emails (bench/request.json) and batches of that same email
+repeated, in alternating turns (`--turns`, 2 s each by default). Every email counted was answered after its batch was fsynced; the script checks the
 database holds them all. Beside emails/s it gives the server process's CPU time per email
 (every thread, from /proc): on a machine shared with other work, emails/s follows what the
 others do, CPU per email much less.
@@ -89,9 +89,13 @@ def batch_items(email: dict[str, Any], size: int, distinct: bool) -> list[dict[s
     ]
 
 
-def one_round(size: int, duration: int, connections: int, distinct: bool) -> list[float]:
+def one_round(
+    size: int, duration: int, connections: int, distinct: bool, turns: int
+) -> list[float]:
     """[single emails/s, batch emails/s, single CPU µs/email, batch CPU µs/email] on one fresh
-    server."""
+    server. The two loads take `turns` turns each, alternating, and each figure sums its
+    turns: a machine whose speed drifts while the round runs then slows both alike, where one
+    load after the other gave a ratio that moved with the drift."""
     data = Path(tempfile.mkdtemp(prefix="postroom-bench-batch-"))
     env = {
         "POSTROOM_DATABASE_URL": f"sqlite:///{data}/bench.db",
@@ -105,26 +109,33 @@ def one_round(size: int, duration: int, connections: int, distinct: bool) -> lis
     body.write_text(json.dumps({"emails": batch_items(email, size, distinct)}))
     loads = {"POSTROOM_BENCH_KEY": key, "POSTROOM_BENCH_BATCH": str(body)}
     command = [str(BIN / "postroom"), "api", "--port", str(PORT)]
+    turn = max(1, round(duration / turns))
+    sums = [0.0, 0.0, 0.0, 0.0]  # [single emails, batched emails, single CPU s, batch CPU s]
     try:
         with running(command, f"http://127.0.0.1:{PORT}/readyz", env) as server:
-            single, single_cpu = measured(
-                server.pid, 1, "bench/post.lua", "/api/v1/email", duration, connections, loads
-            )
-            # Fewer connections: each request carries `size` emails.
-            batch, batch_cpu = measured(
-                server.pid,
-                size,
-                "bench/post_batch.lua",
-                "/api/v1/email/batch",
-                duration,
-                max(4, connections // 8),
-                loads,
-            )
+            for _ in range(turns):
+                single = measured(
+                    server.pid, 1, "bench/post.lua", "/api/v1/email", turn, connections, loads
+                )
+                # Fewer connections: each request carries `size` emails.
+                batch = measured(
+                    server.pid,
+                    size,
+                    "bench/post_batch.lua",
+                    "/api/v1/email/batch",
+                    turn,
+                    max(4, connections // 8),
+                    loads,
+                )
+                for i, (rate, cpu) in enumerate((single, batch)):
+                    sums[i] += rate * turn
+                    sums[2 + i] += cpu * rate * turn
         db = sqlite3.connect(data / "bench.db")
         stored = db.execute("SELECT count(*) FROM emails").fetchone()[0]
-        if stored < (single + batch) * duration * 0.9:
+        if stored < (sums[0] + sums[1]) * 0.9:
             raise RuntimeError(f"only {stored} emails stored")
-        return [single, batch, single_cpu, batch_cpu]
+        seconds = turn * turns
+        return [sums[0] / seconds, sums[1] / seconds, sums[2] / sums[0], sums[3] / sums[1]]
     finally:
         shutil.rmtree(data, ignore_errors=True)
 
@@ -135,6 +146,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=8)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--turns", type=int, default=4, help="alternations of the loads a round")
     parser.add_argument("--distinct", action="store_true", help="other recipients per item")
     args = parser.parse_args()
     print(
@@ -145,7 +157,7 @@ def main() -> None:
     ratios, cpu_ratios = [], []
     for n in range(1, args.rounds + 1):
         single, batch, single_cpu, batch_cpu = one_round(
-            args.size, args.duration, args.connections, args.distinct
+            args.size, args.duration, args.connections, args.distinct, args.turns
         )
         ratios.append(batch / single)
         cpu_ratios.append(single_cpu / batch_cpu)
