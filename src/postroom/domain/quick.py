@@ -7,7 +7,6 @@ same Email, and answers None for anything else, so the full validator still deci
 explains, every unusual or invalid request. A property test holds the two to that promise.
 """
 
-import re
 from typing import Any
 
 from postroom.domain.address import quick_address
@@ -21,8 +20,13 @@ from postroom.domain.rules import (
     schedule,
 )
 
-# CR, LF, NUL, or the start of an encoded word that might hide them: the full validator decides.
-_UNSURE = re.compile(r"[\r\n\x00]|=\?")
+
+def _unsure(text: str) -> bool:
+    """CR, LF, NUL, or the start of an encoded word that might hide them: the full validator
+    decides. Four scans in C: the regex this was, an alternation, was tried at each position
+    of the text, about 9,000 instructions an email (callgrind)."""
+    return "\n" in text or "\r" in text or "\x00" in text or "=?" in text
+
 
 # What the quick pass made of each address it read, by its text (or (email, name) for the
 # object form): a batch repeats its sender, its reply-to and often an archive in cc, and an
@@ -119,7 +123,7 @@ def _read_address(value: Any, limits: Limits) -> Address | None:
 
 
 def _name_ok(name: str, limits: Limits) -> bool:
-    return name == "" or (len(name) <= limits.max_name_chars and _UNSURE.search(name) is None)
+    return name == "" or (len(name) <= limits.max_name_chars and not _unsure(name))
 
 
 def _addresses(value: Any, limits: Limits, seen: Seen | None) -> tuple[Address, ...] | None:
@@ -140,9 +144,7 @@ def _addresses(value: Any, limits: Limits, seen: Seen | None) -> tuple[Address, 
 
 
 def _line(value: Any, max_chars: int) -> bool:
-    return value is None or (
-        type(value) is str and len(value) <= max_chars and not _UNSURE.search(value)
-    )
+    return value is None or (type(value) is str and len(value) <= max_chars and not _unsure(value))
 
 
 def _texts(body: Any, text: Any, html: Any) -> bool:
