@@ -29,6 +29,7 @@ log = get_logger("api")
 MAX_BATCH = 500
 _OVER_LIMIT = {"email": "over this API key's sending limit; retry later"}
 _CONFLICT = {"Idempotency-Key": "this key and index were used for a different email"}
+_STATUS_PREFIX = STATUS_PATH.format("")
 
 
 async def submit_batch(request: Request) -> Response:
@@ -102,21 +103,24 @@ def _result(
     data: Any, outcome: Submitted | InvalidEmailError | IdempotencyConflictError | None
 ) -> dict[str, Any]:
     """One item's answer: `code` as the single-email route would answer it."""
+    if type(outcome) is Submitted:  # nearly every item: asked first
+        return _stored(data, outcome)
     if outcome is None:
         return {"code": 429, "errors": _OVER_LIMIT}
     if isinstance(outcome, InvalidEmailError):
         return {"code": 400, "errors": outcome.errors}
-    if isinstance(outcome, IdempotencyConflictError):
-        return {"code": 409, "errors": _CONFLICT}
+    return {"code": 409, "errors": _CONFLICT}
+
+
+def _stored(data: Any, outcome: Submitted) -> dict[str, Any]:
     result = outcome.result
-    created = result.outcome is PutOutcome.CREATED
     answer: dict[str, Any] = {
-        "code": 202 if created else 200,
+        "code": 202 if result.outcome is PutOutcome.CREATED else 200,
         "id": result.id,
         "status": result.state,
-        "statusUrl": STATUS_PATH.format(result.id),
+        "statusUrl": _STATUS_PREFIX + result.id,
     }
-    notes = warnings(data) if isinstance(data, dict) else ()
+    notes = warnings(data) if type(data) is dict else ()
     if outcome.suppressed:
         answer["suppressed"] = list(outcome.suppressed)
         notes = (*notes, SUPPRESSED_WARNING)

@@ -32,6 +32,7 @@ def _unsure(text: str) -> bool:
 # object form): a batch repeats its sender, its reply-to and often an archive in cc, and an
 # address costs about 2 µs to read (measured). Kept for one batch, never across requests.
 Seen = dict[Any, Address | None]
+_UNSEEN = object()
 # (tenant, template id, template version): what intake sets on the Email (services/submit.py).
 Intake = tuple[str, str, int]
 _NO_INTAKE: Intake = ("", "", 0)
@@ -91,6 +92,11 @@ def quick_submission(
 
 
 def _address(value: Any, limits: Limits, seen: Seen | None) -> Address | None:
+    if seen is not None and type(value) is str:  # the common form, known by its text
+        found = seen.get(value, _UNSEEN)
+        if found is _UNSEEN:
+            found = seen[value] = _read_address(value, limits)
+        return found  # type: ignore[return-value]
     key = _seen_key(value) if seen is not None else None
     if seen is None or key is None:
         return _read_address(value, limits)

@@ -136,8 +136,11 @@ class SubmitEmail:
         results, blocked = await self._put_with_lookup(ready, memo)
         if self._on_stored is not None and any(r.outcome is PutOutcome.CREATED for r in results):
             self._on_stored()
+        created = PutOutcome.CREATED
         for (i, _, _), result, suppressed in zip(ready, results, blocked, strict=True):
-            found[i] = _outcome(result, suppressed)
+            # The new email, nearly every item, without a call of its own.
+            new = result.outcome is created
+            found[i] = Submitted(result, suppressed) if new else _outcome(result, suppressed)
         return found
 
     async def _put_with_lookup(
