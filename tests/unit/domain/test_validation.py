@@ -254,7 +254,9 @@ _requests = st.fixed_dictionaries(
             st.sampled_from(["X-A", "From", "Bad Name", "X-B"]), _strings, max_size=2
         ),
         "tags": st.lists(_strings, max_size=3),
-        "metadata": st.dictionaries(st.sampled_from(["k", ""]), _strings, max_size=2),
+        "metadata": st.dictionaries(
+            st.sampled_from(["k", "", "postroom_id", "a\x01", "m" * 129]), _strings, max_size=2
+        ),
         "sendAt": st.one_of(
             st.none(),
             st.floats(allow_nan=False),
@@ -281,11 +283,32 @@ def test_quick_pass_agrees_with_the_full_validator(data: dict[str, Any]) -> None
 
 @settings(max_examples=200)
 @given(st.lists(_requests, min_size=1, max_size=4))
-def test_a_batch_memo_of_addresses_changes_no_result(batch: list[dict[str, Any]]) -> None:
-    """The emails of a batch read with one memo of addresses come out as each does alone."""
+def test_a_batch_memo_changes_no_result(batch: list[dict[str, Any]]) -> None:
+    """The emails of a batch read with one memo (addresses, header names, metadata keys) come
+    out as each does alone."""
     seen: Seen = {}
     for data in batch:
         assert quick_submission(data, NOW, LIMITS, seen) == quick_submission(data, NOW, LIMITS)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"headers": {"X-Ref": "1"}},
+        {"headers": {"Bcc": "x@example.org"}},
+        {"headers": {"Bad Name": "1"}},
+        {"metadata": {"customer": "c-1"}},
+        {"metadata": {"postroom_id": "1"}},
+        {"metadata": {"a\x01": "1"}},
+        {"metadata": {"m" * 129: "1"}},
+    ],
+)
+def test_a_name_read_again_in_a_batch_gets_its_first_answer(extra: dict[str, Any]) -> None:
+    """A header name or metadata key the memo has seen, good or bad, is judged as alone."""
+    seen: Seen = {}
+    data = minimal(subject="Hi", text="Hello", **extra)
+    alone = quick_submission(data, NOW, LIMITS)
+    assert [quick_submission(data, NOW, LIMITS, seen) for _ in range(3)] == [alone] * 3
 
 
 def test_the_quick_pass_sets_the_intake_fields_it_is_given() -> None:
