@@ -200,9 +200,12 @@ class SubmitEmail:
         # address (an archive in cc, one customer in many items), and each costs a keyed hash.
         asked: dict[tuple[str, ...], dict[str, int]] = {}
         for e in emails:
-            places = asked.setdefault(e.tags, {})
+            places = asked.get(e.tags)
+            if places is None:  # not setdefault: that makes a dict per email
+                places = asked[e.tags] = {}
             for a in e.recipients():
-                places.setdefault(a.email, len(places))
+                if a.email not in places:
+                    places[a.email] = len(places)
         questions = [(list(places), tags) for tags, places in asked.items()]
         try:
             found = await self._suppressions.blocked_many(
@@ -214,7 +217,7 @@ class SubmitEmail:
             tags: {address for address, i in places.items() if i in blocked}
             for (tags, places), blocked in zip(asked.items(), found, strict=True)
         }
-        return [_named(e, hits[e.tags]) for e in emails]
+        return [_named(e, blocked) if (blocked := hits[e.tags]) else () for e in emails]
 
     def _made_keys(
         self, questions: list[tuple[list[str], tuple[str, ...]]], memo: _BatchMemo
