@@ -22,18 +22,25 @@ _CONTEXT = "address"
 class AddressKeys:
     def __init__(self, content: Content, secret: bytes = UNKEYED) -> None:
         self._content = content
-        self._key = hashlib.sha256(b"postroom address key\0" + secret).digest()
+        key = hashlib.sha256(b"postroom address key\0" + secret).digest()
+        # Keyed once: each hash copies this HMAC and adds the text. OpenSSL sets a key up anew
+        # for every one-shot hmac.digest, which cost 2.7 µs a hash against 1.7 (timeit), and
+        # every recipient of every email accepted pays one.
+        self._keyed = hmac.new(key, digestmod="sha256")
 
     def key(self, address: str) -> str:
         """The lookup key of an address, in any case or spacing."""
-        # hmac.digest: the one-shot C path, the same value as hmac.new(...).hexdigest() for
-        # 40 % less (measured); every recipient of every email accepted pays it.
-        return hmac.digest(self._key, normalise(address).encode(), "sha256").hex()
+        return self._hash(normalise(address).encode())
 
     def tag_key(self, tag: str) -> str:
         """The lookup key of a tag, exact: tags may name people ("customer-ann"), so the list
         of emails filters on this and never stores the tag itself."""
-        return hmac.digest(self._key, b"tag\0" + tag.encode(), "sha256").hex()
+        return self._hash(b"tag\0" + tag.encode())
+
+    def _hash(self, data: bytes) -> str:
+        keyed = self._keyed.copy()
+        keyed.update(data)
+        return keyed.hexdigest()
 
     def seal(self, address: str) -> str:
         """The normalised address as stored: sealed when keys are configured."""
