@@ -38,6 +38,14 @@ class SqliteQueue:
         return await self._db.write(lambda conn: self._put_all(conn, batch), intake=True)
 
     def _put_all(self, conn: sqlite3.Connection, emails: list[NewEmail]) -> list[PutResult]:
+        if all(email.idempotency_key is None for email in emails):  # a batch without a key
+            now = self._clock.now()
+            insert_emails(conn, [(now, email) for email in emails])
+            created, queued, scheduled = PutOutcome.CREATED, State.QUEUED, State.SCHEDULED
+            return [
+                PutResult(created, email.id, scheduled if email.scheduled else queued)
+                for email in emails
+            ]
         results: list[PutResult | None] = [None] * len(emails)
         plain = [i for i, email in enumerate(emails) if email.idempotency_key is None]
         for i, email in enumerate(emails):
