@@ -48,8 +48,9 @@ def quick_submission(
     intake: Intake = _NO_INTAKE,
 ) -> Submission | None:
     """The Submission for a plain request, or None to let the full validator decide. `seen`
-    remembers addresses across the emails of one batch; `intake` is set on the Email as it is
-    built, so that intake need not build it again."""
+    remembers, across the emails of one batch, the addresses read and the header names and
+    metadata keys found good; `intake` is set on the Email as it is built, so that intake need
+    not build it again."""
     if type(data) is not dict or data.get("attachments"):
         return None
     get = data.get
