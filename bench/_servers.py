@@ -62,3 +62,14 @@ def create_key(env: dict[str, str]) -> str:
         text=True,
         check=True,
     ).stdout.strip()
+
+
+def intake_env(data: Path, rate_limit: int) -> dict[str, str]:
+    """A `postroom api` on a new SQLite file in `data`, quiet, with per-key limits on but high
+    enough never to refuse: their cost is part of every request."""
+    return {
+        "POSTROOM_DATABASE_URL": f"sqlite:///{data}/bench.db",
+        "POSTROOM_LOG_LEVEL": "warning",
+        "POSTROOM_RATE_LIMIT": str(rate_limit),
+        "POSTROOM_DAILY_QUOTA": "1000000000",
+    }

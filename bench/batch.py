@@ -33,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._servers import BIN, ROOT, create_key, running
+from bench._servers import BIN, ROOT, create_key, intake_env, running
 
 PORT = 18481
 
@@ -97,12 +97,7 @@ def one_round(
     turns: a machine whose speed drifts while the round runs then slows both alike, where one
     load after the other gave a ratio that moved with the drift."""
     data = Path(tempfile.mkdtemp(prefix="postroom-bench-batch-"))
-    env = {
-        "POSTROOM_DATABASE_URL": f"sqlite:///{data}/bench.db",
-        "POSTROOM_LOG_LEVEL": "warning",
-        "POSTROOM_RATE_LIMIT": "100000000",
-        "POSTROOM_DAILY_QUOTA": "1000000000",
-    }
+    env = intake_env(data, rate_limit=100_000_000)
     key = create_key(env)
     email = json.loads((ROOT / "bench" / "request.json").read_text())
     body = data / "batch.json"

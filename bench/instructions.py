@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._servers import ROOT, create_key
+from bench._servers import ROOT, create_key, intake_env
 
 BATCH_PATH, SINGLE_PATH = "/api/v1/email/batch", "/api/v1/email"
 
@@ -95,13 +95,8 @@ async def drive(requests: int, single: bool, size: int) -> None:
 def counted(requests: int, single: bool, size: int) -> int:
     """Instructions of one run of `drive` under callgrind, every thread."""
     data = Path(tempfile.mkdtemp(prefix="postroom-bench-instructions-"))
-    env = {
-        "POSTROOM_DATABASE_URL": f"sqlite:///{data}/bench.db",
-        "POSTROOM_LOG_LEVEL": "warning",
-        "POSTROOM_RATE_LIMIT": "100000000",
-        "POSTROOM_DAILY_QUOTA": "1000000000",
-        "PYTHONHASHSEED": "0",  # the same dict layouts, so the same counts, run after run
-    }
+    # The same dict layouts, so the same counts, run after run.
+    env = {**intake_env(data, rate_limit=100_000_000), "PYTHONHASHSEED": "0"}
     try:
         env["POSTROOM_BENCH_KEY"] = create_key(env)
         command = [

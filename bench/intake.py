@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._servers import BIN, ROOT, create_key, running
+from bench._servers import BIN, ROOT, create_key, intake_env, running
 
 PORT = 18480
 
@@ -95,13 +95,7 @@ def cpu_seconds(group: int) -> float:
 
 def postroom(processes: int, duration: int, connections: int) -> dict[str, float]:
     data = Path(tempfile.mkdtemp(prefix="postroom-bench-"))
-    # Limits on (high enough not to refuse): their cost is part of every request.
-    env = {
-        "POSTROOM_DATABASE_URL": f"sqlite:///{data}/bench.db",
-        "POSTROOM_LOG_LEVEL": "warning",
-        "POSTROOM_RATE_LIMIT": "1000000",
-        "POSTROOM_DAILY_QUOTA": "1000000000",
-    }
+    env = intake_env(data, rate_limit=1_000_000)
     # With authentication on, as in production: every request carries an API key.
     key = create_key(env)
     command = [str(BIN / "postroom"), "api", "--port", str(PORT), "--processes", str(processes)]
