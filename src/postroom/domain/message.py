@@ -2,8 +2,11 @@
 
 from dataclasses import dataclass, field
 
+from postroom.domain.values import quick_init
 
-@dataclass(frozen=True, slots=True)
+
+@quick_init
+@dataclass(frozen=True)
 class Address:
     email: str
     name: str = ""
@@ -18,7 +21,8 @@ class Attachment:
     content_id: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@quick_init
+@dataclass(frozen=True)
 class Email:
     sender: Address
     to: tuple[Address, ...]

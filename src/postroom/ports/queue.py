@@ -7,6 +7,7 @@ from typing import Protocol
 
 from postroom.domain.keys import DEFAULT_TENANT
 from postroom.domain.states import State
+from postroom.domain.values import quick_init
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +37,8 @@ class Event:
         return self.reason if self.state is State.SENT else ""
 
 
-@dataclass(frozen=True, slots=True)
+@quick_init
+@dataclass(frozen=True)
 class NewEmail:
     id: str
     payload: bytes

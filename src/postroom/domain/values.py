@@ -1,0 +1,52 @@
+"""Frozen dataclasses that are quick to build.
+
+A frozen dataclass's own __init__ sets each field with a call of object.__setattr__, to get
+past the __setattr__ that refuses changes: about 100 ns a field, 1.6 µs for an Email (timeit),
+and intake builds an Email and a NewEmail for every email it takes: in a batch, frozen inits
+were a sixth of the event loop's work (py-spy). `quick_init` gives such a class an __init__
+that sets the instance's dict in one assignment (0.5 µs for an Email). The class stays the
+dataclass it was: the same signature and defaults (mypy reads the decorator under it), the same
+fields, equality, hash, repr, replace() and refusal of changes; tests hold the two inits equal.
+
+Instances with a dict also encode quicker (msgspec reads the dict at once): an Email with its
+Addresses in 0.97 against 1.33 µs. They decode slower, 2.2 against 1.7 µs, which the worker
+pays once an attempt, beside a provider call of milliseconds.
+"""
+
+from dataclasses import MISSING, fields, is_dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def quick_init(cls: type[T]) -> type[T]:
+    """`cls`, a frozen dataclass without slots (it needs the instance dict), with the quick
+    __init__. Refuses a class whose init does more than set its fields."""
+    params = getattr(cls, "__dataclass_params__", None)
+    if not is_dataclass(cls) or params is None or not params.frozen or "__slots__" in vars(cls):
+        raise TypeError(f"{cls.__name__}: quick_init takes a frozen dataclass without slots")
+    if hasattr(cls, "__post_init__"):
+        raise TypeError(f"{cls.__name__}: quick_init does not call __post_init__")
+    arguments, items = [], []
+    defaults: dict[str, object] = {}
+    for f in fields(cls):
+        if not f.init or f.default_factory is not MISSING:
+            raise TypeError(f"{cls.__name__}.{f.name}: quick_init takes plain fields only")
+        if f.default is MISSING:
+            arguments.append(f.name)
+        else:
+            defaults[f"__default_{f.name}"] = f.default
+            arguments.append(f"{f.name}=__default_{f.name}")
+        items.append(f"{f.name!r}: {f.name}")
+    # Generated as dataclasses generates its own: a Python function with the fields as its
+    # parameters is what makes a call with positions and keywords cheap.
+    source = (
+        f"def __init__(self, {', '.join(arguments)}):\n"
+        f"    __set(self, '__dict__', {{{', '.join(items)}}})\n"
+    )
+    namespace: dict[str, object] = {"__set": object.__setattr__, **defaults}
+    exec(source, namespace)  # noqa: S102 - the source is made of the class's own field names
+    init = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"  # type: ignore[attr-defined]
+    setattr(cls, "__init__", init)  # noqa: B010 - mypy refuses assigning a method
+    return cls
