@@ -153,6 +153,14 @@ def attempt_row(email_id: str, event: Event) -> Row:
     )
 
 
+def blob(value: bytes) -> bytearray:
+    """A BLOB parameter the sqlite3 module binds at once. It binds `bytes` only after its
+    adaptation lookup, which fails for bytes on each value and formats the AttributeError it
+    then drops (about 1,200 instructions a value, callgrind; 0.27 µs, timeit); a bytearray is
+    bound as the buffer it is, and copying 1 kB into one costs 0.1 µs."""
+    return bytearray(value)
+
+
 # The states a new email starts in, as the plain text SQLite stores. A StrEnum is a str
 # subclass, which the sqlite3 module binds only after its adaptation lookup (0.4 µs a value,
 # measured), and every new email binds one.
@@ -168,7 +176,7 @@ def insert_emails(conn: sqlite3.Connection, emails: Sequence[tuple[float, NewEma
     recipients: list[Any] = []
     # A batch's emails mostly carry the same tags, and often the same cc or bcc.
     tags_text: dict[tuple[str, ...], str] = {}
-    compact: dict[str, bytes] = {}
+    compact: dict[str, bytearray] = {}
     for now, email in emails:
         tags = tags_text.get(email.tags)
         if tags is None:
@@ -176,11 +184,11 @@ def insert_emails(conn: sqlite3.Connection, emails: Sequence[tuple[float, NewEma
         state = _SCHEDULED if email.scheduled else _QUEUED
         email_id, tenant, not_before = email.id, email.tenant, email.not_before
         values += (email_id, state, now, now, not_before, not_before, email.owner)
-        values += (email.payload, tenant, tags)
+        values += (blob(email.payload), tenant, tags)
         for key in dict.fromkeys(email.recipient_keys):
             stored = compact.get(key)
             if stored is None:
-                stored = compact[key] = recipient_key(key)
+                stored = compact[key] = blob(recipient_key(key))
             recipients += (email_id, stored, tenant, now)
     _insert_flat(conn, _EMAIL_ROWS, values, _EMAILS_PER_INSERT)
     _insert_flat(conn, _RECIPIENTS, recipients, _RECIPIENTS_PER_INSERT)
