@@ -7,6 +7,7 @@ same Email, and answers None for anything else, so the full validator still deci
 explains, every unusual or invalid request. A property test holds the two to that promise.
 """
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from postroom.domain.address import quick_address
@@ -28,13 +29,21 @@ def _unsure(text: str) -> bool:
     return "\n" in text or "\r" in text or "\x00" in text or "=?" in text
 
 
-# What the quick pass made of each address it read, by its text (or (email, name) for the
-# object form): a batch repeats its sender, its reply-to and often an archive in cc, and an
-# address costs about 2 µs to read (measured). Kept for one batch, never across requests.
-Seen = dict[Any, Address | None]
+@dataclass(slots=True)
+class Seen:
+    """What the quick pass read in the emails of one batch, kept for that batch, never across
+    requests: a batch repeats its sender, its reply-to, often an archive in cc, its header
+    names, metadata keys and tags, and an address costs about 2 µs to read (measured)."""
+
+    # What each address read came to, by its text (or (email, name) for the object form).
+    addresses: dict[Any, Address | None] = field(default_factory=dict)
+    # Those found good only: a bad one is judged again, and the full validator explains it.
+    header_names: set[str] = field(default_factory=set)
+    metadata_keys: set[str] = field(default_factory=set)
+    tags: set[str] = field(default_factory=set)
+
+
 _UNSEEN = object()
-# Seen's keys for the header names and metadata keys found good in a batch, beside its addresses.
-_GOOD_HEADER, _GOOD_METADATA = object(), object()
 # (tenant, template id, template version): what intake sets on the Email (services/submit.py).
 Intake = tuple[str, str, int]
 _NO_INTAKE: Intake = ("", "", 0)
@@ -48,9 +57,9 @@ def quick_submission(
     intake: Intake = _NO_INTAKE,
 ) -> Submission | None:
     """The Submission for a plain request, or None to let the full validator decide. `seen`
-    remembers, across the emails of one batch, the addresses read and the header names and
-    metadata keys found good; `intake` is set on the Email as it is built, so that intake need
-    not build it again."""
+    remembers, across the emails of one batch, the addresses read and the header names,
+    metadata keys and tags found good; `intake` is set on the Email as it is built, so that
+    intake need not build it again."""
     if type(data) is not dict or data.get("attachments"):
         return None
     get = data.get
@@ -70,7 +79,7 @@ def quick_submission(
         return None
     headers, tags, metadata = (
         _headers(get("headers"), limits, seen),
-        _tags(get("tags"), limits),
+        _tags(get("tags"), limits, seen),
         _metadata(get("metadata"), limits, seen),
     )
     send_at, error = schedule(get("sendAt"), now, limits)
@@ -95,17 +104,15 @@ def quick_submission(
 
 
 def _address(value: Any, limits: Limits, seen: Seen | None) -> Address | None:
-    if seen is not None and type(value) is str:  # the common form, known by its text
-        found = seen.get(value, _UNSEEN)
-        if found is _UNSEEN:
-            found = seen[value] = _read_address(value, limits)
-        return found  # type: ignore[return-value]
-    key = _seen_key(value) if seen is not None else None
-    if seen is None or key is None:
+    if seen is None:
         return _read_address(value, limits)
-    if key not in seen:
-        seen[key] = _read_address(value, limits)
-    return seen[key]
+    key = value if type(value) is str else _seen_key(value)  # the common form first
+    if key is None:
+        return _read_address(value, limits)
+    found = seen.addresses.get(key, _UNSEEN)
+    if found is _UNSEEN:
+        found = seen.addresses[key] = _read_address(value, limits)
+    return found  # type: ignore[return-value]
 
 
 def _seen_key(value: Any) -> Any:
@@ -171,37 +178,38 @@ def _headers(value: Any, limits: Limits, seen: Seen | None) -> tuple[tuple[str, 
         return ()
     if type(value) is not dict or len(value) > limits.max_headers:
         return None
+    # A batch's items mostly carry the same header names: each is checked once per batch.
+    good = seen.header_names if seen is not None else None
     for name, text in value.items():
-        if not _header_name_ok(name, seen):
+        if (good is None or name not in good) and not _header_name_ok(name, good):
             return None
         if type(text) is not str or not _line(text, limits.max_header_value_chars):
             return None
     return tuple(value.items())
 
 
-def _header_name_ok(name: str, seen: Seen | None) -> bool:
-    # A batch's items mostly carry the same header names: each is checked once per batch.
-    if seen is not None and (_GOOD_HEADER, name) in seen:
-        return True
-    good = HEADER_NAME.fullmatch(name) is not None and name.lower() not in RESERVED_HEADERS
-    if good and seen is not None:
-        seen[(_GOOD_HEADER, name)] = None
-    return good
+def _header_name_ok(name: str, good: set[str] | None) -> bool:
+    found = HEADER_NAME.fullmatch(name) is not None and name.lower() not in RESERVED_HEADERS
+    if found and good is not None:
+        good.add(name)
+    return found
 
 
-def _tags(value: Any, limits: Limits) -> tuple[str, ...] | None:
+def _tags(value: Any, limits: Limits, seen: Seen | None) -> tuple[str, ...] | None:
     if value is None:
         return ()
     if type(value) is not list or len(value) > limits.max_tags:
         return None
+    good = seen.tags if seen is not None else None
     for tag in value:
-        if (
-            type(tag) is not str
-            or not tag
-            or len(tag) > limits.max_tag_chars
-            or CONTROL.search(tag)
-        ):
+        if type(tag) is not str:
             return None
+        if good is not None and tag in good:
+            continue
+        if not tag or len(tag) > limits.max_tag_chars or CONTROL.search(tag):
+            return None
+        if good is not None:
+            good.add(tag)
     return tuple(value)
 
 
@@ -210,20 +218,19 @@ def _metadata(value: Any, limits: Limits, seen: Seen | None) -> tuple[tuple[str,
         return ()
     if type(value) is not dict or len(value) > limits.max_metadata:
         return None
+    # As header names: a batch's items mostly carry the same metadata keys.
+    good = seen.metadata_keys if seen is not None else None
     for key, text in value.items():
-        if not _metadata_key_ok(key, seen):
+        if (good is None or key not in good) and not _metadata_key_ok(key, good):
             return None  # the full pass says what is wrong
         if type(text) is not str or len(text) > limits.max_metadata_chars:
             return None
     return tuple(value.items())
 
 
-def _metadata_key_ok(key: str, seen: Seen | None) -> bool:
-    # As header names: a batch's items mostly carry the same metadata keys.
-    if seen is not None and (_GOOD_METADATA, key) in seen:
-        return True
-    good = bool(key) and len(key) <= 128 and CONTROL.search(key) is None
-    good = good and key.lower() != CORRELATION_KEY
-    if good and seen is not None:
-        seen[(_GOOD_METADATA, key)] = None
-    return good
+def _metadata_key_ok(key: str, good: set[str] | None) -> bool:
+    found = bool(key) and len(key) <= 128 and CONTROL.search(key) is None
+    found = found and key.lower() != CORRELATION_KEY
+    if found and good is not None:
+        good.add(key)
+    return found

@@ -48,7 +48,7 @@ class _BatchMemo:
     quick pass read, the keyed hashes made (about 2 µs each, measured: an archive in cc, one
     customer in many items, a tag on every item) and the templates read."""
 
-    seen: Seen = field(default_factory=dict)
+    seen: Seen = field(default_factory=Seen)
     keys: dict[str, str] = field(default_factory=dict)
     tag_keys: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
     templates: SeenTemplates = field(default_factory=dict)

@@ -284,9 +284,9 @@ def test_quick_pass_agrees_with_the_full_validator(data: dict[str, Any]) -> None
 @settings(max_examples=200)
 @given(st.lists(_requests, min_size=1, max_size=4))
 def test_a_batch_memo_changes_no_result(batch: list[dict[str, Any]]) -> None:
-    """The emails of a batch read with one memo (addresses, header names, metadata keys) come
+    """The emails of a batch read with one memo (addresses, header names, metadata keys, tags) come
     out as each does alone."""
-    seen: Seen = {}
+    seen = Seen()
     for data in batch:
         assert quick_submission(data, NOW, LIMITS, seen) == quick_submission(data, NOW, LIMITS)
 
@@ -301,11 +301,14 @@ def test_a_batch_memo_changes_no_result(batch: list[dict[str, Any]]) -> None:
         {"metadata": {"postroom_id": "1"}},
         {"metadata": {"a\x01": "1"}},
         {"metadata": {"m" * 129: "1"}},
+        {"tags": ["invoice"]},
+        {"tags": ["bad\x01"]},
+        {"tags": ["t" * 129]},
     ],
 )
 def test_a_name_read_again_in_a_batch_gets_its_first_answer(extra: dict[str, Any]) -> None:
-    """A header name or metadata key the memo has seen, good or bad, is judged as alone."""
-    seen: Seen = {}
+    """A header name, metadata key or tag the memo has seen, good or bad, is judged as alone."""
+    seen = Seen()
     data = minimal(subject="Hi", text="Hello", **extra)
     alone = quick_submission(data, NOW, LIMITS)
     assert [quick_submission(data, NOW, LIMITS, seen) for _ in range(3)] == [alone] * 3
