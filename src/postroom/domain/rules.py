@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from postroom.domain.message import Email, Limits
+from postroom.domain.values import quick_init
 
 # Headers the service builds itself, or that only the envelope may set.
 RESERVED_HEADERS = frozenset(
@@ -55,6 +56,7 @@ def counted(number: int, noun: str, plural: str = "") -> str:
     return f"{number} {noun if number == 1 else plural or noun + 's'}"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Submission:
     email: Email

@@ -65,6 +65,7 @@ class PutOutcome(StrEnum):
     CONFLICT = "conflict"  # same idempotency key, other content: nothing stored
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PutResult:
     outcome: PutOutcome

@@ -17,6 +17,7 @@ from postroom.domain.quick import Seen, quick_submission
 from postroom.domain.rules import Submission
 from postroom.domain.suppression import field_names
 from postroom.domain.validation import validate_fully
+from postroom.domain.values import quick_init
 from postroom.ports.cipher import Cipher
 from postroom.ports.clock import Clock
 from postroom.ports.queue import NewEmail, PutOutcome, PutResult, Queue
@@ -31,6 +32,7 @@ class IdempotencyConflictError(Exception):
     """The idempotency key was used in the last 24 h for a different email."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Submitted:
     result: PutResult
