@@ -145,13 +145,15 @@ def _name_ok(name: str, limits: Limits) -> bool:
 def _addresses(value: Any, limits: Limits, seen: Seen | None) -> tuple[Address, ...] | None:
     if value is None:
         return ()
-    items = value if type(value) is list else [value]
-    if len(items) > limits.max_recipients:
+    if type(value) is not list:  # one address alone, as replyTo mostly is: no list made
+        address = _address(value, limits, seen)
+        return None if address is None else (address,)
+    if len(value) > limits.max_recipients:
         return None
     # A loop, not `None in tuple(...)`: that compares None with each Address through the
     # dataclass's __eq__, which cost more than reading the address.
     found = []
-    for item in items:
+    for item in value:
         address = _address(item, limits, seen)
         if address is None:
             return None

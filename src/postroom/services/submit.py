@@ -320,7 +320,8 @@ class SubmitEmail:
             if found is None:
                 found = known[address.email] = key(address.email)
             made.append(found)
-        return tuple(dict.fromkeys(made))
+        # Most emails name each address once: a set's size says so for less than the dict.
+        return tuple(made) if len(set(made)) == len(made) else tuple(dict.fromkeys(made))
 
     async def _rendered(
         self, data: dict[str, Any], tenant: str, seen: SeenTemplates | None = None
