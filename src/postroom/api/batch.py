@@ -61,7 +61,7 @@ async def submit_batch(request: Request) -> Response:
     except StorageUnavailableError:
         return storage_unavailable()
     results = [_result(item, outcome) for item, outcome in zip(items, outcomes, strict=True)]
-    accepted = sum(1 for r in results if r["code"] == 202)
+    accepted = [r["code"] for r in results].count(202)
     log_event(log, "email.batch", items=len(items), accepted=accepted)
     return json_response({"data": results})
 

@@ -42,6 +42,7 @@ class Submitted:
 
 
 _ID_RANDOM = 10  # random bytes per id (UUIDv7, domain/ids.py)
+_PLAIN = ("", 0)  # the (template id, version) of an email sent without a template
 
 
 @dataclass(slots=True)
@@ -79,6 +80,8 @@ class SubmitEmail:
         self._full_parser = full_parser
         self._limits = limits or Limits()
         self._cipher = cipher or NoCipher()
+        # Without keys the payload is stored as it is: no call and no context per email.
+        self._sealing = not isinstance(self._cipher, NoCipher)
         self._random_bytes = random_bytes
         # Told after each new email is stored (a worker in this process wakes at once).
         self._on_stored = on_stored
@@ -186,7 +189,7 @@ class SubmitEmail:
                 if type(data) is dict and "template" in data:
                     new, email = await self.prepare(data, key, owner, tenant, now, memo, ids[i])
                 else:  # no coroutine per plain item: a batch is mostly those
-                    new, email = self._sealed(data, key, owner, tenant, now, ids[i], memo=memo)
+                    new, email = self._sealed(data, key, owner, tenant, now, ids[i], _PLAIN, memo)
             except InvalidEmailError as error:
                 found[i] = error
                 continue
@@ -243,7 +246,7 @@ class SubmitEmail:
         """The email a request describes, validated and sealed, ready to put; nothing stored.
         Raises InvalidEmailError. A batch (`many`) prepares each of its emails so, passing
         its memo (each template it names is read once) and the id it made for the item."""
-        used = ("", 0)
+        used = _PLAIN
         if type(data) is dict and "template" in data:  # one lookup on the plain path
             data, used = await self._rendered(data, tenant, memo.templates if memo else None)
         email_id = email_id or new_id(int(now * 1000), self._random_bytes(_ID_RANDOM))
@@ -257,7 +260,7 @@ class SubmitEmail:
         tenant: str,
         now: float,
         email_id: str,
-        used: tuple[str, int] = ("", 0),
+        used: tuple[str, int] = _PLAIN,
         memo: _BatchMemo | None = None,
     ) -> tuple[NewEmail, Email]:
         """`prepare` for a request with no template left in it, to be stored as `email_id`."""
@@ -269,7 +272,7 @@ class SubmitEmail:
         # (2.0 against 0.9 µs, measured), and every email pays it.
         new = NewEmail(
             email_id,
-            self._cipher.seal(plain, email_id.encode()),
+            self._cipher.seal(plain, email_id.encode()) if self._sealing else plain,
             send_at if send_at is not None else now,  # not_before
             send_at is not None,  # scheduled
             _stored_key(owner, idempotency_key) if idempotency_key else None,
@@ -288,7 +291,7 @@ class SubmitEmail:
         fields set. The quick pass builds it with them; only what it leaves to the full
         validator is built twice."""
         seen = memo.seen if memo is not None else None
-        quick = quick_submission(data, now, self._limits, seen, (tenant, *used))
+        quick = quick_submission(data, now, self._limits, seen, (tenant, used[0], used[1]))
         if quick is not None:
             return quick
         full = validate_fully(data, now=now, limits=self._limits, full_parser=self._full_parser)
