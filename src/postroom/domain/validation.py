@@ -64,7 +64,7 @@ def warnings(data: dict[str, Any]) -> tuple[str, ...]:
     get = data.get
     empty = not get("subject") and not (get("body") or get("text") or get("html"))
     empty = empty and not get("template")
-    if not empty and data.keys() <= FIELDS:
+    if not empty and FIELDS.issuperset(data):
         return ()  # the common case: no new set, no list
     found = [_unknown(name) for name in sorted(data.keys() - FIELDS)[:_MAX_WARNINGS]]
     if empty:
