@@ -82,7 +82,8 @@ def quick_submission(
         _tags(get("tags"), limits, seen),
         _metadata(get("metadata"), limits, seen),
     )
-    send_at, error = schedule(get("sendAt"), now, limits)
+    asked = get("sendAt")
+    send_at, error = (None, "") if asked is None else schedule(asked, now, limits)
     if headers is None or tags is None or metadata is None or error:
         return None
     email = Email(
@@ -98,7 +99,9 @@ def quick_submission(
         (),
         tags,
         metadata,
-        *intake,
+        intake[0],
+        intake[1],
+        intake[2],
     )
     return Submission(email, send_at)
 
