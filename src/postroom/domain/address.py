@@ -82,7 +82,9 @@ def split_name_addr(text: str) -> tuple[str, str] | None:
 
 def quick_address(text: str) -> Address | None:
     """`addr-spec` or `Name <addr-spec>` settled without the full parser, else None (undecided)."""
-    email = fast_mailbox(text)
+    # An addr-spec the fast pattern takes ends with its top-level domain's letters, never ">":
+    # a named address skips a match that cannot succeed.
+    email = fast_mailbox(text) if not text.endswith(">") else None
     if email is not None:
         return Address(email)
     named = split_name_addr(text)
