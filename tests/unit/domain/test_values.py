@@ -2,7 +2,7 @@
 own __init__ would have built it."""
 
 import dataclasses
-from dataclasses import FrozenInstanceError, dataclass, field, fields, replace
+from dataclasses import FrozenInstanceError, InitVar, dataclass, field, fields, replace
 
 import pytest
 
@@ -79,12 +79,25 @@ def test_classes_whose_init_does_more_are_refused() -> None:
         a: list[int] = field(default_factory=list)
 
     @dataclass(frozen=True)
+    class KeywordOnly:
+        a: int = field(kw_only=True)
+
+    @dataclass(frozen=True)
+    class NotInInit:
+        a: int = field(default=0, init=False)
+
+    @dataclass(frozen=True)
+    class WithInitVar:
+        a: int
+        b: InitVar[int]
+
+    @dataclass(frozen=True)
     class Checked:
         a: int
 
         def __post_init__(self) -> None:
             pass
 
-    for cls in (Mutable, Factory, Checked, int):
+    for cls in (Mutable, Factory, KeywordOnly, NotInInit, WithInitVar, Checked, int):
         with pytest.raises(TypeError):
             quick_init(cls)
